@@ -1,0 +1,230 @@
+//! The IAM role AWS Backup assumes to back up an Aurora cluster and copy it to another region.
+
+use typed_builder::TypedBuilder;
+
+use crate::{
+    ids::{AccountId, ClusterId, KeyArn, ParameterGroupName, Region, SubnetGroupName, VaultName},
+    policy::{actions, PolicyDocument, PolicyError, Statement},
+    rules::Rule,
+};
+
+/// The service principal the role trusts (R14).
+pub const BACKUP_SERVICE_PRINCIPAL: &str = "backup.amazonaws.com";
+
+/// The statement names of the backup role policy, also used to explain them in the docs.
+pub mod sid {
+    /// RDS actions on the cluster, its groups and the backup snapshots of both regions.
+    pub const RDS: &str = "RdsBackupCopyRestore";
+    /// `rds:DeleteDBClusterSnapshot` on backup snapshots only, in a statement of its own.
+    pub const RDS_DELETE: &str = "RdsDeleteBackupSnapshots";
+    /// The two vaults.
+    pub const VAULTS: &str = "BackupVaults";
+    /// Cryptographic use of the primary and replica keys.
+    pub const KEYS: &str = "KmsVaultKeys";
+    /// `kms:DescribeKey` on the AWS managed keys of both regions, by alias.
+    pub const MANAGED_KEYS: &str = "KmsDescribeAwsManagedKeys";
+    /// The trust policy's one statement.
+    pub const TRUST: &str = "TrustAwsBackup";
+}
+
+/// The backup role of a cross-region Aurora backup: what it may touch, and nothing more (R15).
+///
+/// Every field is required; a missing one is a compile error:
+///
+/// ```compile_fail
+/// # use snapshift::backup::BackupRole;
+/// let role = BackupRole::builder()
+///     .account("111111111111".parse().unwrap())
+///     .build(); // the regions, cluster, groups, vaults and keys are missing
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, TypedBuilder)]
+pub struct BackupRole {
+    /// The account of the cluster, the vaults and the keys.
+    pub account: AccountId,
+    /// The cluster's region.
+    pub source_region: Region,
+    /// The region the copies go to.
+    pub destination_region: Region,
+    /// The cluster. Restores under names that start with it are allowed too (`<cluster>*`).
+    pub cluster: ClusterId,
+    /// The cluster's DB subnet group (needed to restore).
+    pub subnet_group: SubnetGroupName,
+    /// The cluster's DB cluster parameter group (needed to restore).
+    pub parameter_group: ParameterGroupName,
+    /// The vault in the source region.
+    pub source_vault: VaultName,
+    /// The vault in the destination region.
+    pub destination_vault: VaultName,
+    /// The key of the source vault (the multi-region primary).
+    pub primary_key: KeyArn,
+    /// The key of the destination vault (the replica, R11).
+    pub replica_key: KeyArn,
+}
+
+/// A backup role whose parts do not fit together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackupRoleError {
+    /// Source and destination are the same region (R18: this role is for cross-region copies).
+    #[error("source and destination region are both {region}; a cross-region backup needs two regions (R18)")]
+    SameRegion {
+        /// The region.
+        region: Region,
+    },
+    /// A key is in the wrong region for its vault (R11).
+    #[error("the {which} key {key} is in {actual}, but its vault is in {expected}; a vault's key must be in the vault's region (R11)")]
+    KeyRegion {
+        /// `primary` or `replica`.
+        which: &'static str,
+        /// The key.
+        key: Box<KeyArn>,
+        /// The key's region.
+        actual: Region,
+        /// The vault's region.
+        expected: Region,
+    },
+    /// A key belongs to another account.
+    #[error("the {which} key {key} belongs to account {actual}, not {expected}; replicas stay in their key's account (R23)")]
+    KeyAccount {
+        /// `primary` or `replica`.
+        which: &'static str,
+        /// The key.
+        key: Box<KeyArn>,
+        /// The key's account.
+        actual: AccountId,
+        /// The role's account.
+        expected: AccountId,
+    },
+    /// The generated policy failed a policy check.
+    #[error(transparent)]
+    Policy(PolicyError),
+}
+
+impl BackupRoleError {
+    /// The rule of `docs/rules.md` the error enforces, if any.
+    pub fn rule(&self) -> Option<Rule> {
+        match self {
+            BackupRoleError::SameRegion { .. } => Some(Rule::R18),
+            BackupRoleError::KeyRegion { .. } => Some(Rule::R11),
+            BackupRoleError::KeyAccount { .. } => Some(Rule::R23),
+            BackupRoleError::Policy(e) => e.rule(),
+        }
+    }
+}
+
+impl BackupRole {
+    fn check(&self) -> Result<(), BackupRoleError> {
+        if self.source_region == self.destination_region {
+            return Err(BackupRoleError::SameRegion {
+                region: self.source_region.clone(),
+            });
+        }
+        for (which, key, region) in [
+            ("primary", &self.primary_key, &self.source_region),
+            ("replica", &self.replica_key, &self.destination_region),
+        ] {
+            if key.region() != region {
+                return Err(BackupRoleError::KeyRegion {
+                    which,
+                    key: Box::new(key.clone()),
+                    actual: key.region().clone(),
+                    expected: region.clone(),
+                });
+            }
+            if key.account() != self.account {
+                return Err(BackupRoleError::KeyAccount {
+                    which,
+                    key: Box::new(key.clone()),
+                    actual: key.account(),
+                    expected: self.account,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The role's inline policy (R15), in five statements:
+    /// 1. RDS snapshot, copy, share and restore actions on the cluster (`<cluster>*`, so a
+    ///    restore under a new name works), its subnet group, its cluster parameter group, and
+    ///    the `awsbackup:` cluster snapshots of both regions (R16);
+    /// 2. `rds:DeleteDBClusterSnapshot` alone, on the `awsbackup:` snapshots only;
+    /// 3. `backup:DescribeBackupVault` and `backup:CopyIntoBackupVault` on both vaults (the
+    ///    source vault for the way back, R17);
+    /// 4. the cryptographic actions on the primary and replica keys;
+    /// 5. `kms:DescribeKey` on any key of both regions whose alias is `alias/aws/rds` or
+    ///    `alias/aws/backup`: those keys may not exist yet, so their ARNs are unknown.
+    pub fn policy(&self) -> Result<PolicyDocument, BackupRoleError> {
+        self.check()?;
+        let partition = self.source_region.partition();
+        let arn = |service: &str, region: &Region, resource: &str| {
+            format!(
+                "arn:{partition}:{service}:{region}:{}:{resource}",
+                self.account
+            )
+        };
+        let (src, dst) = (&self.source_region, &self.destination_region);
+        let backup_snapshots = [
+            arn("rds", src, "cluster-snapshot:awsbackup:*"),
+            arn("rds", dst, "cluster-snapshot:awsbackup:*"),
+        ];
+        let mut rds_resources = vec![
+            arn("rds", src, &format!("cluster:{}*", self.cluster)),
+            arn("rds", src, &format!("subgrp:{}", self.subnet_group)),
+            arn("rds", src, &format!("cluster-pg:{}", self.parameter_group)),
+        ];
+        rds_resources.extend(backup_snapshots.iter().cloned());
+        let statements = vec![
+            Statement::allow()
+                .sid(sid::RDS)
+                .actions(actions::BACKUP_RDS.iter().copied())
+                .resources(rds_resources),
+            Statement::allow()
+                .sid(sid::RDS_DELETE)
+                .actions(actions::BACKUP_RDS_DELETE.iter().copied())
+                .resources(backup_snapshots),
+            Statement::allow()
+                .sid(sid::VAULTS)
+                .actions(actions::BACKUP_VAULT.iter().copied())
+                .resources([
+                    arn(
+                        "backup",
+                        src,
+                        &format!("backup-vault:{}", self.source_vault),
+                    ),
+                    arn(
+                        "backup",
+                        dst,
+                        &format!("backup-vault:{}", self.destination_vault),
+                    ),
+                ]),
+            Statement::allow()
+                .sid(sid::KEYS)
+                .actions(actions::BACKUP_KMS.iter().copied())
+                .resources([self.primary_key.to_string(), self.replica_key.to_string()]),
+            Statement::allow()
+                .sid(sid::MANAGED_KEYS)
+                .actions(["kms:DescribeKey"])
+                .resources([arn("kms", src, "key/*"), arn("kms", dst, "key/*")])
+                .condition(
+                    "ForAnyValue:StringEquals",
+                    "kms:ResourceAliases",
+                    ["alias/aws/rds", "alias/aws/backup"],
+                ),
+        ];
+        // Action and Resource lists stay lists even with one item, as in the console's policies.
+        let policy =
+            PolicyDocument::new(statements.into_iter().map(Statement::with_lists).collect());
+        policy
+            .validate_identity_policy()
+            .map_err(BackupRoleError::Policy)?;
+        Ok(policy)
+    }
+
+    /// The role's trust policy: `backup.amazonaws.com` may assume it (R14).
+    pub fn trust_policy() -> PolicyDocument {
+        PolicyDocument::new(vec![Statement::allow()
+            .sid(sid::TRUST)
+            .service_principal(BACKUP_SERVICE_PRINCIPAL)
+            .actions(["sts:AssumeRole"])])
+    }
+}

@@ -1,0 +1,434 @@
+//! The shareable key: a customer managed KMS key whose policy lets chosen accounts use it for
+//! snapshots (R2), with its administrators, replicas (R12) and deletion window (R23).
+//!
+//! ```
+//! use snapshift::key::ShareableKey;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = ShareableKey::new()
+//!     .alias("snapshot-share")
+//!     .admin("arn:aws:iam::111111111111:role/admin".parse()?)
+//!     .grant_account("999999999999".parse()?)
+//!     .build()?;
+//! let policy = key.key_policy("111111111111".parse()?)?;
+//! assert_eq!(policy.statements().len(), 4);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    ids::{AccountId, AliasName, IdError, Partition, PrincipalArn, Region},
+    policy::{actions, PolicyDocument, PolicyError, Statement},
+    rules::{limits, Rule},
+    tags::{TagError, Tags},
+};
+
+/// The `Id` of every key policy snapshift writes: the one the KMS console writes, so the
+/// policy reads the same as one made by hand.
+pub const KEY_POLICY_ID: &str = "key-consolepolicy-3";
+
+/// The statement names of a shareable key policy, also used to explain them in the docs.
+pub mod sid {
+    /// The account root may do everything, which enables IAM policies and keeps the key
+    /// manageable (R4).
+    pub const ROOT: &str = "Enable IAM User Permissions";
+    /// Key administrators: administrative actions only (R2).
+    pub const ADMINS: &str = "Allow access for Key Administrators";
+    /// Granted accounts: cryptographic actions (R2).
+    pub const USE: &str = "Allow use of the key";
+    /// Granted accounts: grants for AWS resources only (R2).
+    pub const GRANTS: &str = "Allow attachment of persistent resources";
+}
+
+/// How long a key waits in `PendingDeletion` before KMS deletes it: 7 to 30 days (R23).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct DeletionWindow(u32);
+
+impl DeletionWindow {
+    /// A window of `days`, which must be 7 to 30 (R23).
+    pub fn days(days: u32) -> Result<DeletionWindow, KeyError> {
+        if (limits::MIN_KEY_DELETION_DAYS..=limits::MAX_KEY_DELETION_DAYS).contains(&days) {
+            Ok(DeletionWindow(days))
+        } else {
+            Err(KeyError::DeletionWindow { days })
+        }
+    }
+
+    /// The window in days.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl Default for DeletionWindow {
+    /// 30 days, as KMS defaults (R23).
+    fn default() -> DeletionWindow {
+        DeletionWindow(limits::DEFAULT_KEY_DELETION_DAYS)
+    }
+}
+
+impl TryFrom<u32> for DeletionWindow {
+    type Error = KeyError;
+
+    fn try_from(days: u32) -> Result<DeletionWindow, KeyError> {
+        DeletionWindow::days(days)
+    }
+}
+
+impl From<DeletionWindow> for u32 {
+    fn from(w: DeletionWindow) -> u32 {
+        w.0
+    }
+}
+
+/// A shareable key that [`ShareableKey::build`] or [`ShareableKey::key_policy`] refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The alias is not a valid name for a new alias.
+    #[error("key alias: {0}")]
+    Alias(IdError),
+    /// The deletion window is outside 7 to 30 days (R23).
+    #[error("a key deletion window of {days} days is outside 7 to 30 days (R23)")]
+    DeletionWindow {
+        /// The days given.
+        days: u32,
+    },
+    /// A replica region without `multi_region(true)` (R12).
+    #[error("replica region {region} needs a multi-region key; MultiRegion can only be set when the key is created (R12)")]
+    ReplicaWithoutMultiRegion {
+        /// The replica region.
+        region: Region,
+    },
+    /// The same replica region twice (R12).
+    #[error(
+        "replica region {region} is named twice; a key has at most one replica per region (R12)"
+    )]
+    DuplicateReplica {
+        /// The repeated region.
+        region: Region,
+    },
+    /// The description is longer than KMS allows.
+    #[error("a key description is at most 8192 characters, this one has {len}")]
+    Description {
+        /// Its length in characters.
+        len: usize,
+    },
+    /// A tag AWS would refuse.
+    #[error(transparent)]
+    Tag(TagError),
+    /// The key's own account is listed as a granted account.
+    #[error("account {account} owns the key; grant_account is for other accounts (R2)")]
+    GrantToOwner {
+        /// The owner account.
+        account: AccountId,
+    },
+    /// An administrator from another account.
+    #[error("key administrator {admin} is not in account {owner}, which owns the key (R2)")]
+    AdminOutsideOwner {
+        /// The administrator.
+        admin: PrincipalArn,
+        /// The owner account.
+        owner: AccountId,
+    },
+    /// The policy the key would get fails a policy check.
+    #[error(transparent)]
+    Policy(PolicyError),
+}
+
+impl KeyError {
+    /// The rule of `docs/rules.md` the error enforces, if any.
+    pub fn rule(&self) -> Option<Rule> {
+        match self {
+            KeyError::DeletionWindow { .. } => Some(Rule::R23),
+            KeyError::ReplicaWithoutMultiRegion { .. } | KeyError::DuplicateReplica { .. } => {
+                Some(Rule::R12)
+            }
+            KeyError::GrantToOwner { .. } | KeyError::AdminOutsideOwner { .. } => Some(Rule::R2),
+            KeyError::Tag(e) => e.rule(),
+            KeyError::Policy(e) => e.rule(),
+            KeyError::Alias(_) | KeyError::Description { .. } => None,
+        }
+    }
+}
+
+/// A customer managed, symmetric KMS key for sharing snapshots (R2).
+///
+/// Made with [`ShareableKey::new`], a builder; [`ShareableKey::key_policy`] writes its policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareableKey {
+    alias: Option<AliasName>,
+    description: String,
+    admins: Vec<PrincipalArn>,
+    granted: Vec<AccountId>,
+    tags: Tags,
+    multi_region: bool,
+    replica_regions: Vec<Region>,
+    deletion_window: DeletionWindow,
+}
+
+impl ShareableKey {
+    /// Starts a builder: no alias, no admins, no granted accounts, single-region, 30-day
+    /// deletion window.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new() -> ShareableKeyBuilder {
+        ShareableKeyBuilder::default()
+    }
+
+    /// The alias, if any.
+    pub fn alias(&self) -> Option<&AliasName> {
+        self.alias.as_ref()
+    }
+
+    /// The key description.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The key administrators.
+    pub fn admins(&self) -> &[PrincipalArn] {
+        &self.admins
+    }
+
+    /// The accounts that may use the key.
+    pub fn granted_accounts(&self) -> &[AccountId] {
+        &self.granted
+    }
+
+    /// The user's tags.
+    pub fn tags(&self) -> &Tags {
+        &self.tags
+    }
+
+    /// Whether the key is multi-region (R12).
+    pub fn is_multi_region(&self) -> bool {
+        self.multi_region
+    }
+
+    /// The regions that get a replica (R12).
+    pub fn replica_regions(&self) -> &[Region] {
+        &self.replica_regions
+    }
+
+    /// The deletion window used at teardown (R23).
+    pub fn deletion_window(&self) -> DeletionWindow {
+        self.deletion_window
+    }
+
+    /// The key policy for the key in `owner`'s account in the `aws` partition; see
+    /// [`key_policy_in`](Self::key_policy_in).
+    pub fn key_policy(&self, owner: AccountId) -> Result<PolicyDocument, KeyError> {
+        self.key_policy_in(Partition::Aws, owner)
+    }
+
+    /// The key policy for the key in `owner`'s account (R2):
+    /// 1. the account root may do everything (`kms:*`), which lets IAM policies of the account
+    ///    grant use and keeps the policy changeable (R4);
+    /// 2. the administrators get the administrative actions, not the cryptographic ones;
+    /// 3. each granted account gets the cryptographic actions;
+    /// 4. and `kms:CreateGrant`, `ListGrants`, `RevokeGrant` when the grant is for an AWS
+    ///    resource (`kms:GrantIsForAWSResource`), which is how RDS uses the key.
+    ///
+    /// With no granted account it is the same-account policy: statements 1 and 2.
+    /// Replicas get the same policy (R12). The result passes
+    /// [`PolicyDocument::validate_key_policy`].
+    pub fn key_policy_in(
+        &self,
+        partition: Partition,
+        owner: AccountId,
+    ) -> Result<PolicyDocument, KeyError> {
+        if self.granted.contains(&owner) {
+            return Err(KeyError::GrantToOwner { account: owner });
+        }
+        if let Some(admin) = self.admins.iter().find(|a| a.account() != owner) {
+            return Err(KeyError::AdminOutsideOwner {
+                admin: admin.clone(),
+                owner,
+            });
+        }
+        let mut statements = vec![Statement::allow()
+            .sid(sid::ROOT)
+            .aws_principals([owner.root_arn(partition)])
+            .actions(["kms:*"])
+            .resources(["*"])];
+        if !self.admins.is_empty() {
+            statements.push(
+                Statement::allow()
+                    .sid(sid::ADMINS)
+                    .aws_principals(self.admins.iter().map(ToString::to_string))
+                    .actions(actions::KEY_ADMIN.iter().copied())
+                    .resources(["*"]),
+            );
+        }
+        if !self.granted.is_empty() {
+            let granted: Vec<String> = self.granted.iter().map(|a| a.root_arn(partition)).collect();
+            statements.push(
+                Statement::allow()
+                    .sid(sid::USE)
+                    .aws_principals(granted.clone())
+                    .actions(actions::KEY_USE.iter().copied())
+                    .resources(["*"]),
+            );
+            statements.push(
+                Statement::allow()
+                    .sid(sid::GRANTS)
+                    .aws_principals(granted)
+                    .actions(actions::KEY_GRANTS.iter().copied())
+                    .resources(["*"])
+                    .condition("Bool", "kms:GrantIsForAWSResource", ["true"]),
+            );
+        }
+        let mut policy = PolicyDocument::new(statements);
+        policy.id = Some(KEY_POLICY_ID.into());
+        policy
+            .validate_key_policy(owner)
+            .map_err(KeyError::Policy)?;
+        Ok(policy)
+    }
+
+    /// Whether a key policy already lets `account` use the key for snapshots: the
+    /// cryptographic actions of R2 and `kms:CreateGrant`, to that account by root ARN or id.
+    /// Used to decide whether a snapshot under an existing key can be shared directly.
+    pub fn policy_grants(policy: &PolicyDocument, account: AccountId) -> bool {
+        let needed = ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"];
+        needed.iter().all(|action| {
+            policy.statements().iter().any(|st| {
+                st.effect == crate::policy::Effect::Allow
+                    && st.principal.as_ref().is_some_and(|p| {
+                        p.aws_values().iter().any(|v| {
+                            v == account.as_str()
+                                || v.parse::<PrincipalArn>()
+                                    .is_ok_and(|p| p.is_root() && p.account() == account)
+                        })
+                    })
+                    && st.action.as_ref().is_some_and(|a| {
+                        a.iter()
+                            .any(|pat| crate::policy::action_matches(pat, action))
+                    })
+            })
+        })
+    }
+}
+
+/// Builds a [`ShareableKey`]; every setter can be chained, and [`build`](Self::build) checks
+/// the whole.
+#[derive(Debug, Clone, Default)]
+#[must_use = "a builder does nothing until `build()`"]
+pub struct ShareableKeyBuilder {
+    alias: Option<String>,
+    description: Option<String>,
+    admins: Vec<PrincipalArn>,
+    granted: BTreeSet<AccountId>,
+    tags: Vec<(String, String)>,
+    multi_region: bool,
+    replica_regions: Vec<Region>,
+    deletion_days: Option<u32>,
+}
+
+impl ShareableKeyBuilder {
+    /// The alias, with or without the `alias/` prefix; `alias/aws/` is reserved.
+    pub fn alias(mut self, alias: impl Into<String>) -> Self {
+        self.alias = Some(alias.into());
+        self
+    }
+
+    /// The key description (default: "snapshift shareable key for RDS snapshots").
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Adds a key administrator: an IAM user or role of the key's account (R2).
+    pub fn admin(mut self, admin: PrincipalArn) -> Self {
+        if !self.admins.contains(&admin) {
+            self.admins.push(admin);
+        }
+        self
+    }
+
+    /// Lets `account` use the key for snapshots (R2). Naming an account twice is harmless.
+    pub fn grant_account(mut self, account: AccountId) -> Self {
+        self.granted.insert(account);
+        self
+    }
+
+    /// Adds a tag.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// Makes the key multi-region, which can only be chosen at creation (R12).
+    pub fn multi_region(mut self, multi_region: bool) -> Self {
+        self.multi_region = multi_region;
+        self
+    }
+
+    /// Adds a region that gets a replica of the key; needs `multi_region(true)` (R12).
+    pub fn replica_region(mut self, region: Region) -> Self {
+        self.replica_regions.push(region);
+        self
+    }
+
+    /// The deletion window used at teardown, 7 to 30 days (R23; default 30).
+    pub fn deletion_window_days(mut self, days: u32) -> Self {
+        self.deletion_days = Some(days);
+        self
+    }
+
+    /// Checks the combination and returns the key.
+    pub fn build(self) -> Result<ShareableKey, KeyError> {
+        let alias = self
+            .alias
+            .as_deref()
+            .map(AliasName::for_new_alias)
+            .transpose()
+            .map_err(KeyError::Alias)?;
+        let description = self
+            .description
+            .unwrap_or_else(|| "snapshift shareable key for RDS snapshots".into());
+        let len = description.chars().count();
+        if len > 8192 {
+            return Err(KeyError::Description { len });
+        }
+        let mut seen = BTreeSet::new();
+        for region in &self.replica_regions {
+            if !self.multi_region {
+                return Err(KeyError::ReplicaWithoutMultiRegion {
+                    region: region.clone(),
+                });
+            }
+            if !seen.insert(region) {
+                return Err(KeyError::DuplicateReplica {
+                    region: region.clone(),
+                });
+            }
+        }
+        let deletion_window = match self.deletion_days {
+            Some(days) => DeletionWindow::days(days)?,
+            None => DeletionWindow::default(),
+        };
+        let mut tags = Tags::new();
+        for (k, v) in self.tags {
+            tags.insert(k, v).map_err(KeyError::Tag)?;
+        }
+        Ok(ShareableKey {
+            alias,
+            description,
+            admins: self.admins,
+            granted: self.granted.into_iter().collect(),
+            tags,
+            multi_region: self.multi_region,
+            replica_regions: self.replica_regions,
+            deletion_window,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

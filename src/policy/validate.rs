@@ -1,0 +1,316 @@
+//! Checks on policy documents, by what the policy is for.
+
+use std::collections::BTreeSet;
+
+use super::{
+    action_matches, actions, Effect, PolicyDocument, Principal, Statement, VERSION_2012_10_17,
+};
+use crate::{
+    ids::{AccountId, PrincipalArn},
+    rules::Rule,
+};
+
+/// A policy snapshift refuses to write, with the statement and value at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The policy has no statement.
+    #[error("the policy has no statement")]
+    NoStatements,
+    /// Two statements share a Sid.
+    #[error("two statements have the Sid \"{sid}\"; Sids must be unique")]
+    DuplicateSid {
+        /// The repeated Sid.
+        sid: String,
+    },
+    /// A Sid has characters the policy kind does not allow.
+    #[error("the Sid \"{sid}\" may contain only letters and digits in an IAM policy")]
+    InvalidSid {
+        /// The Sid.
+        sid: String,
+    },
+    /// `Version` is neither `2012-10-17` nor `2008-10-17`.
+    #[error("the policy version \"{version}\" is not one AWS knows (use \"2012-10-17\")")]
+    InvalidVersion {
+        /// The version given.
+        version: String,
+    },
+    /// A principal is not an account id, an IAM principal ARN, or `*`.
+    #[error("{statement}: principal `{value}` is neither a 12-digit account id, an IAM principal ARN nor \"*\": {problem}")]
+    InvalidPrincipal {
+        /// Which statement.
+        statement: String,
+        /// The principal as written.
+        value: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A statement needs a principal (key and trust policies) and has none.
+    #[error("{statement} has no Principal; a {kind} names who it applies to")]
+    MissingPrincipal {
+        /// Which statement.
+        statement: String,
+        /// What the policy is for.
+        kind: &'static str,
+    },
+    /// A principal in an identity policy, which takes none.
+    #[error(
+        "{statement} has a Principal; an IAM identity policy applies to its holder and takes none"
+    )]
+    UnexpectedPrincipal {
+        /// Which statement.
+        statement: String,
+    },
+    /// A statement has neither or both of `Action` and `NotAction`.
+    #[error("{statement} must have exactly one of Action and NotAction")]
+    ActionShape {
+        /// Which statement.
+        statement: String,
+    },
+    /// A statement has neither or both of `Resource` and `NotResource`.
+    #[error("{statement} must have exactly one of Resource and NotResource")]
+    ResourceShape {
+        /// Which statement.
+        statement: String,
+    },
+    /// R4: an Allow to every principal with no condition that narrows who.
+    #[error("{statement} allows {actions} to every principal (\"*\") with no condition that narrows who (R4); name the principals or add a condition such as kms:CallerAccount or aws:PrincipalAccount")]
+    WildcardGrant {
+        /// Which statement.
+        statement: String,
+        /// The actions granted, comma-separated.
+        actions: String,
+    },
+    /// R4: no one in the key's own account could change the policy afterwards.
+    #[error("the key policy would lock itself: neither the root of account {owner} nor a named principal of that account keeps kms:PutKeyPolicy without conditions (R4); KMS refuses such a policy with MalformedPolicyDocumentException")]
+    Lockout {
+        /// The key's account.
+        owner: AccountId,
+    },
+}
+
+impl PolicyError {
+    /// The rule of `docs/rules.md` this error enforces, if any.
+    pub fn rule(&self) -> Option<Rule> {
+        match self {
+            PolicyError::WildcardGrant { .. } | PolicyError::Lockout { .. } => Some(Rule::R4),
+            _ => None,
+        }
+    }
+}
+
+/// Condition keys that narrow who a statement applies to.
+const NARROWING_KEYS: &[&str] = &[
+    "kms:calleraccount",
+    "aws:principalaccount",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:principalarn",
+    "aws:sourceaccount",
+    "aws:sourcearn",
+    "aws:sourceorgid",
+    "aws:userid",
+    "aws:username",
+];
+
+impl PolicyDocument {
+    /// Checks a KMS key policy for the key owned by `owner`:
+    /// the common checks, a principal in every statement, principals that parse, no grant to
+    /// `"*"` without a narrowing condition (R4), and someone of `owner` keeping
+    /// `kms:PutKeyPolicy` (R4, KMS's own lockout safety check).
+    pub fn validate_key_policy(&self, owner: AccountId) -> Result<(), PolicyError> {
+        self.validate_common(false)?;
+        for (i, st) in self.statements().iter().enumerate() {
+            require_principal(st, i, "key policy")?;
+            check_principals(st, i)?;
+            check_wildcard(st, i)?;
+        }
+        self.check_lockout(owner)
+    }
+
+    /// Checks an IAM identity policy (attached to a role): the common checks, IAM's Sid rule,
+    /// no principal, and exactly one of Resource and NotResource in each statement.
+    pub fn validate_identity_policy(&self) -> Result<(), PolicyError> {
+        self.validate_common(true)?;
+        for (i, st) in self.statements().iter().enumerate() {
+            if st.principal.is_some() || st.not_principal.is_some() {
+                return Err(PolicyError::UnexpectedPrincipal {
+                    statement: st.label(i),
+                });
+            }
+            if st.resource.is_some() == st.not_resource.is_some() {
+                return Err(PolicyError::ResourceShape {
+                    statement: st.label(i),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks an IAM role trust policy: the common checks, IAM's Sid rule, a principal in each
+    /// statement, principals that parse, and no trust to `"*"` without a narrowing condition.
+    pub fn validate_trust_policy(&self) -> Result<(), PolicyError> {
+        self.validate_common(true)?;
+        for (i, st) in self.statements().iter().enumerate() {
+            require_principal(st, i, "trust policy")?;
+            check_principals(st, i)?;
+            check_wildcard(st, i)?;
+        }
+        Ok(())
+    }
+
+    fn validate_common(&self, iam_sids: bool) -> Result<(), PolicyError> {
+        if let Some(version) = &self.version {
+            if version != VERSION_2012_10_17 && version != "2008-10-17" {
+                return Err(PolicyError::InvalidVersion {
+                    version: version.clone(),
+                });
+            }
+        }
+        if self.statements().is_empty() {
+            return Err(PolicyError::NoStatements);
+        }
+        let mut sids = BTreeSet::new();
+        for (i, st) in self.statements().iter().enumerate() {
+            if let Some(sid) = &st.sid {
+                if iam_sids && !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    return Err(PolicyError::InvalidSid { sid: sid.clone() });
+                }
+                if !sids.insert(sid.as_str()) {
+                    return Err(PolicyError::DuplicateSid { sid: sid.clone() });
+                }
+            }
+            if st.action.is_some() == st.not_action.is_some() {
+                return Err(PolicyError::ActionShape {
+                    statement: st.label(i),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// R4: some statement lets the owner's root, or a named principal of the owner's account,
+    /// call `kms:PutKeyPolicy` unconditionally, and no unconditional Deny takes it away.
+    fn check_lockout(&self, owner: AccountId) -> Result<(), PolicyError> {
+        let denied = |who: &str| {
+            self.statements().iter().any(|st| {
+                st.effect == Effect::Deny
+                    && st.condition.is_none()
+                    && covers_put_key_policy(st)
+                    && st
+                        .principal
+                        .as_ref()
+                        .is_some_and(|p| p.is_wildcard() || p.aws_values().iter().any(|v| v == who))
+            })
+        };
+        let keeps_control = self.statements().iter().any(|st| {
+            st.effect == Effect::Allow
+                && st.condition.is_none()
+                && covers_put_key_policy(st)
+                && st.principal.as_ref().is_some_and(|p| {
+                    p.aws_values()
+                        .iter()
+                        .filter(|v| principal_account(v) == Some(owner))
+                        .any(|v| !denied(v))
+                })
+        });
+        if keeps_control {
+            Ok(())
+        } else {
+            Err(PolicyError::Lockout { owner })
+        }
+    }
+}
+
+fn covers_put_key_policy(st: &Statement) -> bool {
+    match (&st.action, &st.not_action) {
+        (Some(actions), _) => actions
+            .iter()
+            .any(|a| action_matches(a, actions::PUT_KEY_POLICY)),
+        (None, Some(excluded)) => !excluded
+            .iter()
+            .any(|a| action_matches(a, actions::PUT_KEY_POLICY)),
+        (None, None) => false,
+    }
+}
+
+/// The account a principal value belongs to: a bare account id or an IAM principal ARN.
+fn principal_account(value: &str) -> Option<AccountId> {
+    value
+        .parse::<AccountId>()
+        .ok()
+        .or_else(|| value.parse::<PrincipalArn>().ok().map(|p| p.account()))
+}
+
+fn require_principal(st: &Statement, i: usize, kind: &'static str) -> Result<(), PolicyError> {
+    if st.principal.is_none() && st.not_principal.is_none() {
+        return Err(PolicyError::MissingPrincipal {
+            statement: st.label(i),
+            kind,
+        });
+    }
+    Ok(())
+}
+
+fn check_principals(st: &Statement, i: usize) -> Result<(), PolicyError> {
+    for p in [&st.principal, &st.not_principal].into_iter().flatten() {
+        for value in p.aws_values() {
+            if value == "*" {
+                continue;
+            }
+            // An account id, or an ARN; a 12-character value of digits and letters is read as a
+            // mistyped account id so the message says so.
+            let looks_like_account = !value.starts_with("arn:");
+            let result = if looks_like_account {
+                value.parse::<AccountId>().map(drop)
+            } else {
+                value.parse::<PrincipalArn>().map(drop)
+            };
+            if let Err(e) = result {
+                return Err(PolicyError::InvalidPrincipal {
+                    statement: st.label(i),
+                    value: value.clone(),
+                    problem: e.problem().to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// R4: an Allow to everyone needs a condition that narrows who. `NotPrincipal` in an Allow is
+/// "everyone but", so it counts as everyone.
+fn check_wildcard(st: &Statement, i: usize) -> Result<(), PolicyError> {
+    let everyone =
+        st.not_principal.is_some() || st.principal.as_ref().is_some_and(Principal::is_wildcard);
+    if st.effect != Effect::Allow || !everyone || has_narrowing_condition(st) {
+        return Ok(());
+    }
+    let actions = match (&st.action, &st.not_action) {
+        (Some(a), _) => a.iter().cloned().collect::<Vec<_>>().join(", "),
+        (None, Some(n)) => format!(
+            "every action but {}",
+            n.iter().cloned().collect::<Vec<_>>().join(", ")
+        ),
+        (None, None) => String::new(),
+    };
+    Err(PolicyError::WildcardGrant {
+        statement: st.label(i),
+        actions,
+    })
+}
+
+/// A positive (not negated, not `IfExists`, not `Null`) operator on a key that names the
+/// caller's identity or account.
+fn has_narrowing_condition(st: &Statement) -> bool {
+    st.condition.as_ref().is_some_and(|condition| {
+        condition.iter().any(|(operator, keys)| {
+            let op = operator.to_ascii_lowercase();
+            let positive = !op.contains("not") && !op.ends_with("ifexists") && op != "null";
+            positive
+                && keys
+                    .keys()
+                    .any(|k| NARROWING_KEYS.contains(&k.to_ascii_lowercase().as_str()))
+        })
+    })
+}
