@@ -26,3 +26,8 @@ pub mod policy;
 pub mod rules;
 pub mod share;
 pub mod tags;
+
+/// The README's code, compiled and run as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -29,9 +29,30 @@ pub mod sid {
 
 /// The backup role of a cross-region Aurora backup: what it may touch, and nothing more (R15).
 ///
-/// Every field is required; a missing one is a compile error:
+/// ```
+/// use snapshift::backup::BackupRole;
 ///
-/// ```compile_fail
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let role = BackupRole::builder()
+///     .account("111111111111".parse()?)
+///     .source_region("ap-northeast-1".parse()?)
+///     .destination_region("ap-northeast-3".parse()?)
+///     .cluster("example-db".parse()?)
+///     .subnet_group("example-db-subnet-group".parse()?)
+///     .parameter_group("example-db-cluster-pg".parse()?)
+///     .source_vault("source-backup-vault".parse()?)
+///     .destination_vault("destination-backup-vault".parse()?)
+///     .primary_key("arn:aws:kms:ap-northeast-1:111111111111:key/mrk-0123456789abcdef0123456789abcdef".parse()?)
+///     .replica_key("arn:aws:kms:ap-northeast-3:111111111111:key/mrk-0123456789abcdef0123456789abcdef".parse()?)
+///     .build();
+/// assert_eq!(role.policy()?.statements().len(), 5);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Every field is required; a missing one is a compile error (E0061, naming the field):
+///
+/// ```compile_fail,E0061
 /// # use snapshift::backup::BackupRole;
 /// let role = BackupRole::builder()
 ///     .account("111111111111".parse().unwrap())

@@ -1,1 +1,91 @@
-fn main() {}
+//! `cargo xtask`: the project's own tasks. Run with no argument for the list.
+
+mod codegen;
+mod docs;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, ExitCode},
+};
+
+const HELP: &str = "\
+cargo xtask <task>
+
+Tasks:
+  codegen           write the generated docs (docs/key-policies, docs/iam, docs/rules.md,
+                    examples/README.md) from the crate's builders
+  codegen --check   fail, naming each file, if a generated file is stale
+  ci                everything CI checks, in order: fmt, clippy, nextest, doc tests,
+                    codegen --check
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        [] | ["help" | "--help" | "-h"] => {
+            print!("{HELP}");
+            Ok(())
+        }
+        ["codegen"] => codegen::run(codegen::Mode::Write),
+        ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
+        ["ci"] => ci(),
+        _ => Err(format!("unknown task `{}`\n\n{HELP}", args.join(" "))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of `xtask/`).
+pub(crate) fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs every check CI runs, in order, stopping at the first failure.
+fn ci() -> Result<(), String> {
+    let steps: [(&str, &[&str]); 4] = [
+        ("cargo fmt --check", &["fmt", "--all", "--check"]),
+        (
+            "cargo clippy --workspace --all-targets -- -D warnings",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+        (
+            "cargo nextest run --workspace",
+            &["nextest", "run", "--workspace"],
+        ),
+        (
+            "cargo test --doc",
+            &["test", "--doc", "--package", "snapshift"],
+        ),
+    ];
+    for (title, args) in steps {
+        eprintln!("==> {title}");
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(args)
+            .current_dir(project_root())
+            .status()
+            .map_err(|e| format!("{title}: could not start cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!("{title} failed ({status})"));
+        }
+    }
+    eprintln!("==> cargo xtask codegen --check");
+    codegen::run(codegen::Mode::Check)?;
+    eprintln!("==> ci passed");
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! The example binaries, run in-process on the command lines their docs show.
+
+#[allow(dead_code)]
+#[path = "../examples/key_policy.rs"]
+mod key_policy;
+
+use serde_json::Value;
+
+const SEED_000: &str = include_str!("fixtures/seeds/000-shareable-key-policy.json");
+
+fn key_policy(args: &[&str]) -> Result<String, (u8, String)> {
+    key_policy::run(std::iter::once("key_policy").chain(args.iter().copied()))
+}
+
+// R2: the example prints the policy of seeds/000 with the admin list it was given.
+#[test]
+fn r2_key_policy_example_prints_the_field_report_policy() {
+    let out = key_policy(&[
+        "--owner",
+        "111111111111",
+        "--grant",
+        "999999999999",
+        "--admin",
+        "arn:aws:iam::111111111111:role/admin",
+    ])
+    .unwrap();
+    let printed: Value = serde_json::from_str(&out).unwrap();
+    let mut expected: Value = serde_json::from_str(SEED_000).unwrap();
+    expected["Statement"][1]["Principal"]["AWS"] = "arn:aws:iam::111111111111:role/admin".into();
+    assert_eq!(printed, expected);
+}
+
+#[test]
+fn key_policy_example_refuses_bad_input_with_exit_code_2() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--owner", "12345"], "invalid account id `12345`: must be exactly 12 digits"),
+        (
+            &["--owner", "111111111111", "--grant", "99999999999a"],
+            "invalid account id `99999999999a`: must be exactly 12 digits",
+        ),
+        (
+            &["--owner", "111111111111", "--admin", "not-an-arn"],
+            "invalid ARN `not-an-arn`: expected `arn:<partition>:<service>:<region>:<account>:<resource>`",
+        ),
+        (
+            &["--owner", "111111111111", "--grant", "111111111111"],
+            "account 111111111111 owns the key; grant_account is for other accounts (R2)",
+        ),
+        (
+            &["--owner", "111111111111", "--replica-region", "ap-northeast-3"],
+            "replica region ap-northeast-3 needs a multi-region key; MultiRegion can only be set when the key is created (R12)",
+        ),
+    ];
+    for (args, message) in cases {
+        let (code, stderr) = key_policy(args).unwrap_err();
+        assert_eq!(code, 2, "{args:?}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn key_policy_example_help_is_not_an_error() {
+    let (code, text) = key_policy(&["--help"]).unwrap_err();
+    assert_eq!(code, 0);
+    assert!(text.contains("--owner <OWNER>"), "{text}");
+}

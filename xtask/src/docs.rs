@@ -1,0 +1,444 @@
+//! The content of the generated docs, built from the crate's own builders so that the docs
+//! show exactly what the crate writes.
+
+use std::{fmt::Write as _, fs, path::Path};
+
+use snapshift::{
+    backup::{self, BackupRole},
+    key::{self, ShareableKey},
+    policy::PolicyDocument,
+    rules::Rule,
+};
+
+use crate::codegen::MARKER;
+
+const OWNER: &str = "111111111111";
+const TARGET: &str = "999999999999";
+const ADMIN: &str = "arn:aws:iam::111111111111:role/KeyAdmin";
+const SOURCE_REGION: &str = "ap-northeast-1";
+const DESTINATION_REGION: &str = "ap-northeast-3";
+const MRK: &str = "mrk-0123456789abcdef0123456789abcdef";
+
+/// Every generated file: path relative to the project root, and content.
+pub fn generate(root: &Path) -> Result<Vec<(String, String)>, String> {
+    let mut files = Vec::new();
+    for page in key_policy_pages()? {
+        files.push((
+            format!("docs/key-policies/{}.json", page.slug),
+            json(&page.policy),
+        ));
+        files.push((
+            format!("docs/key-policies/{}.md", page.slug),
+            page.markdown()?,
+        ));
+    }
+    let role = backup_role()?;
+    let policy = role.policy().map_err(|e| e.to_string())?;
+    let trust = BackupRole::trust_policy();
+    files.push(("docs/iam/backup-role.json".into(), json(&policy)));
+    files.push(("docs/iam/backup-role-trust.json".into(), json(&trust)));
+    files.push((
+        "docs/iam/backup-role.md".into(),
+        backup_role_markdown(&policy, &trust)?,
+    ));
+    files.push(("docs/rules.md".into(), rules_markdown()));
+    files.push(("examples/README.md".into(), examples_readme(root)?));
+    Ok(files)
+}
+
+fn json(policy: &PolicyDocument) -> String {
+    format!("{}\n", policy.to_json_pretty())
+}
+
+fn parse<T: std::str::FromStr>(s: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse().map_err(|e: T::Err| e.to_string())
+}
+
+struct KeyPolicyPage {
+    slug: &'static str,
+    title: &'static str,
+    when: &'static str,
+    /// Who receives the snapshots, if another account does.
+    receiver: Option<&'static str>,
+    code: &'static str,
+    notes: &'static str,
+    policy: PolicyDocument,
+}
+
+fn key_policy_pages() -> Result<Vec<KeyPolicyPage>, String> {
+    let owner = parse(OWNER)?;
+    let same = ShareableKey::new()
+        .alias("snapshot-reencrypt")
+        .admin(parse(ADMIN)?)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let cross = ShareableKey::new()
+        .alias("snapshot-share")
+        .admin(parse(ADMIN)?)
+        .grant_account(parse(TARGET)?)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let region = ShareableKey::new()
+        .alias("backup-copies")
+        .admin(parse(ADMIN)?)
+        .multi_region(true)
+        .replica_region(parse(DESTINATION_REGION)?)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let policy = |k: &ShareableKey| k.key_policy(owner).map_err(|e| e.to_string());
+    Ok(vec![
+        KeyPolicyPage {
+            slug: "same-account",
+            title: "Key policy: re-encryption within one account",
+            when:
+                "You re-encrypt a snapshot under a key of your own, in the same account: to move \
+                   it off the AWS managed key `alias/aws/rds` before sharing (R1, R3), or to \
+                   rotate to a key you control. No other account is named.",
+            receiver: None,
+            code: r#"let key = ShareableKey::new()
+    .alias("snapshot-reencrypt")
+    .admin("arn:aws:iam::111111111111:role/KeyAdmin".parse()?)
+    .build()?;
+let policy = key.key_policy("111111111111".parse()?)?;"#,
+            notes: "",
+            policy: policy(&same)?,
+        },
+        KeyPolicyPage {
+            slug: "cross-account",
+            title: "Key policy: sharing snapshots with another account",
+            when: "You share an encrypted RDS or Aurora snapshot with another account. A snapshot \
+                   under the AWS managed key `alias/aws/rds` cannot be shared at all (R1): it is \
+                   first copied under this key (R3), the copy is shared (R6), and the target \
+                   account copies it again under a key of its own to cut the tie (R7). This is \
+                   the policy of that shareable key, in the source account (R2).",
+            receiver: Some(TARGET),
+            code: r#"let key = ShareableKey::new()
+    .alias("snapshot-share")
+    .admin("arn:aws:iam::111111111111:role/KeyAdmin".parse()?)
+    .grant_account("999999999999".parse()?)
+    .build()?;
+let policy = key.key_policy("111111111111".parse()?)?;"#,
+            notes: "The same JSON comes from the example binary:\n\n\
+                    ```sh\ncargo run -q --example key_policy -- --owner 111111111111 \\\n    \
+                    --grant 999999999999 --admin arn:aws:iam::111111111111:role/KeyAdmin\n```\n\n\
+                    After the target copy is available the key is no longer needed: snapshift \
+                    removes the share, deletes the intermediate copy, then schedules the key's \
+                    deletion with a waiting period of 7 to 30 days (R8, R23). Before that copy, \
+                    deleting the key would make the shared snapshot unrecoverable (R7).\n",
+            policy: policy(&cross)?,
+        },
+        KeyPolicyPage {
+            slug: "cross-region",
+            title: "Key policy: AWS Backup copies to another region",
+            when: "AWS Backup copies Aurora recovery points to a second region (R18) and encrypts \
+                   each copy with the *destination vault's* key; a backup rule cannot choose one \
+                   (R11). To keep copies under a key you control, the key is created \
+                   multi-region (which can only be chosen at creation, R12), replicated into the \
+                   destination region, and the destination vault is created under the replica.",
+            receiver: None,
+            code: r#"let key = ShareableKey::new()
+    .alias("backup-copies")
+    .admin("arn:aws:iam::111111111111:role/KeyAdmin".parse()?)
+    .multi_region(true)
+    .replica_region("ap-northeast-3".parse()?)
+    .build()?;
+let policy = key.key_policy("111111111111".parse()?)?;"#,
+            notes: "- The replica is made with `ReplicateKey` in the destination region and \
+                    carries its own key policy; snapshift gives it this same policy (R12). A \
+                    replica always stays in the key's account (R23).\n\
+                    - A replica that is not the destination vault's key changes nothing: a vault \
+                    under `alias/aws/backup` (the `Default` vault) lands RDS copies under \
+                    `alias/aws/rds` of that region, whatever keys exist (R11).\n\
+                    - The backup role uses the key through its IAM policy, which the root \
+                    statement enables; see [the backup role](../iam/backup-role.md) (R15).\n\
+                    - At teardown the replica is scheduled for deletion before the primary: a \
+                    multi-region primary's waiting period starts only after its last replica is \
+                    deleted (R23).\n",
+            policy: policy(&region)?,
+        },
+    ])
+}
+
+/// What each key policy statement does and why, by Sid.
+fn explain_key_statement(sid: &str) -> Option<&'static str> {
+    Some(match sid {
+        key::sid::ROOT => {
+            "The key's own account may do everything with the key. This does not open the key \
+             to every user of the account: it lets the account's IAM policies grant access, as \
+             they do for any other resource. It also keeps the policy changeable, which KMS \
+             insists on: a policy that leaves nobody able to call `kms:PutKeyPolicy` is refused \
+             with `MalformedPolicyDocumentException` (R4). snapshift checks this before calling \
+             KMS, and refuses any grant to `\"*\"` that no condition narrows (R4)."
+        }
+        key::sid::ADMINS => {
+            "Key administrators manage the key: describe, enable and disable, tag, change the \
+             policy (`kms:Put*`), schedule and cancel deletion. They get none of the \
+             cryptographic actions (`Encrypt`, `Decrypt`, `ReEncrypt*`, `GenerateDataKey*`), so \
+             administering the key does not let them read a snapshot (R2). Administrators must \
+             belong to the key's own account."
+        }
+        key::sid::USE => {
+            "The granted account may use the key to decrypt and re-encrypt. RDS in that account \
+             needs this to copy the shared snapshot under its own key (R7), or to restore from \
+             it directly (R9: restoring needs the key, taking a snapshot does not). Naming the \
+             account's root delegates to that account's IAM policies: who there may copy or \
+             restore is decided there."
+        }
+        key::sid::GRANTS => {
+            "RDS uses the key through KMS grants made on the account's behalf. The granted \
+             account may create, list and revoke grants only when the grant is for an AWS \
+             resource (`kms:GrantIsForAWSResource`), so it cannot pass the key on to an \
+             arbitrary principal (R2)."
+        }
+        _ => return None,
+    })
+}
+
+/// What each backup role statement does and why, by Sid.
+fn explain_role_statement(sid: &str) -> Option<&'static str> {
+    Some(match sid {
+        backup::sid::RDS => {
+            "Take, tag, copy, share and restore cluster snapshots. The cluster is named \
+             `<cluster>*` so that a restore under a new name (say `<cluster>-restored`) works \
+             while the original still exists; the subnet group and the cluster parameter group \
+             are there for the restore. Backup snapshots are named by AWS Backup \
+             (`cluster-snapshot:awsbackup:job-<id>`, copies `awsbackup:copyjob-<id>`, R16), so \
+             they are matched by that prefix, in both regions (R15)."
+        }
+        backup::sid::RDS_DELETE => {
+            "Deleting snapshots stands alone so that it can be read, and audited, by itself: \
+             the role may delete only the snapshots AWS Backup made, never a manual snapshot or \
+             the cluster (R15). AWS Backup needs it to expire recovery points by their \
+             lifecycle (R24)."
+        }
+        backup::sid::VAULTS => {
+            "Describe and copy into both vaults. The destination vault receives the scheduled \
+             copies; the source vault is named too for the way back after a disaster: copy the \
+             recovery point from the destination vault to the source region, then restore \
+             there (R17). `backup:CopyIntoBackupVault` has no resource-level control, but a copy \
+             also needs `DescribeBackupVault` on the target vault, which only these two allow \
+             (R15)."
+        }
+        backup::sid::KEYS => {
+            "Use the two vault keys: the multi-region primary in the source region and its \
+             replica in the destination region. The copy in the destination region is \
+             encrypted with the destination vault's key (R11), so the role must be able to use \
+             it (R15)."
+        }
+        backup::sid::MANAGED_KEYS => {
+            "Describe the AWS managed keys `alias/aws/rds` and `alias/aws/backup` of both \
+             regions. AWS creates those keys when they are first needed, so in a bare recovery \
+             region they may not exist yet and their ARNs cannot be written down; the statement \
+             names any key (`key/*`) and narrows it with the `kms:ResourceAliases` condition \
+             (R15)."
+        }
+        backup::sid::TRUST => {
+            "Only AWS Backup (`backup.amazonaws.com`) may assume the role; the backup \
+             selection names the role (R14)."
+        }
+        _ => return None,
+    })
+}
+
+/// Writes "### Sid" and the explanation for each statement; a statement with no explanation
+/// is an error, so the docs cannot fall behind the policy.
+fn statements_section(
+    out: &mut String,
+    policy: &PolicyDocument,
+    explain: fn(&str) -> Option<&'static str>,
+) -> Result<(), String> {
+    for st in policy.statements() {
+        let sid = st
+            .sid
+            .as_deref()
+            .ok_or("a generated statement has no Sid")?;
+        let text = explain(sid).ok_or_else(|| format!("no explanation for statement \"{sid}\""))?;
+        let _ = write!(out, "### \"{sid}\"\n\n{}\n\n", wrap(text));
+    }
+    Ok(())
+}
+
+impl KeyPolicyPage {
+    fn markdown(&self) -> Result<String, String> {
+        let mut out = format!("# {}\n\n{MARKER}\n\n", self.title);
+        let _ = write!(out, "**Use it when** {}\n\n", lower_first(&wrap(self.when)));
+        let _ = write!(
+            out,
+            "Example accounts: the key lives in `{OWNER}`{}; `{ADMIN}` administers it.\n\n",
+            self.receiver
+                .map(|account| format!(", and `{account}` receives the snapshots"))
+                .unwrap_or_default()
+        );
+        let _ = write!(out, "## Made by\n\n```rust\n{}\n```\n\n", self.code);
+        let _ = write!(
+            out,
+            "## The policy\n\nAlso in [`{slug}.json`]({slug}.json).\n\n```json\n{}\n```\n\n",
+            self.policy.to_json_pretty(),
+            slug = self.slug
+        );
+        out.push_str("## Statement by statement\n\n");
+        statements_section(&mut out, &self.policy, explain_key_statement)?;
+        if !self.notes.is_empty() {
+            let _ = write!(out, "## Notes\n\n{}\n", self.notes);
+        }
+        out.push_str(SEE_ALSO);
+        Ok(out)
+    }
+}
+
+const SEE_ALSO: &str = "## See also\n\n\
+- [The rules R1..R24](../rules.md)\n\
+- Key policies: [same account](../key-policies/same-account.md), \
+[cross-account](../key-policies/cross-account.md), [cross-region](../key-policies/cross-region.md)\n\
+- [The AWS Backup role](../iam/backup-role.md)\n";
+
+fn backup_role() -> Result<BackupRole, String> {
+    Ok(BackupRole::builder()
+        .account(parse(OWNER)?)
+        .source_region(parse(SOURCE_REGION)?)
+        .destination_region(parse(DESTINATION_REGION)?)
+        .cluster(parse("example-db")?)
+        .subnet_group(parse("example-db-subnet-group")?)
+        .parameter_group(parse("example-db-cluster-pg")?)
+        .source_vault(parse("source-backup-vault")?)
+        .destination_vault(parse("destination-backup-vault")?)
+        .primary_key(parse(&format!(
+            "arn:aws:kms:{SOURCE_REGION}:{OWNER}:key/{MRK}"
+        ))?)
+        .replica_key(parse(&format!(
+            "arn:aws:kms:{DESTINATION_REGION}:{OWNER}:key/{MRK}"
+        ))?)
+        .build())
+}
+
+fn backup_role_markdown(policy: &PolicyDocument, trust: &PolicyDocument) -> Result<String, String> {
+    let mut out =
+        format!("# IAM: the AWS Backup role for cross-region Aurora copies\n\n{MARKER}\n\n");
+    out.push_str(&wrap(
+        "**Use it when** AWS Backup copies an Aurora cluster's recovery points to another \
+         region (RDS cross-region automated backups do not cover Aurora, R18) and your \
+         security rules forbid `\"Resource\": \"*\"`. AWS Backup assumes this role to take \
+         the snapshot, copy it into the destination vault, and restore from it; the policy \
+         names exactly the cluster, its groups, the two vaults and the two keys (R15).",
+    ));
+    out.push_str("\n\n");
+    let _ = write!(
+        out,
+        "Example: account `{OWNER}`, cluster `example-db` in `{SOURCE_REGION}`, copies to \
+         `{DESTINATION_REGION}`, vaults `source-backup-vault` and `destination-backup-vault` \
+         under a multi-region key and its replica.\n\n"
+    );
+    out.push_str(
+        "## Made by\n\n```rust\nlet role = BackupRole::builder()\n    \
+         .account(\"111111111111\".parse()?)\n    \
+         .source_region(\"ap-northeast-1\".parse()?)\n    \
+         .destination_region(\"ap-northeast-3\".parse()?)\n    \
+         .cluster(\"example-db\".parse()?)\n    \
+         .subnet_group(\"example-db-subnet-group\".parse()?)\n    \
+         .parameter_group(\"example-db-cluster-pg\".parse()?)\n    \
+         .source_vault(\"source-backup-vault\".parse()?)\n    \
+         .destination_vault(\"destination-backup-vault\".parse()?)\n    \
+         .primary_key(primary_key_arn)\n    \
+         .replica_key(replica_key_arn)\n    \
+         .build();\nlet policy = role.policy()?;\nlet trust = BackupRole::trust_policy();\n```\n\n\
+         Every field is required (leaving one out does not compile). `policy()` refuses \
+         keys outside their vault's region (R11) or account (R23), and a \"cross-region\" \
+         backup within one region (R18).\n\n",
+    );
+    let _ = write!(
+        out,
+        "## The role policy\n\nAlso in [`backup-role.json`](backup-role.json).\n\n```json\n{}\n```\n\n",
+        policy.to_json_pretty()
+    );
+    out.push_str("### Statement by statement\n\n");
+    let mut statements = String::new();
+    statements_section(&mut statements, policy, explain_role_statement)?;
+    out.push_str(&statements.replace("### ", "#### "));
+    let _ = write!(
+        out,
+        "## The trust policy\n\nAlso in [`backup-role-trust.json`](backup-role-trust.json).\n\n```json\n{}\n```\n\n",
+        trust.to_json_pretty()
+    );
+    let mut trust_text = String::new();
+    statements_section(&mut trust_text, trust, explain_role_statement)?;
+    out.push_str(&trust_text.replace("### ", "#### "));
+    out.push_str("## Keys and vaults\n\n");
+    out.push_str(&wrap(
+        "The role does not choose the key of a copy: the destination \
+         vault does (R11). Create the destination vault under the replica key (it must exist \
+         before the plan that copies into it, R13); a vault under `alias/aws/backup`, such as \
+         `Default`, lands the copies under `alias/aws/rds`. See \
+         [the cross-region key policy](../key-policies/cross-region.md).",
+    ));
+    out.push_str("\n\n");
+    out.push_str(SEE_ALSO);
+    Ok(out)
+}
+
+fn rules_markdown() -> String {
+    let mut out = format!(
+        "# The AWS rules snapshift encodes\n\n{MARKER}\n\nEvery error snapshift raises \
+         because of an AWS fact names one of these rules, and every rule is named by the \
+         tests that hold the crate to it (`// R4`).\n\n"
+    );
+    for rule in Rule::ALL {
+        let _ = write!(
+            out,
+            "## {rule}: {}\n\n{}\n\n",
+            rule.title(),
+            wrap(rule.summary())
+        );
+    }
+    out.trim_end().to_owned() + "\n"
+}
+
+/// `examples/README.md`: one line per example, from the first line of its `//!` docs.
+fn examples_readme(root: &Path) -> Result<String, String> {
+    let dir = root.join("examples");
+    let mut entries: Vec<(String, String)> = Vec::new();
+    let listing = fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in listing {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+            continue;
+        }
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let first = text
+            .lines()
+            .find_map(|l| l.strip_prefix("//!"))
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| format!("examples/{name}.rs has no `//!` first line"))?;
+        entries.push((name, first.to_owned()));
+    }
+    entries.sort();
+    let mut out = format!(
+        "# Examples\n\n{MARKER}\n\nEach example is one flow you can copy into your own tool and \
+         adapt. Run one with `cargo run --example <name>`.\n\n"
+    );
+    for (name, line) in entries {
+        let _ = writeln!(out, "- [`{name}`]({name}.rs): {line}");
+    }
+    Ok(out)
+}
+
+/// Folds whitespace runs (from the string continuations above) into single spaces.
+fn wrap(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
