@@ -22,7 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ids::{AccountId, AliasName, IdError, Partition, PrincipalArn, Region},
-    policy::{actions, PolicyDocument, PolicyError, Statement},
+    policy::{
+        action_matches, actions, AwsPrincipal, ConditionValue, Effect, PolicyDocument, PolicyError,
+        Statement,
+    },
     rules::{limits, Rule},
     tags::{TagError, Tags},
 };
@@ -160,7 +163,9 @@ impl KeyError {
 /// A customer managed, symmetric KMS key for sharing snapshots (R2).
 ///
 /// Made with [`ShareableKey::new`], a builder; [`ShareableKey::key_policy`] writes its policy.
+/// It deserializes through the same checks as [`ShareableKeyBuilder::build`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ShareableKeyRepr")]
 pub struct ShareableKey {
     alias: Option<AliasName>,
     description: String,
@@ -170,6 +175,46 @@ pub struct ShareableKey {
     multi_region: bool,
     replica_regions: Vec<Region>,
     deletion_window: DeletionWindow,
+}
+
+/// The unchecked shape of [`ShareableKey`], for deserializing through the builder.
+#[derive(Deserialize)]
+struct ShareableKeyRepr {
+    alias: Option<String>,
+    description: String,
+    admins: Vec<PrincipalArn>,
+    granted: Vec<AccountId>,
+    tags: std::collections::BTreeMap<String, String>,
+    multi_region: bool,
+    replica_regions: Vec<Region>,
+    deletion_window: u32,
+}
+
+impl TryFrom<ShareableKeyRepr> for ShareableKey {
+    type Error = KeyError;
+
+    fn try_from(r: ShareableKeyRepr) -> Result<ShareableKey, KeyError> {
+        let mut b = ShareableKey::new()
+            .description(r.description)
+            .multi_region(r.multi_region)
+            .deletion_window_days(r.deletion_window);
+        if let Some(alias) = r.alias {
+            b = b.alias(alias);
+        }
+        for admin in r.admins {
+            b = b.admin(admin);
+        }
+        for account in r.granted {
+            b = b.grant_account(account);
+        }
+        for (k, v) in r.tags {
+            b = b.tag(k, v);
+        }
+        for region in r.replica_regions {
+            b = b.replica_region(region);
+        }
+        b.build()
+    }
 }
 
 impl ShareableKey {
@@ -291,28 +336,88 @@ impl ShareableKey {
         Ok(policy)
     }
 
-    /// Whether a key policy already lets `account` use the key for snapshots: the
-    /// cryptographic actions of R2 and `kms:CreateGrant`, to that account by root ARN or id.
-    /// Used to decide whether a snapshot under an existing key can be shared directly.
+    /// Whether a key policy certainly lets `account` use the key for snapshots: every
+    /// cryptographic action of R2 and `kms:CreateGrant` allowed to the account (by root ARN,
+    /// bare id, or `"*"` narrowed to it by `kms:CallerAccount`), and no Deny on them.
+    /// Conservative: an Allow with any other condition does not count, and any Deny on those
+    /// actions makes the answer `false`; the caller then re-encrypts under a key it controls
+    /// instead of sharing directly.
     pub fn policy_grants(policy: &PolicyDocument, account: AccountId) -> bool {
-        let needed = ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"];
+        let who = AwsPrincipal::Account(account);
+        let needed = SNAPSHOT_USE;
+        let statements = policy.statements();
+        let allows = |st: &Statement, action: &str| {
+            st.effect == Effect::Allow
+                && st
+                    .resource
+                    .as_ref()
+                    .is_some_and(|r| r.iter().any(|v| v == "*"))
+                && st
+                    .action
+                    .as_ref()
+                    .is_some_and(|a| a.iter().any(|p| action_matches(p, action)))
+                && st.principal.as_ref().is_some_and(|p| {
+                    p.aws_principals().into_iter().any(|named| match named {
+                        AwsPrincipal::Any => condition_only(
+                            st,
+                            &[("stringequals", "kms:calleraccount", Some(account.as_str()))],
+                        ),
+                        _ => {
+                            named.covers(&who)
+                                && named.account() == Some(account)
+                                && condition_only(st, &GRANT_CONDITIONS)
+                        }
+                    })
+                })
+        };
+        let denies = |st: &Statement, action: &str| {
+            st.effect == Effect::Deny
+                && match (&st.action, &st.not_action) {
+                    (Some(a), _) => a.iter().any(|p| action_matches(p, action)),
+                    (None, Some(n)) => !n.iter().any(|p| action_matches(p, action)),
+                    (None, None) => false,
+                }
+        };
         needed.iter().all(|action| {
-            policy.statements().iter().any(|st| {
-                st.effect == crate::policy::Effect::Allow
-                    && st.principal.as_ref().is_some_and(|p| {
-                        p.aws_values().iter().any(|v| {
-                            v == account.as_str()
-                                || v.parse::<PrincipalArn>()
-                                    .is_ok_and(|p| p.is_root() && p.account() == account)
-                        })
-                    })
-                    && st.action.as_ref().is_some_and(|a| {
-                        a.iter()
-                            .any(|pat| crate::policy::action_matches(pat, action))
-                    })
-            })
+            statements.iter().any(|st| allows(st, action))
+                && !statements.iter().any(|st| denies(st, action))
         })
     }
+}
+
+/// The concrete actions behind R2's use statement, and the grant RDS needs.
+const SNAPSHOT_USE: [&str; 8] = [
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:DescribeKey",
+    "kms:CreateGrant",
+];
+
+/// Conditions an Allow may carry and still count as a grant to an account for snapshots:
+/// none, or the AWS-resource condition of the grant statement (R2).
+const GRANT_CONDITIONS: [(&str, &str, Option<&str>); 1] =
+    [("bool", "kms:grantisforawsresource", Some("true"))];
+
+/// Whether every condition of `st` is one of `allowed` (operator, key, required value),
+/// compared without case. No condition at all passes.
+fn condition_only(st: &Statement, allowed: &[(&str, &str, Option<&str>)]) -> bool {
+    st.condition.as_ref().is_none_or(|condition| {
+        condition.iter().all(|(operator, keys)| {
+            keys.iter().all(|(key, values)| {
+                allowed.iter().any(|(op, k, value)| {
+                    operator.eq_ignore_ascii_case(op)
+                        && key.eq_ignore_ascii_case(k)
+                        && value.is_none_or(|want| {
+                            values.iter().all(|v| matches!(v, ConditionValue::String(s) if s.eq_ignore_ascii_case(want)))
+                        })
+                })
+            })
+        })
+    })
 }
 
 /// Builds a [`ShareableKey`]; every setter can be chained, and [`build`](Self::build) checks

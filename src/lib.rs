@@ -27,7 +27,18 @@ pub mod rules;
 pub mod share;
 pub mod tags;
 
-/// The README's code, compiled and run as a doc test so that it stays true.
+/// The Rust code of the README and of the generated docs, compiled and run as doc tests so
+/// that what users copy keeps working.
 #[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-pub struct ReadmeDoctests;
+pub mod doc_snippets {
+    #[doc = include_str!("../README.md")]
+    pub struct Readme;
+    #[doc = include_str!("../docs/key-policies/same-account.md")]
+    pub struct SameAccountKeyPolicy;
+    #[doc = include_str!("../docs/key-policies/cross-account.md")]
+    pub struct CrossAccountKeyPolicy;
+    #[doc = include_str!("../docs/key-policies/cross-region.md")]
+    pub struct CrossRegionKeyPolicy;
+    #[doc = include_str!("../docs/iam/backup-role.md")]
+    pub struct BackupRole;
+}

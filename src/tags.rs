@@ -35,8 +35,29 @@ impl TagError {
 /// A set of tags: keys of 1 to 128 characters, values of at most 256, and no key with the
 /// reserved prefixes `aws:` (R22) or `snapshift:`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(
+    try_from = "BTreeMap<String, String>",
+    into = "BTreeMap<String, String>"
+)]
 pub struct Tags(BTreeMap<String, String>);
+
+impl TryFrom<BTreeMap<String, String>> for Tags {
+    type Error = TagError;
+
+    fn try_from(map: BTreeMap<String, String>) -> Result<Tags, TagError> {
+        let mut tags = Tags::new();
+        for (k, v) in map {
+            tags.insert(k, v)?;
+        }
+        Ok(tags)
+    }
+}
+
+impl From<Tags> for BTreeMap<String, String> {
+    fn from(tags: Tags) -> Self {
+        tags.0
+    }
+}
 
 impl Tags {
     /// No tags.
@@ -109,5 +130,10 @@ mod tests {
         assert!(tags.insert("k", "v".repeat(257)).is_err());
         tags.insert("k".repeat(128), "v".repeat(256)).unwrap();
         assert_eq!(tags.len(), 2);
+        let err = serde_json::from_str::<Tags>(r#"{"aws:x":"y"}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("the prefix `aws:` is reserved"),
+            "{err}"
+        );
     }
 }

@@ -5,7 +5,7 @@ mod role;
 mod rule;
 
 pub use role::{sid, BackupRole, BackupRoleError, BACKUP_SERVICE_PRINCIPAL};
-pub use rule::{CompletionWindow, Lifecycle, RuleError, Schedule, StartWindow};
+pub use rule::{Lifecycle, RuleError, Schedule, StartWindow, Windows};
 
 #[cfg(test)]
 mod tests;

@@ -92,6 +92,14 @@ pub enum BackupRoleError {
         /// The region.
         region: Region,
     },
+    /// The two regions are in different partitions, which AWS Backup cannot copy across.
+    #[error("{source_region} and {destination_region} are in different partitions; AWS Backup copies within one partition")]
+    Partition {
+        /// The source region.
+        source_region: Region,
+        /// The destination region.
+        destination_region: Region,
+    },
     /// A key is in the wrong region for its vault (R11).
     #[error("the {which} key {key} is in {actual}, but its vault is in {expected}; a vault's key must be in the vault's region (R11)")]
     KeyRegion {
@@ -126,6 +134,7 @@ impl BackupRoleError {
     pub fn rule(&self) -> Option<Rule> {
         match self {
             BackupRoleError::SameRegion { .. } => Some(Rule::R18),
+            BackupRoleError::Partition { .. } => None,
             BackupRoleError::KeyRegion { .. } => Some(Rule::R11),
             BackupRoleError::KeyAccount { .. } => Some(Rule::R23),
             BackupRoleError::Policy(e) => e.rule(),
@@ -138,6 +147,12 @@ impl BackupRole {
         if self.source_region == self.destination_region {
             return Err(BackupRoleError::SameRegion {
                 region: self.source_region.clone(),
+            });
+        }
+        if self.source_region.partition() != self.destination_region.partition() {
+            return Err(BackupRoleError::Partition {
+                source_region: self.source_region.clone(),
+                destination_region: self.destination_region.clone(),
             });
         }
         for (which, key, region) in [

@@ -115,33 +115,81 @@ impl FromStr for Schedule {
     }
 }
 
-/// Checks one cron field: allowed characters, and every plain number within `min..=max`
-/// (month and weekday names such as `JAN` or `MON-FRI` are allowed in their fields).
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+const WEEKDAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+/// Checks one cron field item by item. An item is `*`, `?`, `L`, `LW`, a value, a range
+/// `a-b`, any of those (but `?`) followed by `/step`, `<value>L` or `<value>W` (day of
+/// month), `<value>L` or `<value>#<1-5>` (day of week). A value is a number in `min..=max`
+/// or, for months and weekdays, a three-letter name. `specials` lists the characters the
+/// field allows beyond digits and `,-*/`.
 fn check_field(name: &str, field: &str, min: u32, max: u32, specials: &str) -> Result<(), String> {
-    let names_ok = matches!(name, "month" | "day-of-week");
-    for c in field.chars() {
-        let ok = c.is_ascii_digit() || specials.contains(c) || (names_ok && c.is_ascii_uppercase());
-        if !ok {
-            return Err(format!("the {name} field `{field}` may not contain `{c}`"));
+    let names: &[&str] = match name {
+        "month" => &MONTHS,
+        "day-of-week" => &WEEKDAYS,
+        _ => &[],
+    };
+    let bad = |why: String| Err(format!("the {name} field `{field}` {why}"));
+    let value = |v: &str| -> Result<(), String> {
+        if names.contains(&v) {
+            return Ok(());
         }
-    }
-    // Only values are range-checked: the increment after `/` and the occurrence after `#`
-    // are not values of the field.
+        match v.parse::<u32>() {
+            Ok(n) if (min..=max).contains(&n) && v.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
+            Ok(_) => Err(format!("has {v}, outside {min} to {max}")),
+            Err(_) if v.is_empty() => Err("has an empty part".into()),
+            Err(_) => Err(format!("has `{v}`, which is not a value of the field")),
+        }
+    };
     for item in field.split(',') {
-        let values = item.split(['/', '#']).next().unwrap_or_default();
-        for value in values.split('-') {
-            let digits = value.trim_end_matches(['L', 'W']);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                continue; // `*`, `?`, `L` or a name
-            }
-            match digits.parse::<u32>() {
-                Ok(n) if (min..=max).contains(&n) => {}
-                _ => {
-                    return Err(format!(
-                        "the {name} field `{field}` has {digits}, outside {min} to {max}"
-                    ))
+        let result = (|| {
+            let (base, step) = match item.split_once('/') {
+                Some((base, step)) => (base, Some(step)),
+                None => (item, None),
+            };
+            if let Some(step) = step {
+                match step.parse::<u32>() {
+                    Ok(n) if n >= 1 && step.bytes().all(|b| b.is_ascii_digit()) => {}
+                    _ => {
+                        return Err(format!(
+                            "has the step `/{step}`, which is not a positive number"
+                        ))
+                    }
                 }
             }
+            match base {
+                "*" => Ok(()),
+                "?" | "L" | "LW" if step.is_none() && specials.contains(&base[..1]) => {
+                    if base == "LW" && !specials.contains('W') {
+                        return Err("may not contain `LW`".into());
+                    }
+                    Ok(())
+                }
+                _ => {
+                    if let Some((v, nth)) = base.split_once('#').filter(|_| specials.contains('#'))
+                    {
+                        value(v)?;
+                        return match nth.parse::<u32>() {
+                            Ok(1..=5) => Ok(()),
+                            _ => Err(format!("has `#{nth}`; the occurrence is 1 to 5")),
+                        };
+                    }
+                    let core = base
+                        .strip_suffix('L')
+                        .filter(|_| specials.contains('L'))
+                        .or_else(|| base.strip_suffix('W').filter(|_| specials.contains('W')))
+                        .unwrap_or(base);
+                    match core.split_once('-') {
+                        Some((a, b)) => value(a).and_then(|()| value(b)),
+                        None => value(core),
+                    }
+                }
+            }
+        })();
+        if let Err(why) = result {
+            return bad(why);
         }
     }
     Ok(())
@@ -199,42 +247,90 @@ impl From<StartWindow> for u32 {
     }
 }
 
-/// How long after the scheduled time a backup job must finish (R13; default 7 days). It must
-/// be longer than the start window, since it counts from the same moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct CompletionWindow(u32);
+/// A backup rule's two windows, counted from the scheduled time: the job must start within
+/// `start` and finish within `completion` (R13). The completion window must be longer than
+/// the start window; the defaults are 8 hours and 7 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "WindowsRepr")]
+pub struct Windows {
+    start_minutes: StartWindow,
+    completion_minutes: u32,
+}
 
-impl CompletionWindow {
-    /// A completion window of `minutes`, longer than `start` and at most 100 years (R13).
-    pub fn minutes(minutes: u32, start: StartWindow) -> Result<CompletionWindow, RuleError> {
-        if minutes > start.get() && minutes <= MAX_WINDOW_MINUTES {
-            Ok(CompletionWindow(minutes))
+/// The unchecked shape of [`Windows`], for deserializing through its checks.
+#[derive(Deserialize)]
+struct WindowsRepr {
+    start_minutes: u32,
+    completion_minutes: u32,
+}
+
+impl TryFrom<WindowsRepr> for Windows {
+    type Error = RuleError;
+
+    fn try_from(r: WindowsRepr) -> Result<Windows, RuleError> {
+        Windows::new(StartWindow::minutes(r.start_minutes)?, r.completion_minutes)
+    }
+}
+
+impl Windows {
+    /// Both windows; `completion_minutes` must exceed the start window and be at most 100
+    /// years (R13).
+    pub fn new(start: StartWindow, completion_minutes: u32) -> Result<Windows, RuleError> {
+        if completion_minutes > start.get() && completion_minutes <= MAX_WINDOW_MINUTES {
+            Ok(Windows {
+                start_minutes: start,
+                completion_minutes,
+            })
         } else {
             Err(RuleError::CompletionWindow {
                 start: start.get(),
-                completion: minutes,
+                completion: completion_minutes,
             })
         }
     }
 
-    /// The window in minutes.
-    pub fn get(self) -> u32 {
-        self.0
+    /// The start window.
+    pub fn start(&self) -> StartWindow {
+        self.start_minutes
+    }
+
+    /// The completion window in minutes.
+    pub fn completion_minutes(&self) -> u32 {
+        self.completion_minutes
     }
 }
 
-impl Default for CompletionWindow {
-    /// 7 days, as AWS Backup defaults (R13).
-    fn default() -> CompletionWindow {
-        CompletionWindow(limits::DEFAULT_COMPLETION_WINDOW_MINUTES)
+impl Default for Windows {
+    /// 8 hours to start, 7 days to complete, as AWS Backup defaults (R13).
+    fn default() -> Windows {
+        Windows {
+            start_minutes: StartWindow::default(),
+            completion_minutes: limits::DEFAULT_COMPLETION_WINDOW_MINUTES,
+        }
     }
 }
 
 /// When recovery points move to cold storage and when they are deleted (R24).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "LifecycleRepr")]
 pub struct Lifecycle {
     move_to_cold_storage_after_days: Option<u32>,
     delete_after_days: Option<u32>,
+}
+
+/// The unchecked shape of [`Lifecycle`], for deserializing through its checks.
+#[derive(Deserialize)]
+struct LifecycleRepr {
+    move_to_cold_storage_after_days: Option<u32>,
+    delete_after_days: Option<u32>,
+}
+
+impl TryFrom<LifecycleRepr> for Lifecycle {
+    type Error = RuleError;
+
+    fn try_from(r: LifecycleRepr) -> Result<Lifecycle, RuleError> {
+        Lifecycle::new(r.move_to_cold_storage_after_days, r.delete_after_days)
+    }
 }
 
 impl Lifecycle {
@@ -321,6 +417,17 @@ mod tests {
                 "cron(0 16 * 13 ? *)",
                 "cron(0 16 * * ? 1900)",
                 "cron(0 16 * * ? x)",
+                "cron(0 , ? * * *)",
+                "cron(0 1- ? * * *)",
+                "cron(0 5 ? FOO * *)",
+                "cron(0 5 ? L * *)",
+                "cron(0 5 ? * MON#9 *)",
+                "cron(0 5 ? JAN-MAR MON-FRI *)",
+                "cron(0 5 15W * ? *)",
+                "cron(0 5 LW * ? *)",
+                "cron(0 5 ? * 5L *)",
+                "cron(0 0/6 ? * * *)",
+                "cron(0 */0 ? * * *)",
             ],
             expect![[r#"
                 ok  cron(0 16 * * ? *)
@@ -338,7 +445,18 @@ mod tests {
                 err invalid backup schedule `cron(0 16 32 * ? *)`: the day-of-month field `32` has 32, outside 1 to 31 (R13)
                 err invalid backup schedule `cron(0 16 * 13 ? *)`: the month field `13` has 13, outside 1 to 12 (R13)
                 err invalid backup schedule `cron(0 16 * * ? 1900)`: the year field `1900` has 1900, outside 1970 to 2199 (R13)
-                err invalid backup schedule `cron(0 16 * * ? x)`: the year field `x` may not contain `x` (R13)
+                err invalid backup schedule `cron(0 16 * * ? x)`: the year field `x` has `x`, which is not a value of the field (R13)
+                err invalid backup schedule `cron(0 , ? * * *)`: the hours field `,` has an empty part (R13)
+                err invalid backup schedule `cron(0 1- ? * * *)`: the hours field `1-` has an empty part (R13)
+                err invalid backup schedule `cron(0 5 ? FOO * *)`: the month field `FOO` has `FOO`, which is not a value of the field (R13)
+                err invalid backup schedule `cron(0 5 ? L * *)`: the month field `L` has `L`, which is not a value of the field (R13)
+                err invalid backup schedule `cron(0 5 ? * MON#9 *)`: the day-of-week field `MON#9` has `#9`; the occurrence is 1 to 5 (R13)
+                ok  cron(0 5 ? JAN-MAR MON-FRI *)
+                ok  cron(0 5 15W * ? *)
+                ok  cron(0 5 LW * ? *)
+                ok  cron(0 5 ? * 5L *)
+                ok  cron(0 0/6 ? * * *)
+                err invalid backup schedule `cron(0 */0 ? * * *)`: the hours field `*/0` has the step `/0`, which is not a positive number (R13)
             "#]],
         );
         assert_eq!(Schedule::default().as_str(), "cron(0 5 ? * * *)");
@@ -348,14 +466,24 @@ mod tests {
     #[test]
     fn r13_windows() {
         assert_eq!(StartWindow::default().get(), 480);
-        assert_eq!(CompletionWindow::default().get(), 10_080);
+        assert_eq!(Windows::default().completion_minutes(), 10_080);
+        assert_eq!(Windows::default().start().get(), 480);
         assert_eq!(StartWindow::minutes(60).unwrap().get(), 60);
         expect!["a start window of 59 minutes is outside 60 to 52560000 minutes (R13)"]
             .assert_eq(&StartWindow::minutes(59).unwrap_err().to_string());
         let start = StartWindow::minutes(60).unwrap();
-        assert_eq!(CompletionWindow::minutes(720, start).unwrap().get(), 720);
+        assert_eq!(Windows::new(start, 720).unwrap().completion_minutes(), 720);
         expect!["a completion window of 60 minutes must be longer than the start window of 60 minutes (R13)"]
-            .assert_eq(&CompletionWindow::minutes(60, start).unwrap_err().to_string());
+            .assert_eq(&Windows::new(start, 60).unwrap_err().to_string());
+        let ok: Windows =
+            serde_json::from_str(r#"{"start_minutes":60,"completion_minutes":720}"#).unwrap();
+        assert_eq!(ok, Windows::new(start, 720).unwrap());
+        for bad in [
+            r#"{"start_minutes":59,"completion_minutes":720}"#,
+            r#"{"start_minutes":60,"completion_minutes":60}"#,
+        ] {
+            assert!(serde_json::from_str::<Windows>(bad).is_err(), "{bad}");
+        }
         assert_eq!(StartWindow::minutes(30).unwrap_err().rule(), Rule::R13);
         let parsed: Result<StartWindow, _> = serde_json::from_str("59");
         assert!(parsed.is_err());
@@ -372,6 +500,14 @@ mod tests {
         expect!["invalid lifecycle: DeleteAfterDays 119 must be at least MoveToColdStorageAfterDays 30 + 90 = 120 (R24)"]
             .assert_eq(&err.to_string());
         assert_eq!(err.rule(), Rule::R24);
+        assert!(serde_json::from_str::<Lifecycle>(
+            r#"{"move_to_cold_storage_after_days":30,"delete_after_days":100}"#
+        )
+        .is_err());
+        assert!(serde_json::from_str::<Lifecycle>(
+            r#"{"move_to_cold_storage_after_days":30,"delete_after_days":120}"#
+        )
+        .is_ok());
         expect!["invalid lifecycle: day counts start at 1 (R24)"]
             .assert_eq(&Lifecycle::delete_after(0).unwrap_err().to_string());
     }

@@ -104,6 +104,13 @@ fn r11_r18_r23_parts_must_fit() {
         "the primary key arn:aws:kms:ap-northeast-3:111111111111:key/mrk-0123456789abcdef0123456789abcdef is in ap-northeast-3, but its vault is in ap-northeast-1; a vault's key must be in the vault's region (R11)"
     );
 
+    let mut china = role();
+    china.destination_region = "cn-north-1".parse().unwrap();
+    assert!(matches!(
+        china.policy(),
+        Err(BackupRoleError::Partition { .. })
+    ));
+
     let mut foreign = role();
     foreign.replica_key =
         "arn:aws:kms:ap-northeast-3:999999999999:key/mrk-0123456789abcdef0123456789abcdef"

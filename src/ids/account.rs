@@ -85,14 +85,6 @@ impl Partition {
             .find(|(p, _)| *p == self)
             .map_or("aws", |(_, name)| name)
     }
-
-    /// The DNS suffix of service endpoints and service principals in this partition.
-    pub fn dns_suffix(self) -> &'static str {
-        match self {
-            Partition::AwsCn => "amazonaws.com.cn",
-            _ => "amazonaws.com",
-        }
-    }
 }
 
 impl FromStr for Partition {

@@ -264,6 +264,12 @@ impl FromStr for Arn {
             .parse()
             .map_err(|e: IdError| bad(format!("account `{}`: {}", e.value(), e.problem())))?;
         let (resource_type, resource_id) = match resource.split_once(service.separator()) {
+            Some((t, "")) => {
+                return Err(bad(format!(
+                    "`{t}{}` must be followed by a resource id",
+                    service.separator()
+                )))
+            }
             Some((t, id)) => (t, id),
             None => (resource, ""),
         };

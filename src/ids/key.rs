@@ -102,24 +102,33 @@ impl KeyArn {
     }
 }
 
+impl TryFrom<Arn> for KeyArn {
+    type Error = IdError;
+
+    fn try_from(arn: Arn) -> Result<KeyArn, IdError> {
+        let whole = arn.to_string();
+        let (Some(region), true, true) = (
+            arn.region().cloned(),
+            arn.service() == super::Service::Kms,
+            arn.resource_type() == "key",
+        ) else {
+            return Err(IdError::new(
+                IdKind::Arn,
+                &whole,
+                "expected a KMS key ARN `arn:<partition>:kms:<region>:<account>:key/<key-id>`",
+            ));
+        };
+        let id = arn.resource_id().parse()?;
+        Ok(KeyArn { arn, region, id })
+    }
+}
+
 impl FromStr for KeyArn {
     type Err = IdError;
 
     fn from_str(s: &str) -> Result<Self, IdError> {
         let arn: Arn = s.parse()?;
-        if arn.service() != super::Service::Kms || arn.resource_type() != "key" {
-            return Err(IdError::new(
-                IdKind::Arn,
-                s,
-                "expected a KMS key ARN `arn:<partition>:kms:<region>:<account>:key/<key-id>`",
-            ));
-        }
-        let id = arn.resource_id().parse()?;
-        let region = arn
-            .region()
-            .cloned()
-            .ok_or_else(|| IdError::new(IdKind::Arn, s, "KMS ARNs need a region"))?;
-        Ok(KeyArn { arn, region, id })
+        KeyArn::try_from(arn).map_err(|e| IdError::new(IdKind::Arn, s, e.problem()))
     }
 }
 
@@ -285,7 +294,7 @@ impl FromStr for KeyRef {
                 let alias = format!("alias/{}", arn.resource_id()).parse()?;
                 Ok(KeyRef::AliasArn { arn, alias })
             } else {
-                Ok(KeyRef::Arn(s.parse()?))
+                Ok(KeyRef::Arn(KeyArn::try_from(arn)?))
             }
         } else if s.starts_with("alias/") {
             Ok(KeyRef::Alias(s.parse()?))

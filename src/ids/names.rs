@@ -7,6 +7,9 @@ use super::{rds_identifier_problem, string_serde, IdError, IdKind};
 /// Declares a validated name newtype with `check`, `as_str`, `FromStr`, `Display` and serde.
 macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident, $what:literal, $problem:expr) => {
+        name_type!($(#[$doc])* $name, $what, $problem, str::to_owned);
+    };
+    ($(#[$doc:meta])* $name:ident, $what:literal, $problem:expr, $normalize:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(String);
@@ -32,7 +35,8 @@ macro_rules! name_type {
 
             fn from_str(s: &str) -> Result<Self, IdError> {
                 Self::check(s)?;
-                Ok($name(s.to_owned()))
+                let normalize: fn(&str) -> String = $normalize;
+                Ok($name(normalize(s)))
             }
         }
 
@@ -62,6 +66,42 @@ fn charset_problem(
         .map(|c| format!("may contain only {allowed}, not `{c}`"))
 }
 
+/// RDS stores identifiers in lowercase and compares them without case; so do these types,
+/// which keeps ARNs written into IAM policies (case-sensitive) matching what RDS reports.
+fn rds_lowercase(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+/// Parameter and option group names: the RDS identifier rule, and the names of the default
+/// groups RDS makes (`default.aurora-mysql8.0`, `default:mysql-8-0`).
+fn group_name_problem(s: &str) -> Option<String> {
+    let lower = s.to_ascii_lowercase();
+    match lower
+        .strip_prefix("default.")
+        .or_else(|| lower.strip_prefix("default:"))
+    {
+        Some(rest) => charset_problem(
+            rest,
+            1,
+            255 - 8,
+            |c| c.is_ascii_alphanumeric() || "-.".contains(c),
+            "letters, digits, hyphens and periods after `default.`",
+        ),
+        None => rds_identifier_problem(s, 255),
+    }
+}
+
+/// AWS Backup plan and rule names: 1 to 50 letters, digits, hyphens, underscores, periods.
+fn backup_name_problem(s: &str) -> Option<String> {
+    charset_problem(
+        s,
+        1,
+        50,
+        |c| c.is_ascii_alphanumeric() || "-_.".contains(c),
+        "letters, digits, hyphens, underscores and periods",
+    )
+}
+
 fn iam_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
 }
@@ -71,7 +111,8 @@ name_type!(
     /// with no `--` and no trailing hyphen.
     ClusterId,
     "DB cluster identifier",
-    |s| rds_identifier_problem(s, 63)
+    |s| rds_identifier_problem(s, 63),
+    rds_lowercase
 );
 
 name_type!(
@@ -79,23 +120,28 @@ name_type!(
     /// with no `--` and no trailing hyphen.
     InstanceId,
     "DB instance identifier",
-    |s| rds_identifier_problem(s, 63)
+    |s| rds_identifier_problem(s, 63),
+    rds_lowercase
 );
 
 name_type!(
     /// A DB (cluster) parameter group name: 1 to 255 letters, digits and hyphens, starting
-    /// with a letter, with no `--` and no trailing hyphen.
+    /// with a letter, with no `--` and no trailing hyphen; or a default group's name
+    /// (`default.aurora-mysql8.0`).
     ParameterGroupName,
     "parameter group name",
-    |s| rds_identifier_problem(s, 255)
+    group_name_problem,
+    rds_lowercase
 );
 
 name_type!(
     /// An option group name: 1 to 255 letters, digits and hyphens, starting with a letter,
-    /// with no `--` and no trailing hyphen (R22).
+    /// with no `--` and no trailing hyphen, or a default group's name (`default:mysql-8-0`)
+    /// (R22).
     OptionGroupName,
     "option group name",
-    |s| rds_identifier_problem(s, 255)
+    group_name_problem,
+    rds_lowercase
 );
 
 name_type!(
@@ -114,7 +160,8 @@ name_type!(
             |c| c.is_ascii_alphanumeric() || "._ -".contains(c),
             "letters, digits, periods, underscores, spaces and hyphens",
         )
-    }
+    },
+    rds_lowercase
 );
 
 name_type!(
@@ -134,26 +181,14 @@ name_type!(
     /// An AWS Backup plan name: 1 to 50 letters, digits, hyphens, underscores and periods.
     BackupPlanName,
     "backup plan name",
-    |s| charset_problem(
-        s,
-        1,
-        50,
-        |c| c.is_ascii_alphanumeric() || "-_.".contains(c),
-        "letters, digits, hyphens, underscores and periods",
-    )
+    backup_name_problem
 );
 
 name_type!(
     /// An AWS Backup rule name: 1 to 50 letters, digits, hyphens, underscores and periods.
     BackupRuleName,
     "backup rule name",
-    |s| charset_problem(
-        s,
-        1,
-        50,
-        |c| c.is_ascii_alphanumeric() || "-_.".contains(c),
-        "letters, digits, hyphens, underscores and periods",
-    )
+    backup_name_problem
 );
 
 name_type!(

@@ -84,7 +84,8 @@ impl FromStr for SnapshotId {
             rds_identifier_problem(s, 255)
         };
         match problem {
-            None => Ok(SnapshotId(s.to_owned())),
+            // RDS stores identifiers in lowercase and compares them without case.
+            None => Ok(SnapshotId(s.to_ascii_lowercase())),
             Some(p) => Err(IdError::new(IdKind::SnapshotId, s, p)),
         }
     }
@@ -115,6 +116,13 @@ impl SnapshotKind {
             SnapshotKind::Db => "snapshot",
             SnapshotKind::Cluster => "cluster-snapshot",
         }
+    }
+
+    /// The kind whose ARN resource type is `resource_type`.
+    pub fn from_resource_type(resource_type: &str) -> Option<SnapshotKind> {
+        [SnapshotKind::Db, SnapshotKind::Cluster]
+            .into_iter()
+            .find(|k| k.resource_type() == resource_type)
     }
 }
 
@@ -194,15 +202,10 @@ impl FromStr for SnapshotRef {
     type Err = IdError;
 
     fn from_str(s: &str) -> Result<Self, IdError> {
-        let kind_of = |t: &str| match t {
-            "snapshot" => Some(SnapshotKind::Db),
-            "cluster-snapshot" => Some(SnapshotKind::Cluster),
-            _ => None,
-        };
         if s.starts_with("arn:") {
             let arn: Arn = s.parse()?;
             let kind = (arn.service() == Service::Rds)
-                .then(|| kind_of(arn.resource_type()))
+                .then(|| SnapshotKind::from_resource_type(arn.resource_type()))
                 .flatten()
                 .ok_or_else(|| {
                     IdError::new(
@@ -224,7 +227,7 @@ impl FromStr for SnapshotRef {
         }
         match s
             .split_once(':')
-            .and_then(|(t, id)| Some((kind_of(t)?, id)))
+            .and_then(|(t, id)| Some((SnapshotKind::from_resource_type(t)?, id)))
         {
             Some((kind, id)) => Ok(SnapshotRef {
                 kind,

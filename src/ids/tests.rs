@@ -123,6 +123,8 @@ fn arns_are_checked_per_service() {
             "arn:aws:rds:us-east-1:111111111111:snapshot:bad--id",
             "arn:aws:rds:us-east-1:111111111111:cluster:1cluster",
             "arn:aws:iam::111111111111:root/extra",
+            "arn:aws:iam::111111111111:root/",
+            "arn:aws:kms:us-east-1:111111111111:key/",
             "arn:aws:iam::111111111111:role/bad name",
             "arn:aws:backup:us-east-1:111111111111:backup-vault:x",
             "arn:aws:sts::111111111111:assumed-role/admin",
@@ -152,6 +154,8 @@ fn arns_are_checked_per_service() {
             err invalid ARN `arn:aws:rds:us-east-1:111111111111:snapshot:bad--id`: snapshot identifier `bad--id`: must not contain two consecutive hyphens
             err invalid ARN `arn:aws:rds:us-east-1:111111111111:cluster:1cluster`: cluster identifier `1cluster`: must start with a letter
             err invalid ARN `arn:aws:iam::111111111111:root/extra`: `root` takes no resource id
+            err invalid ARN `arn:aws:iam::111111111111:root/`: `root/` must be followed by a resource id
+            err invalid ARN `arn:aws:kms:us-east-1:111111111111:key/`: `key/` must be followed by a resource id
             err invalid ARN `arn:aws:iam::111111111111:role/bad name`: IAM role name `bad name`: may contain only letters, digits and `_+=,.@-`, not ` `
             err invalid ARN `arn:aws:backup:us-east-1:111111111111:backup-vault:x`: backup vault name `x`: must be 2 to 50 characters long
             err invalid ARN `arn:aws:sts::111111111111:assumed-role/admin`: expected `assumed-role/<role>/<session>`
@@ -355,6 +359,33 @@ fn snapshot_refs() {
     assert_eq!(located, r);
 }
 
+// RDS identifiers are stored in lowercase; so are ours, so that ARNs written into IAM
+// policies (which compare case-sensitively) match what RDS reports.
+#[test]
+fn rds_identifiers_are_lowercased() {
+    assert_eq!(
+        "Example-DB".parse::<ClusterId>().unwrap().as_str(),
+        "example-db"
+    );
+    assert_eq!("Snap-1".parse::<SnapshotId>().unwrap().as_str(), "snap-1");
+    assert_eq!(
+        "cluster-snapshot:Snap-1"
+            .parse::<SnapshotRef>()
+            .unwrap()
+            .to_string(),
+        "cluster-snapshot:snap-1"
+    );
+    assert_eq!(
+        "Default.Aurora-MySQL8.0"
+            .parse::<ParameterGroupName>()
+            .unwrap()
+            .as_str(),
+        "default.aurora-mysql8.0"
+    );
+    // Names outside RDS keep their case.
+    assert_eq!("Default".parse::<VaultName>().unwrap().as_str(), "Default");
+}
+
 #[test]
 fn resource_names() {
     check::<ClusterId>(
@@ -365,6 +396,22 @@ fn resource_names() {
         err invalid DB cluster identifier `1db`: must start with a letter
         err invalid DB cluster identifier `db--1`: must not contain two consecutive hyphens
         err invalid DB cluster identifier `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa`: must be 1 to 63 characters long
+    "#]],
+    );
+    check::<ParameterGroupName>(
+        &[
+            "example-db-cluster-pg",
+            "default.aurora-mysql8.0",
+            "default:mysql-8-0",
+            "default.",
+            "1pg",
+        ],
+        expect![[r#"
+        ok  example-db-cluster-pg
+        ok  default.aurora-mysql8.0
+        ok  default:mysql-8-0
+        err invalid parameter group name `default.`: must be 1 to 247 characters long
+        err invalid parameter group name `1pg`: must start with a letter
     "#]],
     );
     check::<SubnetGroupName>(

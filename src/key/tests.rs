@@ -4,7 +4,7 @@ use expect_test::expect;
 use serde_json::Value;
 
 use super::*;
-use crate::policy::{action_matches, Effect};
+use crate::policy::action_matches;
 
 fn account(s: &str) -> AccountId {
     s.parse().unwrap()
@@ -256,29 +256,77 @@ fn alias_description_and_tags_are_checked() {
     assert_eq!(key.tags().iter().collect::<Vec<_>>(), [("team", "data")]);
 }
 
-// R4: every policy the builder writes passes the lockout and wildcard checks, whatever the
-// admins and granted accounts.
+// R2, R4: whatever the admins and granted accounts, the policy names each admin in the admin
+// statement only, each granted account in both use statements and nowhere else, keeps the
+// owner's root with kms:* (R4), and lets every granted account, and no other, use the key.
 #[test]
-fn r4_generated_policies_always_validate() {
+fn r2_r4_policy_structure_for_any_input() {
     use proptest::prelude::*;
     let strategy = (
-        prop::collection::vec("[a-z][a-z0-9-]{0,10}", 0..4),
-        prop::collection::vec("[0-9]{12}", 0..5),
+        prop::collection::btree_set("[a-z][a-z0-9-]{0,10}", 0..4),
+        prop::collection::btree_set("[2-9][0-9]{11}", 0..5),
     );
     proptest!(|((admins, grants) in strategy)| {
         let owner = account("111111111111");
         let mut builder = ShareableKey::new();
-        for a in &admins {
-            builder = builder.admin(format!("arn:aws:iam::111111111111:role/{a}").parse().unwrap());
+        let admin_arns: Vec<String> = admins.iter().map(|a| format!("arn:aws:iam::111111111111:role/{a}")).collect();
+        for a in &admin_arns {
+            builder = builder.admin(a.parse().unwrap());
         }
-        for g in grants.iter().filter(|g| *g != "111111111111") {
+        for g in &grants {
             builder = builder.grant_account(g.parse().unwrap());
         }
         let policy = builder.build().unwrap().key_policy(owner).unwrap();
-        policy.validate_key_policy(owner).unwrap();
-        prop_assert!(policy.statements().iter().all(|s| s.effect == Effect::Allow));
-        prop_assert!(!policy.statements().iter().any(|s| s.principal.as_ref().unwrap().is_wildcard()));
+        let principals = |sid: &str| -> Vec<String> {
+            policy.statements().iter().find(|s| s.sid.as_deref() == Some(sid))
+                .map(|s| s.principal.as_ref().unwrap().aws_values().to_vec()).unwrap_or_default()
+        };
+        prop_assert_eq!(principals(sid::ROOT), vec!["arn:aws:iam::111111111111:root".to_owned()]);
+        prop_assert_eq!(principals(sid::ADMINS), admin_arns.clone());
+        let roots: Vec<String> = grants.iter().map(|g| format!("arn:aws:iam::{g}:root")).collect();
+        prop_assert_eq!(principals(sid::USE), roots.clone());
+        prop_assert_eq!(principals(sid::GRANTS), roots);
+        for g in &grants {
+            prop_assert!(ShareableKey::policy_grants(&policy, g.parse().unwrap()));
+        }
+        prop_assert!(!ShareableKey::policy_grants(&policy, account("100000000000")));
     });
+}
+
+// R2: sharing directly needs certainty that the target can use the key; anything less and
+// the caller re-encrypts under its own key.
+#[test]
+fn r2_policy_grants_is_conservative() {
+    let grants = |statements: &str| {
+        let policy =
+            PolicyDocument::from_json(&format!(r#"{{"Statement":{statements}}}"#)).unwrap();
+        ShareableKey::policy_grants(&policy, account("999999999999"))
+    };
+    let all = r#""Action":"kms:*","Resource":"*""#;
+    assert!(grants(&format!(
+        r#"[{{"Effect":"Allow","Principal":{{"AWS":"999999999999"}},{all}}}]"#
+    )));
+    assert!(grants(&format!(
+        r#"[{{"Effect":"Allow","Principal":"*",{all},"Condition":{{"StringEquals":{{"kms:CallerAccount":"999999999999"}}}}}}]"#
+    )));
+    // Narrowed to another account, conditioned on something else, or denied: no.
+    assert!(!grants(&format!(
+        r#"[{{"Effect":"Allow","Principal":"*",{all},"Condition":{{"StringEquals":{{"kms:CallerAccount":"888888888888"}}}}}}]"#
+    )));
+    assert!(!grants(&format!(
+        r#"[{{"Effect":"Allow","Principal":{{"AWS":"999999999999"}},{all},"Condition":{{"Bool":{{"aws:MultiFactorAuthPresent":"true"}}}}}}]"#
+    )));
+    assert!(!grants(&format!(
+        r#"[{{"Effect":"Allow","Principal":{{"AWS":"999999999999"}},{all}}},{{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*"}}]"#
+    )));
+    // A role of the account is not the account.
+    assert!(!grants(&format!(
+        r#"[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::999999999999:role/x"}},{all}}}]"#
+    )));
+    // Only some of the actions.
+    assert!(!grants(
+        r#"[{"Effect":"Allow","Principal":{"AWS":"999999999999"},"Action":["kms:Decrypt","kms:DescribeKey"],"Resource":"*"}]"#
+    ));
 }
 
 #[test]
@@ -294,4 +342,23 @@ fn serde_round_trip() {
     let json = serde_json::to_string(&key).unwrap();
     let back: ShareableKey = serde_json::from_str(&json).unwrap();
     assert_eq!(back, key);
+    // Deserializing runs the builder's checks (R12, R23, the reserved alias prefix).
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    value["multi_region"] = false.into();
+    assert!(serde_json::from_value::<ShareableKey>(value.clone())
+        .unwrap_err()
+        .to_string()
+        .contains("(R12)"));
+    value["multi_region"] = true.into();
+    value["deletion_window"] = 3.into();
+    assert!(serde_json::from_value::<ShareableKey>(value.clone())
+        .unwrap_err()
+        .to_string()
+        .contains("(R23)"));
+    value["deletion_window"] = 7.into();
+    value["alias"] = "alias/aws/rds".into();
+    assert!(serde_json::from_value::<ShareableKey>(value)
+        .unwrap_err()
+        .to_string()
+        .contains("reserved"));
 }

@@ -1,8 +1,10 @@
 //! The action lists snapshift's policies grant, named once so that policies, checks and docs
 //! agree.
 
-/// What key administrators may do: manage the key, not use it (R2). Includes
-/// `kms:PutKeyPolicy` (through `kms:Put*`), which keeps the key manageable (R4).
+/// What key administrators may do: manage the key; no cryptographic action is listed (R2).
+/// Includes `kms:PutKeyPolicy` (through `kms:Put*`), which keeps the key manageable (R4), and
+/// `kms:CreateGrant` (through `kms:Create*`): an administrator can therefore grant itself use,
+/// so the split is a separation of duties, not a wall.
 pub const KEY_ADMIN: &[&str] = &[
     "kms:Create*",
     "kms:Describe*",

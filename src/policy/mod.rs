@@ -276,7 +276,30 @@ impl Principal {
         }
     }
 
-    /// The `AWS` principals (empty for `"*"`).
+    /// Whether the principal names nobody: `{}` or empty lists, which AWS refuses.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Principal::Any(_) => false,
+            Principal::Map(m) => [&m.aws, &m.service, &m.federated, &m.canonical_user]
+                .into_iter()
+                .all(|v| v.as_ref().is_none_or(OneOrMany::is_empty)),
+        }
+    }
+
+    /// The `AWS` principals, understood; `"*"` is [`AwsPrincipal::Any`]. Values that do not
+    /// parse are left out (policy validation reports them).
+    pub fn aws_principals(&self) -> Vec<AwsPrincipal> {
+        match self {
+            Principal::Any(_) => vec![AwsPrincipal::Any],
+            Principal::Map(_) => self
+                .aws_values()
+                .iter()
+                .filter_map(|v| AwsPrincipal::parse(v).ok())
+                .collect(),
+        }
+    }
+
+    /// The `AWS` principals as written (empty for `"*"`).
     pub fn aws_values(&self) -> &[String] {
         match self {
             Principal::Any(_) => &[],
@@ -407,20 +430,85 @@ impl<T> OneOrMany<T> {
 }
 
 /// Whether an IAM action pattern (`kms:*`, `kms:Put*`, `*`) matches `action`.
-/// Matching is case-insensitive, `*` matches any run and `?` any one character.
+/// Matching is case-insensitive, `*` matches any run and `?` any one character. Linear in
+/// the lengths (no backtracking blow-up on patterns such as `****...x`).
 pub fn action_matches(pattern: &str, action: &str) -> bool {
-    fn glob(p: &[u8], s: &[u8]) -> bool {
-        match (p.split_first(), s.split_first()) {
-            (None, None) => true,
-            (Some((b'*', rest)), _) => glob(rest, s) || (!s.is_empty() && glob(p, &s[1..])),
-            (Some((b'?', rest)), Some((_, srest))) => glob(rest, srest),
-            (Some((pc, rest)), Some((sc, srest))) => {
-                pc.eq_ignore_ascii_case(sc) && glob(rest, srest)
+    let (p, s) = (pattern.as_bytes(), action.as_bytes());
+    let (mut pi, mut si) = (0, 0);
+    // Where the last `*` was, and the input position it is currently matched up to.
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, si));
+                pi += 1;
             }
-            _ => false,
+            Some(&c) if c == b'?' || s.get(si).is_some_and(|b| c.eq_ignore_ascii_case(b)) => {
+                pi += 1;
+                si += 1;
+            }
+            _ => match star {
+                // Let the last `*` swallow one more character and retry after it.
+                Some((star_pi, star_si)) => {
+                    star = Some((star_pi, star_si + 1));
+                    pi = star_pi + 1;
+                    si = star_si + 1;
+                }
+                None => return false,
+            },
         }
     }
-    glob(pattern.as_bytes(), action.as_bytes())
+    p[pi.min(p.len())..].iter().all(|&c| c == b'*')
+}
+
+/// A value of `Principal: {"AWS": ...}`, understood: everyone, a whole account (its root
+/// ARN or its bare id, which mean the same), or one IAM principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwsPrincipal {
+    /// `"*"`.
+    Any,
+    /// `arn:aws:iam::<account>:root` or `<account>`: the account, whose IAM policies decide.
+    Account(crate::ids::AccountId),
+    /// An IAM user or role, or an STS assumed-role session.
+    Principal(crate::ids::PrincipalArn),
+}
+
+impl AwsPrincipal {
+    /// Parses a principal value as written in a policy.
+    pub fn parse(value: &str) -> Result<AwsPrincipal, crate::ids::IdError> {
+        if value == "*" {
+            return Ok(AwsPrincipal::Any);
+        }
+        if !value.starts_with("arn:") {
+            return value.parse().map(AwsPrincipal::Account);
+        }
+        let arn: crate::ids::PrincipalArn = value.parse()?;
+        Ok(if arn.is_root() {
+            AwsPrincipal::Account(arn.account())
+        } else {
+            AwsPrincipal::Principal(arn)
+        })
+    }
+
+    /// The account the principal belongs to (`None` for everyone).
+    pub fn account(&self) -> Option<crate::ids::AccountId> {
+        match self {
+            AwsPrincipal::Any => None,
+            AwsPrincipal::Account(a) => Some(*a),
+            AwsPrincipal::Principal(p) => Some(p.account()),
+        }
+    }
+
+    /// Whether a statement naming `self` applies to `other`: everyone covers all, an account
+    /// covers its own principals, a principal covers itself.
+    pub fn covers(&self, other: &AwsPrincipal) -> bool {
+        match (self, other) {
+            (AwsPrincipal::Any, _) => true,
+            (AwsPrincipal::Account(a), o) => o.account() == Some(*a),
+            (AwsPrincipal::Principal(p), AwsPrincipal::Principal(q)) => p == q,
+            (AwsPrincipal::Principal(_), _) => false,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -133,6 +133,7 @@ fn check_key_policy(statements: &str, expect: Expect) {
     expect.assert_eq(&outcome);
 }
 
+const ADMIN_ALL: &str = r#"{"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/admin"},"Action":"kms:*","Resource":"*"}"#;
 const ROOT_ALL: &str = r#"{"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:*","Resource":"*"}"#;
 
 // R4: the policy of seeds/001's troubleshooting section: crypto actions to "*" only.
@@ -151,17 +152,17 @@ fn r4_lockout_crypto_only_to_everyone() {
 fn r4_lockout_without_put_key_policy() {
     check_key_policy(
         r#"[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":["kms:Describe*","kms:Get*"],"Resource":"*"}]"#,
-        expect!["Some(R4): the key policy would lock itself: neither the root of account 111111111111 nor a named principal of that account keeps kms:PutKeyPolicy without conditions (R4); KMS refuses such a policy with MalformedPolicyDocumentException"],
+        expect!["Some(R4): the key policy would lock itself: no principal of account 111111111111 (its root, or a named user or role) is allowed kms:PutKeyPolicy without conditions and spared by every Deny (R4); KMS refuses such a policy with MalformedPolicyDocumentException"],
     );
     // Another account's root does not count: the owner would be locked out.
     check_key_policy(
         r#"[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"kms:*","Resource":"*"}]"#,
-        expect!["Some(R4): the key policy would lock itself: neither the root of account 111111111111 nor a named principal of that account keeps kms:PutKeyPolicy without conditions (R4); KMS refuses such a policy with MalformedPolicyDocumentException"],
+        expect!["Some(R4): the key policy would lock itself: no principal of account 111111111111 (its root, or a named user or role) is allowed kms:PutKeyPolicy without conditions and spared by every Deny (R4); KMS refuses such a policy with MalformedPolicyDocumentException"],
     );
     // A condition on the only grant of PutKeyPolicy may not hold for the caller.
     check_key_policy(
         r#"[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"kms:*","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}]"#,
-        expect!["Some(R4): the key policy would lock itself: neither the root of account 111111111111 nor a named principal of that account keeps kms:PutKeyPolicy without conditions (R4); KMS refuses such a policy with MalformedPolicyDocumentException"],
+        expect!["Some(R4): the key policy would lock itself: no principal of account 111111111111 (its root, or a named user or role) is allowed kms:PutKeyPolicy without conditions and spared by every Deny (R4); KMS refuses such a policy with MalformedPolicyDocumentException"],
     );
 }
 
@@ -170,13 +171,49 @@ fn r4_lockout_without_put_key_policy() {
 fn r4_lockout_by_deny() {
     check_key_policy(
         &format!(r#"[{ROOT_ALL},{{"Effect":"Deny","Principal":"*","Action":"kms:Put*","Resource":"*"}}]"#),
-        expect!["Some(R4): the key policy would lock itself: neither the root of account 111111111111 nor a named principal of that account keeps kms:PutKeyPolicy without conditions (R4); KMS refuses such a policy with MalformedPolicyDocumentException"],
+        expect!["Some(R4): the key policy would lock itself: no principal of account 111111111111 (its root, or a named user or role) is allowed kms:PutKeyPolicy without conditions and spared by every Deny (R4); KMS refuses such a policy with MalformedPolicyDocumentException"],
     );
-    // The seeds/004 deny is conditional: it does not lock the policy.
+    // The same account written as a bare id, or a Deny to the root that also reaches a named
+    // admin of the account: the same principal however it is written.
+    check_key_policy(
+        &format!(r#"[{ROOT_ALL},{{"Effect":"Deny","Principal":{{"AWS":"111111111111"}},"Action":"kms:*","Resource":"*"}}]"#),
+        expect!["Some(R4): the key policy would lock itself: no principal of account 111111111111 (its root, or a named user or role) is allowed kms:PutKeyPolicy without conditions and spared by every Deny (R4); KMS refuses such a policy with MalformedPolicyDocumentException"],
+    );
+    check_key_policy(
+        &format!(r#"[{ADMIN_ALL},{{"Effect":"Deny","Principal":{{"AWS":"arn:aws:iam::111111111111:root"}},"Action":"kms:*","Resource":"*"}}]"#),
+        expect!["Some(R4): the key policy would lock itself: no principal of account 111111111111 (its root, or a named user or role) is allowed kms:PutKeyPolicy without conditions and spared by every Deny (R4); KMS refuses such a policy with MalformedPolicyDocumentException"],
+    );
+    // Deny to everyone but the admin: the admin keeps control, the root alone would not.
+    let deny_all_but_admin = r#"{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111111111111:role/admin"},"Action":"kms:*","Resource":"*"}"#;
+    check_key_policy(
+        &format!("[{ADMIN_ALL},{deny_all_but_admin}]"),
+        expect!["ok"],
+    );
+    check_key_policy(&format!("[{ROOT_ALL},{deny_all_but_admin}]"), expect!["Some(R4): the key policy would lock itself: no principal of account 111111111111 (its root, or a named user or role) is allowed kms:PutKeyPolicy without conditions and spared by every Deny (R4); KMS refuses such a policy with MalformedPolicyDocumentException"]);
+}
+
+// R4: the seeds/004 deny spares only its administrator; with an administrator in another
+// account than the key's, nobody of the owner keeps control. With the administrator in the
+// owner account and allowed, the policy keeps control.
+#[test]
+fn r4_lockout_by_conditional_deny() {
+    let deny = seed!("004-deny-except-admin-statement.json");
+    check_key_policy(&format!("[{ROOT_ALL},{deny}]"), expect!["Some(R4): the key policy would lock itself: no principal of account 111111111111 (its root, or a named user or role) is allowed kms:PutKeyPolicy without conditions and spared by every Deny (R4); KMS refuses such a policy with MalformedPolicyDocumentException"]);
+    let deny_own = deny.replace("123456789012", "111111111111");
+    let admin_user = r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:user/administrator"},"Action":"kms:*","Resource":"*"}"#;
+    check_key_policy(
+        &format!("[{ROOT_ALL},{admin_user},{deny_own}]"),
+        expect!["ok"],
+    );
+    // A Deny whose condition says nothing about who is assumed to apply.
+    check_key_policy(
+        &format!(r#"[{ROOT_ALL},{{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{{"BoolIfExists":{{"aws:MultiFactorAuthPresent":"false"}}}}}}]"#),
+        expect!["Some(R4): the key policy would lock itself: no principal of account 111111111111 (its root, or a named user or role) is allowed kms:PutKeyPolicy without conditions and spared by every Deny (R4); KMS refuses such a policy with MalformedPolicyDocumentException"],
+    );
+    // An exemption by account keeps the account's principals.
     check_key_policy(
         &format!(
-            "[{ROOT_ALL},{}]",
-            seed!("004-deny-except-admin-statement.json")
+            r#"[{ROOT_ALL},{{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{{"StringNotEquals":{{"kms:CallerAccount":"111111111111"}}}}}}]"#
         ),
         expect!["ok"],
     );
@@ -195,7 +232,7 @@ fn r4_named_admin_keeps_control() {
     );
     check_key_policy(
         r#"[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"NotAction":["kms:Put*"],"Resource":"*"}]"#,
-        expect!["Some(R4): the key policy would lock itself: neither the root of account 111111111111 nor a named principal of that account keeps kms:PutKeyPolicy without conditions (R4); KMS refuses such a policy with MalformedPolicyDocumentException"],
+        expect!["Some(R4): the key policy would lock itself: no principal of account 111111111111 (its root, or a named user or role) is allowed kms:PutKeyPolicy without conditions and spared by every Deny (R4); KMS refuses such a policy with MalformedPolicyDocumentException"],
     );
 }
 
@@ -277,6 +314,34 @@ fn duplicate_sids_and_empty_policies_are_refused() {
         r#"[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Resource":"*"}]"#,
         expect!["None: statement #1 must have exactly one of Action and NotAction"],
     );
+    check_key_policy(
+        r#"[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"kms:*"}]"#,
+        expect!["None: statement #1 must have exactly one of Resource and NotResource"],
+    );
+    check_key_policy(
+        &format!(
+            r#"[{ROOT_ALL},{{"Effect":"Allow","Principal":{{}},"Action":"kms:*","Resource":"*"}}]"#
+        ),
+        expect![
+            "None: statement #2 has an empty Principal; AWS refuses a Principal that names nothing"
+        ],
+    );
+    check_key_policy(
+        &format!(
+            r#"[{ROOT_ALL},{{"Effect":"Allow","Principal":{{"AWS":[]}},"Action":"kms:*","Resource":"*"}}]"#
+        ),
+        expect![
+            "None: statement #2 has an empty Principal; AWS refuses a Principal that names nothing"
+        ],
+    );
+    check_key_policy(
+        &format!(
+            r#"[{ROOT_ALL},{{"Effect":"Allow","Principal":{{"AWS":"111111111111"}},"Action":[],"Resource":"*"}}]"#
+        ),
+        expect!["None: statement #2 has an empty Action; AWS refuses a Action that names nothing"],
+    );
+    // A grant of PutKeyPolicy limited to another resource does not keep control of this key.
+    check_key_policy(r#"[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"kms:*","Resource":"arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"}]"#, expect!["Some(R4): the key policy would lock itself: no principal of account 111111111111 (its root, or a named user or role) is allowed kms:PutKeyPolicy without conditions and spared by every Deny (R4); KMS refuses such a policy with MalformedPolicyDocumentException"]);
 }
 
 #[test]
@@ -332,6 +397,9 @@ fn action_patterns() {
         ("kms:PutKeyPolicy2", "kms:PutKeyPolicy", false),
         ("rds:*", "kms:PutKeyPolicy", false),
         ("", "kms:PutKeyPolicy", false),
+        ("kms:*Key*", "kms:PutKeyPolicy", true),
+        ("kms:*Key", "kms:PutKeyPolicy", false),
+        ("**", "", true),
     ];
     for (pattern, action, matches) in cases {
         assert_eq!(
@@ -340,4 +408,12 @@ fn action_patterns() {
             "{pattern} vs {action}"
         );
     }
+}
+
+// Patterns come from user JSON: a long run of stars must not make matching exponential.
+#[test]
+fn action_patterns_match_in_linear_time() {
+    let pattern = format!("{}x", "*".repeat(5000));
+    assert!(!action_matches(&pattern, &"k".repeat(5000)));
+    assert!(action_matches(&pattern, &format!("{}x", "k".repeat(5000))));
 }

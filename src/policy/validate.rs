@@ -3,12 +3,10 @@
 use std::collections::BTreeSet;
 
 use super::{
-    action_matches, actions, Effect, PolicyDocument, Principal, Statement, VERSION_2012_10_17,
+    action_matches, actions, AwsPrincipal, ConditionValue, Effect, OneOrMany, PolicyDocument,
+    Principal, Statement, VERSION_2012_10_17,
 };
-use crate::{
-    ids::{AccountId, PrincipalArn},
-    rules::Rule,
-};
+use crate::{ids::AccountId, rules::Rule};
 
 /// A policy snapshift refuses to write, with the statement and value at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,6 +65,14 @@ pub enum PolicyError {
         /// Which statement.
         statement: String,
     },
+    /// A field that names nothing: `Principal: {}` or an empty `Action` list.
+    #[error("{statement} has an empty {field}; AWS refuses a {field} that names nothing")]
+    EmptyValue {
+        /// Which statement.
+        statement: String,
+        /// Which field.
+        field: &'static str,
+    },
     /// A statement has neither or both of `Resource` and `NotResource`.
     #[error("{statement} must have exactly one of Resource and NotResource")]
     ResourceShape {
@@ -82,7 +88,7 @@ pub enum PolicyError {
         actions: String,
     },
     /// R4: no one in the key's own account could change the policy afterwards.
-    #[error("the key policy would lock itself: neither the root of account {owner} nor a named principal of that account keeps kms:PutKeyPolicy without conditions (R4); KMS refuses such a policy with MalformedPolicyDocumentException")]
+    #[error("the key policy would lock itself: no principal of account {owner} (its root, or a named user or role) is allowed kms:PutKeyPolicy without conditions and spared by every Deny (R4); KMS refuses such a policy with MalformedPolicyDocumentException")]
     Lockout {
         /// The key's account.
         owner: AccountId,
@@ -124,6 +130,11 @@ impl PolicyDocument {
             require_principal(st, i, "key policy")?;
             check_principals(st, i)?;
             check_wildcard(st, i)?;
+            if st.resource.is_some() == st.not_resource.is_some() {
+                return Err(PolicyError::ResourceShape {
+                    statement: st.label(i),
+                });
+            }
         }
         self.check_lockout(owner)
     }
@@ -185,41 +196,111 @@ impl PolicyDocument {
                     statement: st.label(i),
                 });
             }
+            let empty = |field: &'static str| PolicyError::EmptyValue {
+                statement: st.label(i),
+                field,
+            };
+            let lists = [
+                ("Action", &st.action),
+                ("NotAction", &st.not_action),
+                ("Resource", &st.resource),
+                ("NotResource", &st.not_resource),
+            ];
+            if let Some((field, _)) = lists
+                .into_iter()
+                .find(|(_, v)| v.as_ref().is_some_and(OneOrMany::is_empty))
+            {
+                return Err(empty(field));
+            }
+            if [&st.principal, &st.not_principal]
+                .into_iter()
+                .flatten()
+                .any(Principal::is_empty)
+            {
+                return Err(empty("Principal"));
+            }
         }
         Ok(())
     }
 
-    /// R4: some statement lets the owner's root, or a named principal of the owner's account,
-    /// call `kms:PutKeyPolicy` unconditionally, and no unconditional Deny takes it away.
+    /// R4: some principal of `owner`'s account (its root, or a named user or role) is
+    /// allowed `kms:PutKeyPolicy` on the key by a statement without conditions, and no Deny
+    /// takes it away. A Deny with conditions counts unless one of its conditions is a negated
+    /// identity test that exempts that principal (`StringNotEquals aws:PrincipalArn`, ...):
+    /// conditions are ANDed, so one that is false for the principal switches the Deny off.
+    /// Any other conditional Deny is assumed to apply, so the check errs towards refusing.
     fn check_lockout(&self, owner: AccountId) -> Result<(), PolicyError> {
-        let denied = |who: &str| {
-            self.statements().iter().any(|st| {
-                st.effect == Effect::Deny
+        let keeps_control = self
+            .statements()
+            .iter()
+            .filter(|st| {
+                st.effect == Effect::Allow
                     && st.condition.is_none()
                     && covers_put_key_policy(st)
-                    && st
-                        .principal
-                        .as_ref()
-                        .is_some_and(|p| p.is_wildcard() || p.aws_values().iter().any(|v| v == who))
+                    && covers_the_key(st)
             })
-        };
-        let keeps_control = self.statements().iter().any(|st| {
-            st.effect == Effect::Allow
-                && st.condition.is_none()
-                && covers_put_key_policy(st)
-                && st.principal.as_ref().is_some_and(|p| {
-                    p.aws_values()
-                        .iter()
-                        .filter(|v| principal_account(v) == Some(owner))
-                        .any(|v| !denied(v))
-                })
-        });
+            .flat_map(|st| st.principal.iter().flat_map(Principal::aws_principals))
+            .filter(|p| p.account() == Some(owner))
+            .any(|candidate| !self.denies_put_key_policy(&candidate));
         if keeps_control {
             Ok(())
         } else {
             Err(PolicyError::Lockout { owner })
         }
     }
+
+    /// Whether some Deny statement takes `kms:PutKeyPolicy` away from `who`.
+    fn denies_put_key_policy(&self, who: &AwsPrincipal) -> bool {
+        self.statements().iter().any(|st| {
+            st.effect == Effect::Deny
+                && covers_put_key_policy(st)
+                && deny_reaches(st, who)
+                && !condition_exempts(st, who)
+        })
+    }
+}
+
+/// Whether a Deny's `Principal` (or `NotPrincipal`) reaches `who`.
+fn deny_reaches(st: &Statement, who: &AwsPrincipal) -> bool {
+    match (&st.principal, &st.not_principal) {
+        (Some(p), _) => p.aws_principals().iter().any(|n| n.covers(who)),
+        // Deny to everyone except those listed: `who` is reached unless listed exactly.
+        (None, Some(np)) => !np.aws_principals().iter().any(|n| n == who),
+        (None, None) => false,
+    }
+}
+
+/// Whether a Deny's conditions are certainly false for `who`: a negated operator
+/// (`StringNotEquals`, `StringNotLike`, `ArnNotEquals`, `ArnNotLike`) on the caller's ARN or
+/// account that lists `who`.
+fn condition_exempts(st: &Statement, who: &AwsPrincipal) -> bool {
+    let Some(condition) = &st.condition else {
+        return false;
+    };
+    condition.iter().any(|(operator, keys)| {
+        let negated = matches!(
+            operator.to_ascii_lowercase().as_str(),
+            "stringnotequals" | "stringnotlike" | "arnnotequals" | "arnnotlike"
+        );
+        negated
+            && keys.iter().any(|(key, values)| {
+                let mut strings = values.iter().filter_map(|v| match v {
+                    ConditionValue::String(s) => Some(s.as_str()),
+                    _ => None,
+                });
+                match key.to_ascii_lowercase().as_str() {
+                    "aws:principalarn" => {
+                        strings.any(|v| AwsPrincipal::parse(v).is_ok_and(|p| &p == who))
+                    }
+                    "aws:principalaccount" | "kms:calleraccount" => {
+                        // Exempts a whole account, so only the account itself is exempted
+                        // for certain (a named principal of it too).
+                        strings.any(|v| who.account().is_some_and(|a| a.as_str() == v))
+                    }
+                    _ => false,
+                }
+            })
+    })
 }
 
 fn covers_put_key_policy(st: &Statement) -> bool {
@@ -234,12 +315,12 @@ fn covers_put_key_policy(st: &Statement) -> bool {
     }
 }
 
-/// The account a principal value belongs to: a bare account id or an IAM principal ARN.
-fn principal_account(value: &str) -> Option<AccountId> {
-    value
-        .parse::<AccountId>()
-        .ok()
-        .or_else(|| value.parse::<PrincipalArn>().ok().map(|p| p.account()))
+/// In a key policy `Resource` is `"*"`, meaning this key; a statement limited to other
+/// resources grants nothing on it.
+fn covers_the_key(st: &Statement) -> bool {
+    st.resource
+        .as_ref()
+        .is_some_and(|r| r.iter().any(|v| v == "*"))
 }
 
 fn require_principal(st: &Statement, i: usize, kind: &'static str) -> Result<(), PolicyError> {
@@ -255,18 +336,7 @@ fn require_principal(st: &Statement, i: usize, kind: &'static str) -> Result<(),
 fn check_principals(st: &Statement, i: usize) -> Result<(), PolicyError> {
     for p in [&st.principal, &st.not_principal].into_iter().flatten() {
         for value in p.aws_values() {
-            if value == "*" {
-                continue;
-            }
-            // An account id, or an ARN; a 12-character value of digits and letters is read as a
-            // mistyped account id so the message says so.
-            let looks_like_account = !value.starts_with("arn:");
-            let result = if looks_like_account {
-                value.parse::<AccountId>().map(drop)
-            } else {
-                value.parse::<PrincipalArn>().map(drop)
-            };
-            if let Err(e) = result {
+            if let Err(e) = AwsPrincipal::parse(value) {
                 return Err(PolicyError::InvalidPrincipal {
                     statement: st.label(i),
                     value: value.clone(),
@@ -300,17 +370,26 @@ fn check_wildcard(st: &Statement, i: usize) -> Result<(), PolicyError> {
     })
 }
 
-/// A positive (not negated, not `IfExists`, not `Null`) operator on a key that names the
-/// caller's identity or account.
+/// A condition that narrows who: a positive string or ARN operator (not negated, not
+/// `IfExists`, not `ForAllValues`, which holds when the key is absent) on a key that names the
+/// caller's identity or account, with values that are not just wildcards.
 fn has_narrowing_condition(st: &Statement) -> bool {
     st.condition.as_ref().is_some_and(|condition| {
         condition.iter().any(|(operator, keys)| {
             let op = operator.to_ascii_lowercase();
-            let positive = !op.contains("not") && !op.ends_with("ifexists") && op != "null";
+            let op = op.strip_prefix("foranyvalue:").unwrap_or(&op);
+            let positive = matches!(
+                op,
+                "stringequals" | "stringequalsignorecase" | "stringlike" | "arnequals" | "arnlike"
+            );
             positive
-                && keys
-                    .keys()
-                    .any(|k| NARROWING_KEYS.contains(&k.to_ascii_lowercase().as_str()))
+                && keys.iter().any(|(key, values)| {
+                    NARROWING_KEYS.contains(&key.to_ascii_lowercase().as_str())
+                        && !values.is_empty()
+                        && values.iter().all(|v| {
+                            matches!(v, ConditionValue::String(s) if s.chars().any(|c| c != '*' && c != '?'))
+                        })
+                })
         })
     })
 }

@@ -18,6 +18,11 @@ const ADMIN: &str = "arn:aws:iam::111111111111:role/KeyAdmin";
 const SOURCE_REGION: &str = "ap-northeast-1";
 const DESTINATION_REGION: &str = "ap-northeast-3";
 const MRK: &str = "mrk-0123456789abcdef0123456789abcdef";
+const CLUSTER: &str = "example-db";
+const SUBNET_GROUP: &str = "example-db-subnet-group";
+const PARAMETER_GROUP: &str = "example-db-cluster-pg";
+const SOURCE_VAULT: &str = "source-backup-vault";
+const DESTINATION_VAULT: &str = "destination-backup-vault";
 
 /// Every generated file: path relative to the project root, and content.
 pub fn generate(root: &Path) -> Result<Vec<(String, String)>, String> {
@@ -61,104 +66,129 @@ struct KeyPolicyPage {
     slug: &'static str,
     title: &'static str,
     when: &'static str,
-    /// Who receives the snapshots, if another account does.
-    receiver: Option<&'static str>,
-    code: &'static str,
+    spec: KeySpec,
     notes: &'static str,
     policy: PolicyDocument,
 }
 
+/// The builder calls of one page: the policy and the snippet shown are both made from it, so
+/// they cannot disagree; the snippet itself runs as a doc test (`src/lib.rs`).
+struct KeySpec {
+    alias: &'static str,
+    grant: Option<&'static str>,
+    replica_region: Option<&'static str>,
+}
+
+impl KeySpec {
+    fn build(&self) -> Result<ShareableKey, String> {
+        let mut key = ShareableKey::new().alias(self.alias).admin(parse(ADMIN)?);
+        if let Some(account) = self.grant {
+            key = key.grant_account(parse(account)?);
+        }
+        if let Some(region) = self.replica_region {
+            key = key.multi_region(true).replica_region(parse(region)?);
+        }
+        key.build().map_err(|e| e.to_string())
+    }
+
+    fn snippet(&self) -> String {
+        let mut calls = format!(
+            "        .alias(\"{}\")\n        .admin(\"{ADMIN}\".parse()?)\n",
+            self.alias
+        );
+        if let Some(account) = self.grant {
+            let _ = writeln!(calls, "        .grant_account(\"{account}\".parse()?)");
+        }
+        if let Some(region) = self.replica_region {
+            let _ = writeln!(
+                calls,
+                "        .multi_region(true)\n        .replica_region(\"{region}\".parse()?)"
+            );
+        }
+        format!(
+            "use snapshift::key::ShareableKey;\n\n\
+             fn main() -> Result<(), Box<dyn std::error::Error>> {{\n    \
+             let key = ShareableKey::new()\n{calls}        .build()?;\n    \
+             let policy = key.key_policy(\"{OWNER}\".parse()?)?;\n    \
+             println!(\"{{}}\", policy.to_json_pretty());\n    \
+             Ok(())\n}}"
+        )
+    }
+}
+
 fn key_policy_pages() -> Result<Vec<KeyPolicyPage>, String> {
     let owner = parse(OWNER)?;
-    let same = ShareableKey::new()
-        .alias("snapshot-reencrypt")
-        .admin(parse(ADMIN)?)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let cross = ShareableKey::new()
-        .alias("snapshot-share")
-        .admin(parse(ADMIN)?)
-        .grant_account(parse(TARGET)?)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let region = ShareableKey::new()
-        .alias("backup-copies")
-        .admin(parse(ADMIN)?)
-        .multi_region(true)
-        .replica_region(parse(DESTINATION_REGION)?)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let policy = |k: &ShareableKey| k.key_policy(owner).map_err(|e| e.to_string());
+    let page = |slug, title, when, spec: KeySpec, notes| -> Result<KeyPolicyPage, String> {
+        let policy = spec.build()?.key_policy(owner).map_err(|e| e.to_string())?;
+        Ok(KeyPolicyPage {
+            slug,
+            title,
+            when,
+            spec,
+            notes,
+            policy,
+        })
+    };
     Ok(vec![
-        KeyPolicyPage {
-            slug: "same-account",
-            title: "Key policy: re-encryption within one account",
-            when:
-                "You re-encrypt a snapshot under a key of your own, in the same account: to move \
-                   it off the AWS managed key `alias/aws/rds` before sharing (R1, R3), or to \
-                   rotate to a key you control. No other account is named.",
-            receiver: None,
-            code: r#"let key = ShareableKey::new()
-    .alias("snapshot-reencrypt")
-    .admin("arn:aws:iam::111111111111:role/KeyAdmin".parse()?)
-    .build()?;
-let policy = key.key_policy("111111111111".parse()?)?;"#,
-            notes: "",
-            policy: policy(&same)?,
-        },
-        KeyPolicyPage {
-            slug: "cross-account",
-            title: "Key policy: sharing snapshots with another account",
-            when: "You share an encrypted RDS or Aurora snapshot with another account. A snapshot \
-                   under the AWS managed key `alias/aws/rds` cannot be shared at all (R1): it is \
-                   first copied under this key (R3), the copy is shared (R6), and the target \
-                   account copies it again under a key of its own to cut the tie (R7). This is \
-                   the policy of that shareable key, in the source account (R2).",
-            receiver: Some(TARGET),
-            code: r#"let key = ShareableKey::new()
-    .alias("snapshot-share")
-    .admin("arn:aws:iam::111111111111:role/KeyAdmin".parse()?)
-    .grant_account("999999999999".parse()?)
-    .build()?;
-let policy = key.key_policy("111111111111".parse()?)?;"#,
-            notes: "The same JSON comes from the example binary:\n\n\
-                    ```sh\ncargo run -q --example key_policy -- --owner 111111111111 \\\n    \
-                    --grant 999999999999 --admin arn:aws:iam::111111111111:role/KeyAdmin\n```\n\n\
-                    After the target copy is available the key is no longer needed: snapshift \
-                    removes the share, deletes the intermediate copy, then schedules the key's \
-                    deletion with a waiting period of 7 to 30 days (R8, R23). Before that copy, \
-                    deleting the key would make the shared snapshot unrecoverable (R7).\n",
-            policy: policy(&cross)?,
-        },
-        KeyPolicyPage {
-            slug: "cross-region",
-            title: "Key policy: AWS Backup copies to another region",
-            when: "AWS Backup copies Aurora recovery points to a second region (R18) and encrypts \
-                   each copy with the *destination vault's* key; a backup rule cannot choose one \
-                   (R11). To keep copies under a key you control, the key is created \
-                   multi-region (which can only be chosen at creation, R12), replicated into the \
-                   destination region, and the destination vault is created under the replica.",
-            receiver: None,
-            code: r#"let key = ShareableKey::new()
-    .alias("backup-copies")
-    .admin("arn:aws:iam::111111111111:role/KeyAdmin".parse()?)
-    .multi_region(true)
-    .replica_region("ap-northeast-3".parse()?)
-    .build()?;
-let policy = key.key_policy("111111111111".parse()?)?;"#,
-            notes: "- The replica is made with `ReplicateKey` in the destination region and \
-                    carries its own key policy; snapshift gives it this same policy (R12). A \
-                    replica always stays in the key's account (R23).\n\
-                    - A replica that is not the destination vault's key changes nothing: a vault \
-                    under `alias/aws/backup` (the `Default` vault) lands RDS copies under \
-                    `alias/aws/rds` of that region, whatever keys exist (R11).\n\
-                    - The backup role uses the key through its IAM policy, which the root \
-                    statement enables; see [the backup role](../iam/backup-role.md) (R15).\n\
-                    - At teardown the replica is scheduled for deletion before the primary: a \
-                    multi-region primary's waiting period starts only after its last replica is \
-                    deleted (R23).\n",
-            policy: policy(&region)?,
-        },
+        page(
+            "same-account",
+            "Key policy: re-encryption within one account",
+            "You re-encrypt a snapshot under a key of your own, in the same account: to move \
+             it off the AWS managed key `alias/aws/rds` before sharing (R1, R3), or to rotate \
+             to a key you control. No other account is named.",
+            KeySpec {
+                alias: "snapshot-reencrypt",
+                grant: None,
+                replica_region: None,
+            },
+            "",
+        )?,
+        page(
+            "cross-account",
+            "Key policy: sharing snapshots with another account",
+            "You share an encrypted RDS or Aurora snapshot with another account. A snapshot \
+             under the AWS managed key `alias/aws/rds` cannot be shared at all (R1): it is \
+             first copied under this key (R3), the copy is shared (R6), and the target account \
+             copies it again under a key of its own to cut the tie (R7). This is the policy of \
+             that shareable key, in the source account (R2).",
+            KeySpec {
+                alias: "snapshot-share",
+                grant: Some(TARGET),
+                replica_region: None,
+            },
+            "The same JSON comes from the example binary:\n\n\
+             ```sh\ncargo run -q --example key_policy -- --owner 111111111111 \\\n    \
+             --grant 999999999999 --admin arn:aws:iam::111111111111:role/KeyAdmin\n```\n\n\
+             Once the target account's copy is available the key is no longer needed: the \
+             share is removed, the intermediate copy deleted, then the key is scheduled for \
+             deletion with a waiting period of 7 to 30 days (R8, R23). Before that copy, \
+             deleting the key would make the shared snapshot unrecoverable (R7).\n",
+        )?,
+        page(
+            "cross-region",
+            "Key policy: AWS Backup copies to another region",
+            "AWS Backup copies Aurora recovery points to a second region (R18) and encrypts \
+             each copy with the *destination vault's* key; a backup rule cannot choose one \
+             (R11). To keep copies under a key you control, the key is created multi-region \
+             (which can only be chosen at creation, R12), replicated into the destination \
+             region, and the destination vault is created under the replica.",
+            KeySpec {
+                alias: "backup-copies",
+                grant: None,
+                replica_region: Some(DESTINATION_REGION),
+            },
+            "- The replica is made with `ReplicateKey` in the destination region and carries \
+             its own key policy; snapshift gives it this same policy (R12). A replica always \
+             stays in the key's account (R23).\n\
+             - A replica that is not the destination vault's key changes nothing: a vault \
+             under `alias/aws/backup` (the `Default` vault) lands RDS copies under \
+             `alias/aws/rds` of that region, whatever keys exist (R11).\n\
+             - The backup role uses the key through its IAM policy, which the root statement \
+             enables; see [the backup role](../iam/backup-role.md) (R15).\n\
+             - At teardown the replica is scheduled for deletion before the primary: a \
+             multi-region primary's waiting period starts only after its last replica is \
+             deleted (R23).\n",
+        )?,
     ])
 }
 
@@ -175,10 +205,13 @@ fn explain_key_statement(sid: &str) -> Option<&'static str> {
         }
         key::sid::ADMINS => {
             "Key administrators manage the key: describe, enable and disable, tag, change the \
-             policy (`kms:Put*`), schedule and cancel deletion. They get none of the \
+             policy (`kms:Put*`), schedule and cancel deletion. They are given none of the \
              cryptographic actions (`Encrypt`, `Decrypt`, `ReEncrypt*`, `GenerateDataKey*`), so \
-             administering the key does not let them read a snapshot (R2). Administrators must \
-             belong to the key's own account."
+             administering the key is kept apart from using it (R2). That is a separation of \
+             duties, not a wall: whoever may change the policy (`kms:PutKeyPolicy`) or create \
+             grants (`kms:CreateGrant`, within `kms:Create*`) can give themselves more, so \
+             choose administrators as carefully as users. Administrators must belong to the \
+             key's own account."
         }
         key::sid::USE => {
             "The granted account may use the key to decrypt and re-encrypt. RDS in that account \
@@ -268,11 +301,16 @@ impl KeyPolicyPage {
         let _ = write!(
             out,
             "Example accounts: the key lives in `{OWNER}`{}; `{ADMIN}` administers it.\n\n",
-            self.receiver
+            self.spec
+                .grant
                 .map(|account| format!(", and `{account}` receives the snapshots"))
                 .unwrap_or_default()
         );
-        let _ = write!(out, "## Made by\n\n```rust\n{}\n```\n\n", self.code);
+        let _ = write!(
+            out,
+            "## Made by\n\n```rust\n{}\n```\n\n",
+            self.spec.snippet()
+        );
         let _ = write!(
             out,
             "## The policy\n\nAlso in [`{slug}.json`]({slug}.json).\n\n```json\n{}\n```\n\n",
@@ -300,18 +338,22 @@ fn backup_role() -> Result<BackupRole, String> {
         .account(parse(OWNER)?)
         .source_region(parse(SOURCE_REGION)?)
         .destination_region(parse(DESTINATION_REGION)?)
-        .cluster(parse("example-db")?)
-        .subnet_group(parse("example-db-subnet-group")?)
-        .parameter_group(parse("example-db-cluster-pg")?)
-        .source_vault(parse("source-backup-vault")?)
-        .destination_vault(parse("destination-backup-vault")?)
-        .primary_key(parse(&format!(
-            "arn:aws:kms:{SOURCE_REGION}:{OWNER}:key/{MRK}"
-        ))?)
-        .replica_key(parse(&format!(
-            "arn:aws:kms:{DESTINATION_REGION}:{OWNER}:key/{MRK}"
-        ))?)
+        .cluster(parse(CLUSTER)?)
+        .subnet_group(parse(SUBNET_GROUP)?)
+        .parameter_group(parse(PARAMETER_GROUP)?)
+        .source_vault(parse(SOURCE_VAULT)?)
+        .destination_vault(parse(DESTINATION_VAULT)?)
+        .primary_key(parse(&primary_key_arn())?)
+        .replica_key(parse(&replica_key_arn())?)
         .build())
+}
+
+fn primary_key_arn() -> String {
+    format!("arn:aws:kms:{SOURCE_REGION}:{OWNER}:key/{MRK}")
+}
+
+fn replica_key_arn() -> String {
+    format!("arn:aws:kms:{DESTINATION_REGION}:{OWNER}:key/{MRK}")
 }
 
 fn backup_role_markdown(policy: &PolicyDocument, trust: &PolicyDocument) -> Result<String, String> {
@@ -327,26 +369,35 @@ fn backup_role_markdown(policy: &PolicyDocument, trust: &PolicyDocument) -> Resu
     out.push_str("\n\n");
     let _ = write!(
         out,
-        "Example: account `{OWNER}`, cluster `example-db` in `{SOURCE_REGION}`, copies to \
-         `{DESTINATION_REGION}`, vaults `source-backup-vault` and `destination-backup-vault` \
-         under a multi-region key and its replica.\n\n"
+        "Example: account `{OWNER}`, cluster `{CLUSTER}` in `{SOURCE_REGION}`, copies to \
+         `{DESTINATION_REGION}`, vaults `{SOURCE_VAULT}` and `{DESTINATION_VAULT}` under a \
+         multi-region key and its replica.\n\n"
     );
-    out.push_str(
-        "## Made by\n\n```rust\nlet role = BackupRole::builder()\n    \
-         .account(\"111111111111\".parse()?)\n    \
-         .source_region(\"ap-northeast-1\".parse()?)\n    \
-         .destination_region(\"ap-northeast-3\".parse()?)\n    \
-         .cluster(\"example-db\".parse()?)\n    \
-         .subnet_group(\"example-db-subnet-group\".parse()?)\n    \
-         .parameter_group(\"example-db-cluster-pg\".parse()?)\n    \
-         .source_vault(\"source-backup-vault\".parse()?)\n    \
-         .destination_vault(\"destination-backup-vault\".parse()?)\n    \
-         .primary_key(primary_key_arn)\n    \
-         .replica_key(replica_key_arn)\n    \
-         .build();\nlet policy = role.policy()?;\nlet trust = BackupRole::trust_policy();\n```\n\n\
-         Every field is required (leaving one out does not compile). `policy()` refuses \
-         keys outside their vault's region (R11) or account (R23), and a \"cross-region\" \
-         backup within one region (R18).\n\n",
+    let _ = write!(
+        out,
+        "## Made by\n\n```rust\n\
+         use snapshift::backup::BackupRole;\n\n\
+         fn main() -> Result<(), Box<dyn std::error::Error>> {{\n    \
+         let role = BackupRole::builder()\n        \
+         .account(\"{OWNER}\".parse()?)\n        \
+         .source_region(\"{SOURCE_REGION}\".parse()?)\n        \
+         .destination_region(\"{DESTINATION_REGION}\".parse()?)\n        \
+         .cluster(\"{CLUSTER}\".parse()?)\n        \
+         .subnet_group(\"{SUBNET_GROUP}\".parse()?)\n        \
+         .parameter_group(\"{PARAMETER_GROUP}\".parse()?)\n        \
+         .source_vault(\"{SOURCE_VAULT}\".parse()?)\n        \
+         .destination_vault(\"{DESTINATION_VAULT}\".parse()?)\n        \
+         .primary_key(\"{primary}\".parse()?)\n        \
+         .replica_key(\"{replica}\".parse()?)\n        \
+         .build();\n    \
+         println!(\"{{}}\", role.policy()?.to_json_pretty());\n    \
+         println!(\"{{}}\", BackupRole::trust_policy().to_json_pretty());\n    \
+         Ok(())\n}}\n```\n\n\
+         Every field is required (leaving one out does not compile). `policy()` refuses keys \
+         outside their vault's region (R11) or account (R23), regions of different partitions, \
+         and a \"cross-region\" backup within one region (R18).\n\n",
+        primary = primary_key_arn(),
+        replica = replica_key_arn(),
     );
     let _ = write!(
         out,
@@ -381,8 +432,11 @@ fn backup_role_markdown(policy: &PolicyDocument, trust: &PolicyDocument) -> Resu
 fn rules_markdown() -> String {
     let mut out = format!(
         "# The AWS rules snapshift encodes\n\n{MARKER}\n\nEvery error snapshift raises \
-         because of an AWS fact names one of these rules, and every rule is named by the \
-         tests that hold the crate to it (`// R4`).\n\n"
+         because of an AWS fact names one of these rules, and the tests that hold the crate \
+         to a rule name it (`// R4`). Each summary says what snapshift does about the rule. \
+         This release checks what can be checked without calling AWS (identifiers, policies, \
+         key and backup settings); the rules about deploying, waiting and cleaning up (R5, \
+         R7 to R10, R19 to R21) describe the engine, which is not in this release yet.\n\n"
     );
     for rule in Rule::ALL {
         let _ = write!(
@@ -435,10 +489,11 @@ fn wrap(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Lowercases the first letter, unless it starts an acronym ("AWS Backup" stays).
 fn lower_first(text: &str) -> String {
     let mut chars = text.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => String::new(),
+    match (chars.next(), text.chars().nth(1)) {
+        (Some(c), Some(next)) if !next.is_uppercase() => c.to_lowercase().chain(chars).collect(),
+        _ => text.to_owned(),
     }
 }
