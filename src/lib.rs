@@ -19,13 +19,19 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod aws;
 pub mod backup;
+pub mod engine;
+pub mod error;
 pub mod ids;
 pub mod key;
 pub mod policy;
+pub mod resources;
 pub mod rules;
 pub mod share;
 pub mod tags;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 /// The Rust code of the README and of the generated docs, compiled and run as doc tests so
 /// that what users copy keeps working.

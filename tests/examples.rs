@@ -4,6 +4,10 @@
 #[path = "../examples/key_policy.rs"]
 mod key_policy;
 
+#[allow(dead_code)]
+#[path = "../examples/shareable_key.rs"]
+mod shareable_key;
+
 use serde_json::Value;
 
 const SEED_000: &str = include_str!("fixtures/seeds/000-shareable-key-policy.json");
@@ -63,4 +67,34 @@ fn key_policy_example_help_is_not_an_error() {
     let (code, text) = key_policy(&["--help"]).unwrap_err();
     assert_eq!(code, 0);
     assert!(text.contains("--owner <OWNER>"), "{text}");
+}
+
+// The shareable_key example runs its whole flow on the fake: plan, deploy, teardown.
+#[tokio::test]
+async fn shareable_key_example_runs_on_the_fake() {
+    use clap::Parser;
+    let dir = std::env::temp_dir().join(format!("snapshift-example-test-{}", std::process::id()));
+    let args = shareable_key::Args::parse_from([
+        "shareable_key",
+        "--state-dir",
+        dir.to_str().unwrap(),
+        "--deletion-window",
+        "10",
+    ]);
+    shareable_key::run(args).await.unwrap();
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("shareable-key-example.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        state["resources"],
+        serde_json::json!({}),
+        "teardown empties the state"
+    );
+    let bad =
+        shareable_key::Args::try_parse_from(["shareable_key", "--account", "12345"]).unwrap_err();
+    assert!(
+        bad.to_string().contains("invalid account id `12345`"),
+        "{bad}"
+    );
 }

@@ -229,7 +229,10 @@ impl PolicyDocument {
     /// identity test that exempts that principal (`StringNotEquals aws:PrincipalArn`, ...):
     /// conditions are ANDed, so one that is false for the principal switches the Deny off.
     /// Any other conditional Deny is assumed to apply, so the check errs towards refusing.
-    fn check_lockout(&self, owner: AccountId) -> Result<(), PolicyError> {
+    ///
+    /// This is the one check KMS itself applies to every key policy; it is public so that a
+    /// model of KMS can apply it alone.
+    pub fn check_lockout(&self, owner: AccountId) -> Result<(), PolicyError> {
         let keeps_control = self
             .statements()
             .iter()

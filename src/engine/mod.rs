@@ -1,0 +1,11 @@
+//! The engine: resources with plan, deploy, teardown and refresh; stacks that run them in
+//! dependency order over a local state file.
+
+pub mod plan;
+pub mod resource;
+mod stack;
+pub mod state;
+
+pub use plan::{Action, Change, Plan, Warning};
+pub use resource::{Context, Resource};
+pub use stack::{DeployReport, DriftReport, Handle, Options, Stack, TeardownReport};

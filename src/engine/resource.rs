@@ -1,0 +1,169 @@
+//! The resource contract: what every deployable thing does, and the context it is given.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{de::DeserializeOwned, Serialize};
+
+use super::{
+    plan::{Change, Warning},
+    state::{StackState, StateStore},
+    Handle,
+};
+use crate::{
+    aws::Account,
+    error::{Error, Result},
+    ids::Region,
+};
+
+/// Something a stack deploys: a KMS key, a snapshot copy, a share...
+///
+/// Every method is given a [`Context`] that reads and saves this resource's own record in the
+/// state file, tags what it creates, and reads the outputs of the resources it depends on.
+///
+/// # Expected flow
+/// `plan` (read only) → `deploy` → later `refresh` (read only) → `teardown`.
+///
+/// # Guarantees a resource gives
+/// - **Idempotent both ways.** `deploy` after a crash at any point finds what it already made
+///   (by its saved record, or by the `snapshift:stack` / `snapshift:resource` / token tags it
+///   puts on what it creates) instead of making a second one, and does nothing when
+///   everything is in place. `teardown` tolerates "not found" and a deploy that never ran.
+/// - **Progress is saved after every AWS step** ([`Context::save`]), so a re-run resumes
+///   where the last one stopped.
+/// - **Nothing lost.** It never deletes or changes what its record does not say it created.
+///
+/// # Assumptions
+/// - One process deploys a stack at a time (the stack holds the state lock).
+/// - Outputs of dependencies are available when `deploy` runs (the stack orders the work).
+///
+/// # Errors
+/// Every error names the resource; AWS errors carry the AWS code, message and request id
+/// ([`crate::aws::AwsError`]); errors from AWS rules name the rule ([`Error::rule`]).
+#[async_trait]
+pub trait Resource: Send + Sync + 'static {
+    /// What `deploy` returns and the stack records: ids and ARNs other resources may use.
+    type Outputs: Serialize + DeserializeOwned + Send + Sync + 'static;
+
+    /// The resource kind, e.g. `kms-key`.
+    fn kind(&self) -> &'static str;
+
+    /// The account it lives in.
+    fn account(&self) -> &Account;
+
+    /// The region it lives in.
+    fn region(&self) -> &Region;
+
+    /// What `deploy` would do, read from the saved record and the live resource. Makes no
+    /// change.
+    async fn plan(&self, ctx: &Context) -> Result<Change>;
+
+    /// Warnings to show with the plan. Pure by default: none.
+    fn warnings(&self, _name: &str) -> Vec<Warning> {
+        Vec::new()
+    }
+
+    /// Creates or updates the resource until it matches its definition; returns its outputs.
+    async fn deploy(&self, ctx: &Context) -> Result<Self::Outputs>;
+
+    /// What `teardown` would do. Makes no change.
+    async fn plan_teardown(&self, ctx: &Context) -> Result<Change>;
+
+    /// Removes what the record says this resource created, in the safe order, and returns a
+    /// line for each thing removed.
+    async fn teardown(&self, ctx: &Context) -> Result<Vec<String>>;
+
+    /// Reads the live resource and lists how it differs from the record and the definition.
+    async fn refresh(&self, ctx: &Context) -> Result<Vec<String>>;
+
+    /// Whether this resource, once deployed, still needs `dependency` to exist (R8). A
+    /// resource that copied what it needed (R7) can say no, so that a retained copy does not
+    /// keep, say, a source key alive. Conservative by default: yes.
+    async fn still_needs(&self, _ctx: &Context, _dependency: &str) -> Result<bool> {
+        Ok(true)
+    }
+}
+
+/// What a resource method is given: its name, the stack's tags for it, its saved record, and
+/// the outputs of other resources.
+pub struct Context {
+    pub(crate) stack: String,
+    pub(crate) name: String,
+    pub(crate) store: StateStore,
+    pub(crate) state: Arc<tokio::sync::Mutex<StackState>>,
+}
+
+impl Context {
+    /// The stack's name.
+    pub fn stack(&self) -> &str {
+        &self.stack
+    }
+
+    /// The resource's logical name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The tags snapshift puts on everything this resource creates, so that a re-run can find
+    /// it and a person can tell who made it.
+    pub fn tags(&self) -> Vec<(String, String)> {
+        vec![
+            ("snapshift:stack".to_owned(), self.stack.clone()),
+            ("snapshift:resource".to_owned(), self.name.clone()),
+        ]
+    }
+
+    /// The resource's saved record, if it has one.
+    pub async fn load<T: DeserializeOwned>(&self) -> Result<Option<T>> {
+        let state = self.state.lock().await;
+        let Some(record) = state.resources.get(&self.name) else {
+            return Ok(None);
+        };
+        if record.data.is_null() {
+            return Ok(None);
+        }
+        serde_json::from_value(record.data.clone())
+            .map(Some)
+            .map_err(|e| Error::Conflict {
+                resource: self.name.clone(),
+                problem: format!(
+                    "its record in the state file cannot be read ({e}); the file was left as it is"
+                ),
+            })
+    }
+
+    /// Saves the resource's record and writes the state file, atomically. Call it after every
+    /// AWS step that created or removed something.
+    pub async fn save<T: Serialize>(&self, data: &T) -> Result<()> {
+        let mut state = self.state.lock().await;
+        let value = serde_json::to_value(data).map_err(|e| Error::Conflict {
+            resource: self.name.clone(),
+            problem: format!("its record cannot be written ({e})"),
+        })?;
+        if let Some(record) = state.resources.get_mut(&self.name) {
+            record.data = value;
+        }
+        self.store.save(&state)?;
+        Ok(())
+    }
+
+    /// The outputs of a deployed resource of the same stack.
+    pub async fn outputs<R: Resource>(&self, handle: &Handle<R>) -> Result<R::Outputs> {
+        let state = self.state.lock().await;
+        let record = state
+            .resources
+            .get(handle.name())
+            .filter(|r| !r.outputs.is_null());
+        let record = record.ok_or_else(|| Error::Conflict {
+            resource: self.name.clone(),
+            problem: format!(
+                "`{}` has no outputs yet: it has not been deployed",
+                handle.name()
+            ),
+        })?;
+        serde_json::from_value(record.outputs.clone()).map_err(|e| Error::Conflict {
+            resource: self.name.clone(),
+            problem: format!("the outputs of `{}` cannot be read ({e})", handle.name()),
+        })
+    }
+}

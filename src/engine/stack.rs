@@ -1,0 +1,601 @@
+//! A stack: named resources with dependencies, deployed in order over one state file.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    marker::PhantomData,
+    path::PathBuf,
+    sync::Arc,
+};
+
+use async_trait::async_trait;
+use futures::{stream, StreamExt};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    plan::{Action, Change, Plan},
+    resource::{Context, Resource},
+    state::{ResourceRecord, StackState, StateStore, Status},
+};
+use crate::{
+    aws::{self, Account},
+    error::{Error, Result},
+    ids::{AccountId, Region},
+};
+
+/// A typed reference to a resource added to a stack: read its outputs after deploy with
+/// [`Stack::outputs`], or name it as a dependency of another resource.
+pub struct Handle<R> {
+    name: String,
+    _resource: PhantomData<fn() -> R>,
+}
+
+impl<R> Handle<R> {
+    /// The resource's logical name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl<R> Clone for Handle<R> {
+    fn clone(&self) -> Self {
+        Handle {
+            name: self.name.clone(),
+            _resource: PhantomData,
+        }
+    }
+}
+
+impl<R> std::fmt::Debug for Handle<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Handle({})", self.name)
+    }
+}
+
+/// How a resource sits in its stack.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Options {
+    depends_on: Vec<String>,
+    retain: bool,
+}
+
+impl Options {
+    /// No dependencies, not retained.
+    pub fn new() -> Options {
+        Options::default()
+    }
+
+    /// Deploy after `handle` (and tear down before it).
+    pub fn depends_on<R>(mut self, handle: &Handle<R>) -> Options {
+        self.depends_on.push(handle.name.clone());
+        self
+    }
+
+    /// Leave the resource in place at teardown and stop managing it (Pulumi's
+    /// `retainOnDelete`).
+    pub fn retain(mut self) -> Options {
+        self.retain = true;
+        self
+    }
+}
+
+/// What a deploy did: each resource's outputs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeployReport {
+    /// Outputs by resource name.
+    pub outputs: BTreeMap<String, serde_json::Value>,
+}
+
+/// What a teardown did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeardownReport {
+    /// Each thing removed (or scheduled for deletion), by resource.
+    pub removed: Vec<(String, String)>,
+    /// Resources left in place because they are retained.
+    pub kept: Vec<String>,
+}
+
+/// What a refresh found: per resource, how the live world differs from the record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftReport {
+    /// Differences by resource; a resource in sync has an empty list.
+    pub resources: BTreeMap<String, Vec<String>>,
+}
+
+impl DriftReport {
+    /// Whether anything drifted.
+    pub fn has_drift(&self) -> bool {
+        self.resources.values().any(|d| !d.is_empty())
+    }
+}
+
+/// The object-safe face of a [`Resource`], outputs as JSON.
+#[async_trait]
+trait DynResource: Send + Sync {
+    fn kind(&self) -> &'static str;
+    fn account(&self) -> &Account;
+    fn region(&self) -> &Region;
+    async fn plan(&self, ctx: &Context) -> Result<Change>;
+    fn warnings(&self, name: &str) -> Vec<super::plan::Warning>;
+    async fn deploy(&self, ctx: &Context) -> Result<serde_json::Value>;
+    async fn plan_teardown(&self, ctx: &Context) -> Result<Change>;
+    async fn teardown(&self, ctx: &Context) -> Result<Vec<String>>;
+    async fn refresh(&self, ctx: &Context) -> Result<Vec<String>>;
+    async fn still_needs(&self, ctx: &Context, dependency: &str) -> Result<bool>;
+}
+
+#[async_trait]
+impl<R: Resource> DynResource for R {
+    fn kind(&self) -> &'static str {
+        Resource::kind(self)
+    }
+    fn account(&self) -> &Account {
+        Resource::account(self)
+    }
+    fn region(&self) -> &Region {
+        Resource::region(self)
+    }
+    async fn plan(&self, ctx: &Context) -> Result<Change> {
+        Resource::plan(self, ctx).await
+    }
+    fn warnings(&self, name: &str) -> Vec<super::plan::Warning> {
+        Resource::warnings(self, name)
+    }
+    async fn deploy(&self, ctx: &Context) -> Result<serde_json::Value> {
+        let outputs = Resource::deploy(self, ctx).await?;
+        serde_json::to_value(outputs).map_err(|e| Error::Conflict {
+            resource: ctx.name().to_owned(),
+            problem: format!("its outputs cannot be recorded ({e})"),
+        })
+    }
+    async fn plan_teardown(&self, ctx: &Context) -> Result<Change> {
+        Resource::plan_teardown(self, ctx).await
+    }
+    async fn teardown(&self, ctx: &Context) -> Result<Vec<String>> {
+        Resource::teardown(self, ctx).await
+    }
+    async fn refresh(&self, ctx: &Context) -> Result<Vec<String>> {
+        Resource::refresh(self, ctx).await
+    }
+    async fn still_needs(&self, ctx: &Context, dependency: &str) -> Result<bool> {
+        Resource::still_needs(self, ctx, dependency).await
+    }
+}
+
+struct Entry {
+    name: String,
+    options: Options,
+    resource: Box<dyn DynResource>,
+}
+
+/// Resources deployed together, in dependency order, over one state file.
+///
+/// ```no_run
+/// # async fn run(account: snapshift::aws::Account) -> snapshift::error::Result<()> {
+/// use snapshift::{engine::Stack, key::ShareableKey, resources::KeyResource};
+///
+/// let mut stack = Stack::new("share-orders-db")?;
+/// let key = ShareableKey::new().alias("orders-share").grant_account("999999999999".parse()?).build().map_err(|e| snapshift::error::Error::key("share-key", e))?;
+/// let key = stack.add("share-key", KeyResource::new(&account, "us-east-1".parse()?, key)?)?;
+/// println!("{}", stack.preview().await?.render());
+/// stack.deploy().await?;
+/// println!("{:?}", stack.outputs(&key)?);
+/// stack.teardown().await?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct Stack {
+    name: String,
+    store: StateStore,
+    concurrency: usize,
+    entries: Vec<Entry>,
+    verified: tokio::sync::Mutex<BTreeSet<AccountId>>,
+}
+
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stack")
+            .field("name", &self.name)
+            .field(
+                "resources",
+                &self.entries.iter().map(|e| &e.name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_name(what: &str, name: &str) -> std::result::Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} name `{name}` must be 1 to 64 letters, digits, `-` or `_`"
+        ))
+    }
+}
+
+impl Stack {
+    /// A stack named `name` (1 to 64 letters, digits, `-`, `_`), its state in
+    /// `.snapshift/<name>.json`.
+    pub fn new(name: &str) -> Result<Stack> {
+        check_name("stack", name).map_err(|problem| Error::Definition {
+            stack: name.to_owned(),
+            problem,
+        })?;
+        Ok(Stack {
+            name: name.to_owned(),
+            store: StateStore::new(".snapshift"),
+            concurrency: 4,
+            entries: Vec::new(),
+            verified: tokio::sync::Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    /// Keeps the state file in `dir` instead of `.snapshift`.
+    #[must_use]
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Stack {
+        self.store = StateStore::new(dir);
+        self
+    }
+
+    /// How many independent resources deploy at once (default 4, at least 1).
+    #[must_use]
+    pub fn concurrency(mut self, n: usize) -> Stack {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// The stack's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The path of the state file.
+    pub fn state_path(&self) -> PathBuf {
+        self.store.path(&self.name)
+    }
+
+    /// Adds a resource with no dependencies.
+    pub fn add<R: Resource>(&mut self, name: &str, resource: R) -> Result<Handle<R>> {
+        self.add_with(name, resource, Options::new())
+    }
+
+    /// Adds a resource with dependencies or `retain`. Dependencies are handles of resources
+    /// already added, so the order of `add` calls is a valid deploy order.
+    pub fn add_with<R: Resource>(
+        &mut self,
+        name: &str,
+        resource: R,
+        options: Options,
+    ) -> Result<Handle<R>> {
+        let definition = |problem: String| Error::Definition {
+            stack: self.name.clone(),
+            problem,
+        };
+        check_name("resource", name).map_err(definition)?;
+        if self.entries.iter().any(|e| e.name == name) {
+            return Err(definition(format!("two resources are named `{name}`")));
+        }
+        if let Some(missing) = options
+            .depends_on
+            .iter()
+            .find(|d| !self.entries.iter().any(|e| &e.name == *d))
+        {
+            return Err(definition(format!(
+                "`{name}` depends on `{missing}`, which is not in this stack"
+            )));
+        }
+        self.entries.push(Entry {
+            name: name.to_owned(),
+            options,
+            resource: Box::new(resource),
+        });
+        Ok(Handle {
+            name: name.to_owned(),
+            _resource: PhantomData,
+        })
+    }
+
+    fn context(&self, name: &str, state: &Arc<tokio::sync::Mutex<StackState>>) -> Context {
+        Context {
+            stack: self.name.clone(),
+            name: name.to_owned(),
+            store: self.store.clone(),
+            state: Arc::clone(state),
+        }
+    }
+
+    /// Confirms with STS that each account's credentials belong to the declared account, once
+    /// per stack. A mismatch stops everything before any change.
+    async fn verify_accounts(&self) -> Result<()> {
+        let mut verified = self.verified.lock().await;
+        for entry in &self.entries {
+            let account = entry.resource.account();
+            if verified.contains(&account.id()) {
+                continue;
+            }
+            let who = aws::sts::caller_identity(account, entry.resource.region())
+                .await
+                .map_err(Error::aws_in("stack"))?;
+            if who.account != account.id() {
+                return Err(Error::WrongAccount {
+                    declared: account.id(),
+                    actual: who.account,
+                    arn: who.arn,
+                });
+            }
+            verified.insert(account.id());
+        }
+        Ok(())
+    }
+
+    /// What `deploy` would do, resource by resource, with warnings. Makes no change.
+    pub async fn preview(&self) -> Result<Plan> {
+        self.verify_accounts().await?;
+        let state = Arc::new(tokio::sync::Mutex::new(self.store.load(&self.name)?));
+        let mut plan = Plan {
+            stack: self.name.clone(),
+            operation: "deploy".into(),
+            changes: Vec::new(),
+            warnings: Vec::new(),
+        };
+        for entry in &self.entries {
+            plan.changes.push(
+                entry
+                    .resource
+                    .plan(&self.context(&entry.name, &state))
+                    .await?,
+            );
+            plan.warnings.extend(entry.resource.warnings(&entry.name));
+        }
+        Ok(plan)
+    }
+
+    /// What `teardown` would do. Makes no change.
+    pub async fn preview_teardown(&self) -> Result<Plan> {
+        self.verify_accounts().await?;
+        let loaded = self.store.load(&self.name)?;
+        let state = Arc::new(tokio::sync::Mutex::new(loaded.clone()));
+        let mut plan = Plan {
+            stack: self.name.clone(),
+            operation: "teardown".into(),
+            changes: Vec::new(),
+            warnings: Vec::new(),
+        };
+        for entry in self
+            .entries
+            .iter()
+            .rev()
+            .filter(|e| loaded.resources.contains_key(&e.name))
+        {
+            let change = if entry.options.retain {
+                Change::new(
+                    &entry.name,
+                    entry.resource.kind(),
+                    Action::Keep,
+                    "retained: left in place and no longer managed",
+                )
+            } else {
+                entry
+                    .resource
+                    .plan_teardown(&self.context(&entry.name, &state))
+                    .await?
+            };
+            plan.changes.push(change);
+        }
+        Ok(plan)
+    }
+
+    /// Deploys every resource, dependencies first, independent ones concurrently, saving the
+    /// state after every step.
+    ///
+    /// # Expected flow
+    /// Lock the stack → confirm each account's identity (STS) → deploy in dependency order →
+    /// record each resource's outputs.
+    ///
+    /// # Guarantees
+    /// Idempotent: a second deploy with nothing changed makes no mutating call. Resumable: a
+    /// crash at any point, then a re-run, finishes the job without duplicates (see
+    /// [`Resource`]). A failure stops new work; resources already started finish or save
+    /// their progress.
+    ///
+    /// # Errors
+    /// [`Error::State`] when another process holds the stack or the state file cannot be
+    /// used; [`Error::WrongAccount`] before any change; the first resource error otherwise.
+    pub async fn deploy(&self) -> Result<DeployReport> {
+        let _lock = self.store.lock(&self.name)?;
+        let state = Arc::new(tokio::sync::Mutex::new(self.store.load(&self.name)?));
+        self.verify_accounts().await?;
+        let mut done = BTreeSet::new();
+        let mut report = DeployReport::default();
+        loop {
+            let ready: Vec<&Entry> = self
+                .entries
+                .iter()
+                .filter(|e| {
+                    !done.contains(&e.name) && e.options.depends_on.iter().all(|d| done.contains(d))
+                })
+                .collect();
+            if ready.is_empty() {
+                break;
+            }
+            let results: Vec<(String, Result<serde_json::Value>)> = stream::iter(ready)
+                .map(|entry| {
+                    let state = Arc::clone(&state);
+                    async move { (entry.name.clone(), self.deploy_one(entry, &state).await) }
+                })
+                .buffer_unordered(self.concurrency)
+                .collect()
+                .await;
+            let mut first_error = None;
+            for (name, result) in results {
+                match result {
+                    Ok(outputs) => {
+                        report.outputs.insert(name.clone(), outputs);
+                        done.insert(name);
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = first_error {
+                return Err(e);
+            }
+        }
+        Ok(report)
+    }
+
+    async fn deploy_one(
+        &self,
+        entry: &Entry,
+        state: &Arc<tokio::sync::Mutex<StackState>>,
+    ) -> Result<serde_json::Value> {
+        {
+            let mut s = state.lock().await;
+            let record = s
+                .resources
+                .entry(entry.name.clone())
+                .or_insert_with(|| ResourceRecord {
+                    kind: entry.resource.kind().to_owned(),
+                    account: entry.resource.account().id(),
+                    region: entry.resource.region().clone(),
+                    status: Status::Creating,
+                    depends_on: entry.options.depends_on.clone(),
+                    retain: entry.options.retain,
+                    outputs: serde_json::Value::Null,
+                    data: serde_json::Value::Null,
+                });
+            record.depends_on = entry.options.depends_on.clone();
+            record.retain = entry.options.retain;
+            self.store.save(&s)?;
+        }
+        let outputs = entry
+            .resource
+            .deploy(&self.context(&entry.name, state))
+            .await?;
+        let mut s = state.lock().await;
+        if let Some(record) = s.resources.get_mut(&entry.name) {
+            record.outputs = outputs.clone();
+            record.status = Status::Deployed;
+        }
+        self.store.save(&s)?;
+        Ok(outputs)
+    }
+
+    /// Tears down what the state says this stack created, dependents first, and empties the
+    /// state.
+    ///
+    /// # Expected flow
+    /// Lock the stack → confirm each account's identity → for each resource in reverse
+    /// dependency order: leave it if retained, otherwise remove what its record says it
+    /// created and drop the record.
+    ///
+    /// # Guarantees
+    /// Only what the state records is touched; retained resources stay. A resource is not torn
+    /// down while another resource of the stack still needs it (R8): a retained dependent is
+    /// asked ([`Resource::still_needs`]). Idempotent and resumable: "not found" is fine, and a
+    /// teardown of a stack that never deployed does nothing.
+    ///
+    /// # Errors
+    /// [`Error::StillNeeded`] (R8) when a dependent still needs a resource; the first
+    /// resource error otherwise. What was removed before the error is recorded.
+    pub async fn teardown(&self) -> Result<TeardownReport> {
+        let _lock = self.store.lock(&self.name)?;
+        let state = Arc::new(tokio::sync::Mutex::new(self.store.load(&self.name)?));
+        self.verify_accounts().await?;
+        let mut report = TeardownReport::default();
+        let mut kept: Vec<&Entry> = Vec::new();
+        for entry in self.entries.iter().rev() {
+            if !state.lock().await.resources.contains_key(&entry.name) {
+                continue;
+            }
+            if entry.options.retain {
+                kept.push(entry);
+                report.kept.push(entry.name.clone());
+                continue;
+            }
+            let dependents = self
+                .entries
+                .iter()
+                .filter(|d| d.options.depends_on.contains(&entry.name));
+            for dependent in dependents {
+                let present = state.lock().await.resources.contains_key(&dependent.name);
+                if !present {
+                    continue;
+                }
+                let needs = !dependent.options.retain
+                    || dependent
+                        .resource
+                        .still_needs(&self.context(&dependent.name, &state), &entry.name)
+                        .await?;
+                if needs {
+                    return Err(Error::StillNeeded {
+                        resource: entry.name.clone(),
+                        dependent: dependent.name.clone(),
+                    });
+                }
+            }
+            let removed = entry
+                .resource
+                .teardown(&self.context(&entry.name, &state))
+                .await?;
+            report
+                .removed
+                .extend(removed.into_iter().map(|r| (entry.name.clone(), r)));
+            let mut s = state.lock().await;
+            s.resources.remove(&entry.name);
+            self.store.save(&s)?;
+        }
+        let mut s = state.lock().await;
+        for entry in kept {
+            s.resources.remove(&entry.name);
+        }
+        self.store.save(&s)?;
+        Ok(report)
+    }
+
+    /// Reads every deployed resource and reports how it differs from its record. Makes no
+    /// change.
+    pub async fn refresh(&self) -> Result<DriftReport> {
+        self.verify_accounts().await?;
+        let loaded = self.store.load(&self.name)?;
+        let state = Arc::new(tokio::sync::Mutex::new(loaded.clone()));
+        let mut report = DriftReport::default();
+        for entry in self
+            .entries
+            .iter()
+            .filter(|e| loaded.resources.contains_key(&e.name))
+        {
+            let drift = entry
+                .resource
+                .refresh(&self.context(&entry.name, &state))
+                .await?;
+            report.resources.insert(entry.name.clone(), drift);
+        }
+        Ok(report)
+    }
+
+    /// The outputs of a deployed resource, from the state file; `None` before deploy.
+    pub fn outputs<R: Resource>(&self, handle: &Handle<R>) -> Result<Option<R::Outputs>> {
+        let state = self.store.load(&self.name)?;
+        match state
+            .resources
+            .get(handle.name())
+            .filter(|r| !r.outputs.is_null())
+        {
+            None => Ok(None),
+            Some(record) => serde_json::from_value(record.outputs.clone())
+                .map(Some)
+                .map_err(|e| Error::Conflict {
+                    resource: handle.name().to_owned(),
+                    problem: format!("its outputs in the state file cannot be read ({e})"),
+                }),
+        }
+    }
+}

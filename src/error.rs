@@ -1,0 +1,139 @@
+//! The crate's error: what failed, the rule behind it, what AWS said, and what was left done.
+
+use crate::{
+    aws::AwsError,
+    engine::state::StateError,
+    ids::{AccountId, IdError},
+    key::KeyError,
+    policy::PolicyError,
+    rules::Rule,
+};
+
+/// A `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can stop a preview, deploy, teardown or refresh.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A call to AWS failed.
+    #[error("{resource}: {source}")]
+    Aws {
+        /// The resource whose step failed (or `stack` for stack-wide calls).
+        resource: String,
+        /// What AWS said.
+        source: Box<AwsError>,
+    },
+    /// The state file could not be used.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A shareable key that cannot be made.
+    #[error("{resource}: {source}")]
+    Key {
+        /// The resource.
+        resource: String,
+        /// What is wrong.
+        source: Box<KeyError>,
+    },
+    /// A policy snapshift refuses to write.
+    #[error("{resource}: {source}")]
+    Policy {
+        /// The resource.
+        resource: String,
+        /// What is wrong.
+        source: Box<PolicyError>,
+    },
+    /// A bad identifier.
+    #[error(transparent)]
+    Id(#[from] IdError),
+    /// The credentials given for an account belong to another account.
+    #[error("the credentials given for account {declared} belong to account {actual} ({arn}); nothing was changed")]
+    WrongAccount {
+        /// The account the stack declares.
+        declared: AccountId,
+        /// The account the credentials belong to.
+        actual: AccountId,
+        /// The caller's ARN.
+        arn: String,
+    },
+    /// A teardown step refused because something still needs what it would remove (R8).
+    #[error("{resource}: not torn down: {dependent} still depends on it (R8); tear that down first, or let it finish")]
+    StillNeeded {
+        /// The resource that was kept.
+        resource: String,
+        /// What still needs it.
+        dependent: String,
+    },
+    /// Something exists that this stack did not create, where it would create or change it.
+    #[error("{resource}: {what} already exists and was not created by this stack; snapshift will not change it")]
+    NotOurs {
+        /// The resource.
+        resource: String,
+        /// What was found.
+        what: String,
+    },
+    /// A resource found in a state that needs a person to decide.
+    #[error("{resource}: {problem}")]
+    Conflict {
+        /// The resource.
+        resource: String,
+        /// What is in the way, and what to do.
+        problem: String,
+    },
+    /// A stack definition mistake.
+    #[error("stack `{stack}`: {problem}")]
+    Definition {
+        /// The stack.
+        stack: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl Error {
+    /// The rule of `docs/rules.md` behind the error, if any.
+    pub fn rule(&self) -> Option<Rule> {
+        match self {
+            Error::Key { source, .. } => source.rule(),
+            Error::Policy { source, .. } => source.rule(),
+            Error::StillNeeded { .. } => Some(Rule::R8),
+            _ => None,
+        }
+    }
+
+    /// The AWS error, if AWS refused the call.
+    pub fn aws(&self) -> Option<&AwsError> {
+        match self {
+            Error::Aws { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
+
+    /// Whether AWS throttled the call even after the retries.
+    pub fn is_throttled(&self) -> bool {
+        self.aws().is_some_and(AwsError::is_throttled)
+    }
+
+    /// A key definition error, for `resource`.
+    pub fn key(resource: &str, source: KeyError) -> Error {
+        Error::Key {
+            resource: resource.to_owned(),
+            source: Box::new(source),
+        }
+    }
+
+    /// A policy error, for `resource`.
+    pub fn policy(resource: &str, source: PolicyError) -> Error {
+        Error::Policy {
+            resource: resource.to_owned(),
+            source: Box::new(source),
+        }
+    }
+
+    pub(crate) fn aws_in(resource: &str) -> impl FnOnce(AwsError) -> Error + '_ {
+        move |source| Error::Aws {
+            resource: resource.to_owned(),
+            source: Box::new(source),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The resources a stack can deploy.
+
+mod key;
+
+pub use key::{KeyOutputs, KeyResource};

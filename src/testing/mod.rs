@@ -1,0 +1,421 @@
+//! `FakeAws`: a stateful fake of the AWS APIs snapshift uses, on a local wiremock server, for
+//! the examples and for your own tests (cargo feature `testing`).
+//!
+//! One server serves several accounts and regions: each account gets its own access key id
+//! ([`FakeAws::account`]), and the region is read from the SigV4 credential scope of each
+//! request, as AWS does. It answers in AWS's wire formats (awsJson1.1 for KMS, awsQuery XML for
+//! STS) with AWS's error codes, so the real SDK clients, retries and error handling run
+//! against it unchanged.
+//!
+//! # What it models, rule by rule
+//! - **KMS** keys, aliases, replicas, policies, grants and tags per account and region.
+//!   `alias/aws/rds` and `alias/aws/backup` exist on demand as AWS managed keys (R1, R11).
+//!   `CreateKey` and `PutKeyPolicy` refuse a policy that would lock the caller's account out,
+//!   with AWS's `MalformedPolicyDocumentException` and message (R4). `ScheduleKeyDeletion`
+//!   takes 7 to 30 days (`ValidationException` otherwise) and a multi-region primary waits in
+//!   `PendingReplicaDeletion` while replicas remain (R23). `ReplicateKey` needs a multi-region
+//!   primary and puts the replica in the same account (R12, R23). The reserved `alias/aws/`
+//!   prefix is refused. Another account may use a key only by ARN and only when the key
+//!   policy allows that account the action (`AccessDeniedException` otherwise, R2).
+//! - **STS** `GetCallerIdentity` answers with the account of the access key; `AssumeRole`
+//!   hands out credentials of the role's account.
+//!
+//! # What it does not model
+//! IAM identity policies (callers act as administrators of their own account), key rotation,
+//! cryptographic operations, grant constraints, pagination (every list fits one page), and
+//! eventual consistency.
+//!
+//! # Faults and the request log
+//! [`FakeAws::inject`] makes the n-th next call of an operation fail with a chosen AWS error
+//! (throttling, HTTP 500, any code), stall past the client's timeout, or take effect and then
+//! fail (a lost response). [`FakeAws::calls`] lists every call with its account, region and
+//! outcome, so tests can count calls per operation.
+
+mod kms;
+mod sts;
+pub(crate) mod wire;
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use aws_config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, SdkConfig};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+pub use wire::AwsFault;
+
+use crate::{
+    aws::Account,
+    ids::{AccountId, Region},
+};
+
+/// A fault to inject into one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this error; nothing happens.
+    Error(AwsFault),
+    /// Do the call, then answer with this error: the caller never learns it succeeded.
+    ErrorAfterApply(AwsFault),
+    /// Do the call, but answer only after this delay (past the client's attempt timeout, the
+    /// client gives up and retries).
+    Delay(Duration),
+}
+
+impl Fault {
+    /// `ThrottlingException` ("Rate exceeded"), which the SDK retries (R20).
+    pub fn throttling() -> Fault {
+        Fault::Error(AwsFault::new("ThrottlingException", "Rate exceeded"))
+    }
+
+    /// An HTTP 500 internal error, which the SDK retries.
+    pub fn internal_error() -> Fault {
+        Fault::Error(AwsFault::new("InternalFailure", "injected internal error").status(500))
+    }
+
+    /// A non-retryable error with `code`, standing for a crash at this point.
+    pub fn crash(code: &str) -> Fault {
+        Fault::Error(AwsFault::new(code, "injected fault"))
+    }
+}
+
+/// One call the fake answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The account of the caller's access key, if known.
+    pub account: Option<AccountId>,
+    /// The region of the request.
+    pub region: String,
+    /// The service (`kms`, `sts`, ...).
+    pub service: String,
+    /// The operation, e.g. `CreateKey`.
+    pub operation: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The error code answered, if any.
+    pub error: Option<String>,
+}
+
+impl Call {
+    /// Whether the operation can change something (not `Describe*`, `Get*`, `List*`).
+    pub fn is_mutating(&self) -> bool {
+        !["Describe", "Get", "List"]
+            .iter()
+            .any(|p| self.operation.starts_with(p))
+    }
+}
+
+struct Injected {
+    operation: String,
+    at: usize,
+    fault: Fault,
+}
+
+/// The fake's state: accounts, services, faults and the log.
+#[derive(Default)]
+pub(crate) struct World {
+    pub access_keys: BTreeMap<String, AccountId>,
+    pub kms: kms::Kms,
+    counts: BTreeMap<String, usize>,
+    faults: Vec<Injected>,
+    log: Vec<Call>,
+    pub serial: u64,
+}
+
+impl World {
+    /// 32 hex digits, unique in this fake, that look like AWS's random ids.
+    pub fn fresh_hex(&mut self) -> String {
+        self.serial += 1;
+        // splitmix64: spreads the serial over the digits; a bijection, so ids stay unique.
+        let mix = |mut z: u64| {
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        let s = self.serial.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        format!("{:016x}{:016x}", mix(s), mix(s ^ 0x5555_5555_5555_5555))
+    }
+
+    /// Now, in seconds since the epoch, for timestamps.
+    pub fn now() -> f64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default()
+    }
+}
+
+/// What a handler knows about the caller.
+pub(crate) struct Caller {
+    pub account: AccountId,
+    pub region: Region,
+}
+
+/// The fake AWS. Dropping it stops the server.
+pub struct FakeAws {
+    server: MockServer,
+    world: Arc<Mutex<World>>,
+}
+
+impl std::fmt::Debug for FakeAws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeAws")
+            .field("uri", &self.server.uri())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeAws {
+    /// Starts a fake on a free local port.
+    pub async fn start() -> FakeAws {
+        let server = MockServer::start().await;
+        let world = Arc::new(Mutex::new(World::default()));
+        Mock::given(wiremock::matchers::any())
+            .respond_with(Responder {
+                world: Arc::clone(&world),
+            })
+            .mount(&server)
+            .await;
+        FakeAws { server, world }
+    }
+
+    /// The server's base URL.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.world
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The access key id of `account` (registered on first use).
+    pub fn access_key(&self, account: AccountId) -> String {
+        let key = format!("AKIAFAKE{account}");
+        self.world().access_keys.insert(key.clone(), account);
+        key
+    }
+
+    /// An SDK configuration that reaches the fake with `account`'s credentials: endpoint,
+    /// static credentials, region `us-east-1` (clients set their own), short retry backoff
+    /// and a 2-second attempt timeout so that fault tests run fast.
+    pub async fn sdk_config(&self, account: AccountId) -> SdkConfig {
+        let credentials = aws_sdk_kms::config::Credentials::new(
+            self.access_key(account),
+            "fake-secret",
+            None,
+            None,
+            "snapshift-fake",
+        );
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(self.uri())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(credentials)
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(Duration::from_millis(1)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(2))
+                    .build(),
+            )
+            .load()
+            .await
+    }
+
+    /// `account` on the fake, with its own credentials.
+    pub async fn account(&self, account: AccountId) -> Account {
+        Account::from_config(account, self.sdk_config(account).await)
+    }
+
+    /// An account declared as `declared` whose credentials belong to `actual`: for testing
+    /// the identity check.
+    pub async fn account_with_credentials_of(
+        &self,
+        declared: AccountId,
+        actual: AccountId,
+    ) -> Account {
+        Account::from_config(declared, self.sdk_config(actual).await)
+    }
+
+    /// Injects `fault` into the `nth` next call (1 = the very next) of `operation`.
+    pub fn inject(&self, operation: &str, nth: usize, fault: Fault) {
+        let mut world = self.world();
+        let at = world.counts.get(operation).copied().unwrap_or(0) + nth.max(1);
+        world.faults.push(Injected {
+            operation: operation.to_owned(),
+            at,
+            fault,
+        });
+    }
+
+    /// Every call answered so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.world().log.clone()
+    }
+
+    /// How many calls of `operation` were answered (retries included).
+    pub fn count(&self, operation: &str) -> usize {
+        self.world()
+            .log
+            .iter()
+            .filter(|c| c.operation == operation)
+            .count()
+    }
+
+    /// The calls that can change something, in order.
+    pub fn mutating_calls(&self) -> Vec<Call> {
+        self.world()
+            .log
+            .iter()
+            .filter(|c| c.is_mutating())
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets the request log (not the state).
+    pub fn clear_log(&self) {
+        self.world().log.clear();
+    }
+
+    /// The customer managed keys of `account` in `region`.
+    pub fn keys(&self, account: AccountId, region: &Region) -> Vec<FakeKey> {
+        self.world().kms.customer_keys(account, region)
+    }
+
+    /// The alias names of `account` in `region` and the key ids they point at.
+    pub fn aliases(&self, account: AccountId, region: &Region) -> BTreeMap<String, String> {
+        self.world().kms.aliases(account, region)
+    }
+}
+
+pub use kms::FakeKey;
+
+struct Responder {
+    world: Arc<Mutex<World>>,
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut world = self
+            .world
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        world.serial += 1;
+        let request_id = format!(
+            "fake-{:08x}-0000-4000-8000-{:012x}",
+            world.serial, world.serial
+        );
+        let (reply, call, delay) = handle(&mut world, request, &request_id);
+        world.log.push(call);
+        let mut template = ResponseTemplate::new(reply.status)
+            .insert_header("content-type", reply.content_type)
+            .insert_header("x-amzn-requestid", request_id.as_str())
+            .set_body_string(reply.body);
+        if let Some(code) = reply.error_code {
+            template = template.insert_header("x-amzn-errortype", code.as_str());
+        }
+        if let Some(delay) = delay {
+            template = template.set_delay(delay);
+        }
+        template
+    }
+}
+
+fn handle(
+    world: &mut World,
+    request: &Request,
+    request_id: &str,
+) -> (wire::Reply, Call, Option<Duration>) {
+    let incoming = match wire::parse(request) {
+        Ok(incoming) => incoming,
+        Err(fault) => {
+            let call = Call {
+                account: None,
+                region: String::new(),
+                service: String::new(),
+                operation: String::new(),
+                status: fault.status,
+                error: Some(fault.code.clone()),
+            };
+            return (wire::json_error(&fault), call, None);
+        }
+    };
+    let count = world.counts.entry(incoming.operation.clone()).or_insert(0);
+    *count += 1;
+    let n = *count;
+    let injected = world
+        .faults
+        .iter()
+        .position(|f| f.operation == incoming.operation && f.at == n)
+        .map(|i| world.faults.remove(i).fault);
+    let account = incoming
+        .access_key
+        .as_ref()
+        .and_then(|k| world.access_keys.get(k).copied());
+    let error_reply = |fault: &AwsFault| match incoming.service.as_str() {
+        "kms" => wire::json_error(fault),
+        _ => wire::query_error(fault, request_id),
+    };
+    let mut delay = None;
+    let reply = match (&injected, account, incoming.region.parse::<Region>()) {
+        (Some(Fault::Error(fault)), _, _) => error_reply(fault),
+        (_, None, _) => error_reply(
+            &AwsFault::new(
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            )
+            .status(403),
+        ),
+        (_, _, Err(_)) => error_reply(
+            &AwsFault::new(
+                "InvalidClientTokenId",
+                format!("unknown region `{}`", incoming.region),
+            )
+            .status(403),
+        ),
+        (_, Some(account), Ok(region)) => {
+            let caller = Caller { account, region };
+            let result = match incoming.service.as_str() {
+                "kms" => kms::handle(world, &caller, &incoming.operation, &incoming.params)
+                    .map(wire::json_reply),
+                "sts" => sts::handle(world, &caller, &incoming.operation, &incoming.params).map(
+                    |inner| {
+                        wire::query_reply(&incoming.operation, sts::NAMESPACE, &inner, request_id)
+                    },
+                ),
+                other => Err(unknown(other, &incoming.operation)),
+            };
+            match (result, &injected) {
+                (Ok(_), Some(Fault::ErrorAfterApply(fault))) => error_reply(fault),
+                (Ok(reply), Some(Fault::Delay(d))) => {
+                    delay = Some(*d);
+                    reply
+                }
+                (Ok(reply), _) => reply,
+                (Err(fault), _) => error_reply(&fault),
+            }
+        }
+    };
+    let call = Call {
+        account,
+        region: incoming.region.clone(),
+        service: incoming.service.clone(),
+        operation: incoming.operation.clone(),
+        status: reply.status,
+        error: reply.error_code.clone(),
+    };
+    (reply, call, delay)
+}
+
+/// The answer to an operation the fake does not model: a clear error naming it.
+pub(crate) fn unknown(service: &str, operation: &str) -> AwsFault {
+    AwsFault::new(
+        "UnknownOperationException",
+        format!("FakeAws does not model {service}:{operation}; see snapshift::testing for what it models"),
+    )
+}

@@ -1,0 +1,535 @@
+//! The engine and the shareable key resource against the fake AWS: deploy, idempotence,
+//! teardown, crash recovery at every step, throttling, identity and locking.
+
+use std::{path::PathBuf, time::Duration};
+
+use async_trait::async_trait;
+use snapshift::{
+    aws::Account,
+    engine::{Action, Change, Context, Options, Resource, Stack},
+    error::Error,
+    ids::{AccountId, Region},
+    key::ShareableKey,
+    policy::PolicyDocument,
+    resources::KeyResource,
+    testing::{AwsFault, FakeAws, Fault},
+};
+
+const OWNER: &str = "111111111111";
+const TARGET: &str = "999999999999";
+
+fn id(s: &str) -> AccountId {
+    s.parse().unwrap()
+}
+
+fn region(s: &str) -> Region {
+    s.parse().unwrap()
+}
+
+fn state_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("snapshift-it-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn share_key() -> ShareableKey {
+    ShareableKey::new()
+        .alias("snapshot-share")
+        .admin(format!("arn:aws:iam::{OWNER}:role/admin").parse().unwrap())
+        .grant_account(id(TARGET))
+        .deletion_window_days(7)
+        .build()
+        .unwrap()
+}
+
+struct Setup {
+    fake: FakeAws,
+    account: Account,
+    dir: PathBuf,
+}
+
+async fn setup(test: &str) -> Setup {
+    let fake = FakeAws::start().await;
+    let account = fake.account(id(OWNER)).await;
+    Setup {
+        fake,
+        account,
+        dir: state_dir(test),
+    }
+}
+
+impl Setup {
+    fn stack(&self, key: ShareableKey) -> (Stack, snapshift::engine::Handle<KeyResource>) {
+        let mut stack = Stack::new("demo").unwrap().state_dir(&self.dir);
+        let handle = stack
+            .add(
+                "share-key",
+                KeyResource::new(&self.account, region("us-east-1"), key).unwrap(),
+            )
+            .unwrap();
+        (stack, handle)
+    }
+
+    fn keys(&self, r: &str) -> Vec<snapshift::testing::FakeKey> {
+        self.fake.keys(id(OWNER), &region(r))
+    }
+}
+
+#[tokio::test]
+async fn deploy_writes_state_and_a_second_deploy_changes_nothing() {
+    let s = setup("idempotent").await;
+    let (stack, key) = s.stack(share_key());
+    let plan = stack.preview().await.unwrap();
+    assert_eq!(plan.changes[0].action, Action::Create);
+    assert!(plan.render().contains("+ create"), "{}", plan.render());
+    stack.deploy().await.unwrap();
+    assert!(stack.state_path().exists());
+    let outputs = stack.outputs(&key).unwrap().unwrap();
+    assert_eq!(outputs.alias.unwrap().as_str(), "alias/snapshot-share");
+    assert_eq!(s.keys("us-east-1").len(), 1);
+    assert_eq!(
+        s.fake.aliases(id(OWNER), &region("us-east-1"))["alias/snapshot-share"],
+        outputs.key_id.as_str()
+    );
+    // The key carries the R2 policy snapshift wrote.
+    let live: PolicyDocument = PolicyDocument::from_json(&s.keys("us-east-1")[0].policy).unwrap();
+    assert!(ShareableKey::policy_grants(&live, id(TARGET)));
+
+    s.fake.clear_log();
+    stack.deploy().await.unwrap();
+    assert_eq!(
+        s.fake.mutating_calls(),
+        vec![],
+        "a second deploy must not change anything"
+    );
+    assert_eq!(
+        stack.preview().await.unwrap().changes[0].action,
+        Action::Unchanged
+    );
+}
+
+// R8, R23: teardown deletes the alias and schedules the key's deletion with the chosen window.
+#[tokio::test]
+async fn r23_teardown_schedules_deletion_with_the_window_and_empties_the_state() {
+    let s = setup("teardown").await;
+    let (stack, _) = s.stack(share_key());
+    stack.deploy().await.unwrap();
+    let plan = stack.preview_teardown().await.unwrap();
+    assert_eq!(plan.changes[0].action, Action::Delete);
+    let report = stack.teardown().await.unwrap();
+    let keys = s.keys("us-east-1");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].state, "PendingDeletion");
+    assert_eq!(keys[0].pending_window_days, Some(7));
+    assert!(s.fake.aliases(id(OWNER), &region("us-east-1")).is_empty());
+    assert_eq!(report.removed.len(), 2, "{report:?}");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stack.state_path()).unwrap()).unwrap();
+    assert_eq!(state["resources"], serde_json::json!({}));
+    // Teardown again: nothing to do, nothing called that changes anything.
+    s.fake.clear_log();
+    assert_eq!(stack.teardown().await.unwrap().removed, vec![]);
+    assert_eq!(s.fake.mutating_calls(), vec![]);
+}
+
+// A crash after CreateKey and before CreateAlias, then a re-run: exactly one key.
+#[tokio::test]
+async fn crash_between_create_key_and_create_alias_then_rerun_makes_one_key() {
+    let s = setup("crash-alias").await;
+    let (stack, _) = s.stack(share_key());
+    s.fake
+        .inject("CreateAlias", 1, Fault::crash("InjectedCrash"));
+    let err = stack.deploy().await.unwrap_err();
+    assert_eq!(
+        err.aws().and_then(|e| e.code()),
+        Some("InjectedCrash"),
+        "{err}"
+    );
+    assert_eq!(s.keys("us-east-1").len(), 1);
+    stack.deploy().await.unwrap();
+    assert_eq!(s.keys("us-east-1").len(), 1);
+    assert_eq!(s.fake.aliases(id(OWNER), &region("us-east-1")).len(), 1);
+}
+
+// A CreateKey that took effect but whose answer was lost: the re-run finds the key by its
+// token tag instead of making a second one.
+#[tokio::test]
+async fn lost_create_key_answer_is_recovered_by_tag() {
+    let s = setup("lost-answer").await;
+    let (stack, key) = s.stack(share_key());
+    s.fake.inject(
+        "CreateKey",
+        1,
+        Fault::ErrorAfterApply(AwsFault::new("InjectedCrash", "answer lost")),
+    );
+    stack.deploy().await.unwrap_err();
+    assert_eq!(s.keys("us-east-1").len(), 1, "the call took effect");
+    stack.deploy().await.unwrap();
+    let keys = s.keys("us-east-1");
+    assert_eq!(keys.len(), 1, "no second key");
+    assert_eq!(
+        stack.outputs(&key).unwrap().unwrap().key_id.as_str(),
+        keys[0].id
+    );
+    assert_eq!(s.fake.count("CreateKey"), 1);
+}
+
+// R12, R23: a fault at every step boundary of a multi-region key, then a re-run: one primary,
+// one replica, one alias, every time; teardown schedules the replica before the primary.
+#[tokio::test]
+async fn r12_r23_fault_at_every_step_then_rerun_completes_without_duplicates() {
+    let steps = ["CreateKey", "CreateAlias", "ReplicateKey", "PutKeyPolicy"];
+    for (i, step) in steps.iter().enumerate() {
+        let s = setup(&format!("every-step-{i}")).await;
+        let key = ShareableKey::new()
+            .alias("backup-copies")
+            .multi_region(true)
+            .replica_region(region("ap-northeast-3"))
+            .build()
+            .unwrap();
+        let mut stack = Stack::new("demo").unwrap().state_dir(&s.dir);
+        stack
+            .add(
+                "key",
+                KeyResource::new(&s.account, region("ap-northeast-1"), key).unwrap(),
+            )
+            .unwrap();
+        if *step == "PutKeyPolicy" {
+            // A policy changed outside snapshift is put back; crash on the way.
+            stack.deploy().await.unwrap();
+            let key_id = s.keys("ap-northeast-1")[0].id.parse().unwrap();
+            let kms = snapshift::aws::kms::Kms::new(&s.account, &region("ap-northeast-1"));
+            let other = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:*","Resource":"*"},{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:root"},"Action":"kms:Decrypt","Resource":"*"}]}"#;
+            kms.put_key_policy(&key_id, other).await.unwrap();
+            let drift = stack.refresh().await.unwrap();
+            assert_eq!(
+                drift.resources["key"],
+                ["the key policy was changed outside snapshift"]
+            );
+            assert_eq!(
+                stack.preview().await.unwrap().changes[0].action,
+                Action::Update
+            );
+            s.fake
+                .inject("PutKeyPolicy", 1, Fault::crash("InjectedCrash"));
+        } else {
+            s.fake.inject(
+                step,
+                1,
+                Fault::ErrorAfterApply(AwsFault::new("InjectedCrash", "crash")),
+            );
+        }
+        assert!(
+            stack.deploy().await.is_err(),
+            "{step}: the injected fault must surface"
+        );
+        stack
+            .deploy()
+            .await
+            .unwrap_or_else(|e| panic!("{step}: re-run failed: {e}"));
+        assert_eq!(s.keys("ap-northeast-1").len(), 1, "{step}: one primary");
+        assert_eq!(s.keys("ap-northeast-3").len(), 1, "{step}: one replica");
+        assert_eq!(
+            s.fake.aliases(id(OWNER), &region("ap-northeast-1")).len(),
+            1,
+            "{step}: one alias"
+        );
+        assert!(
+            !stack.refresh().await.unwrap().has_drift(),
+            "{step}: in sync after the re-run"
+        );
+
+        s.fake.clear_log();
+        stack.teardown().await.unwrap();
+        let order: Vec<String> = s
+            .fake
+            .calls()
+            .iter()
+            .filter(|c| c.operation == "ScheduleKeyDeletion")
+            .map(|c| c.region.clone())
+            .collect();
+        assert_eq!(
+            order,
+            ["ap-northeast-3", "ap-northeast-1"],
+            "{step}: replica first (R23)"
+        );
+        assert_eq!(
+            s.keys("ap-northeast-1")[0].state,
+            "PendingReplicaDeletion",
+            "{step}"
+        );
+        assert_eq!(
+            s.keys("ap-northeast-3")[0].state,
+            "PendingDeletion",
+            "{step}"
+        );
+    }
+}
+
+// R4: a policy that would lock the account out is refused before any call.
+#[tokio::test]
+async fn r4_lockout_policy_is_refused_before_any_call() {
+    let s = setup("lockout").await;
+    let lockout = PolicyDocument::from_json(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:DescribeKey"],"Resource":"*"}]}"#,
+    )
+    .unwrap();
+    let err = KeyResource::with_policy(&s.account, region("us-east-1"), share_key(), lockout)
+        .unwrap_err();
+    assert_eq!(err.rule(), Some(snapshift::rules::Rule::R4), "{err}");
+    assert_eq!(s.fake.calls(), vec![]);
+}
+
+// R4: and KMS itself (the fake, as AWS) refuses it with its own error, should one get through.
+#[tokio::test]
+async fn r4_kms_refuses_a_lockout_policy_with_its_own_error() {
+    let s = setup("lockout-kms").await;
+    let kms = snapshift::aws::kms::Kms::new(&s.account, &region("us-east-1"));
+    let err = kms
+        .create_key(&snapshift::aws::kms::NewKey {
+            policy: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*"}]}"#,
+            description: "",
+            multi_region: false,
+            tags: &[],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("MalformedPolicyDocumentException"));
+    assert_eq!(
+        err.message(),
+        Some("The new key policy will not allow you to update the key policy in the future.")
+    );
+    assert!(
+        err.request_id().is_some_and(|id| id.starts_with("fake-")),
+        "{err:?}"
+    );
+}
+
+// R20: throttling and HTTP 500 are retried by the SDK, and a stalled answer times out and is
+// retried.
+#[tokio::test]
+async fn r20_throttling_errors_and_stalls_are_retried() {
+    let s = setup("retries").await;
+    let (stack, _) = s.stack(share_key());
+    s.fake.inject("CreateKey", 1, Fault::throttling());
+    s.fake.inject("CreateAlias", 1, Fault::internal_error());
+    s.fake
+        .inject("GetKeyPolicy", 1, Fault::Delay(Duration::from_secs(3)));
+    stack.deploy().await.unwrap();
+    assert_eq!(s.keys("us-east-1").len(), 1);
+    assert_eq!(s.fake.count("CreateKey"), 2, "throttled once, then retried");
+    assert_eq!(s.fake.count("CreateAlias"), 2, "500 once, then retried");
+    assert!(
+        s.fake.count("GetKeyPolicy") >= 2,
+        "timed out once, then retried"
+    );
+}
+
+#[tokio::test]
+async fn credentials_of_the_wrong_account_are_refused_before_any_change() {
+    let s = setup("wrong-account").await;
+    let account = s
+        .fake
+        .account_with_credentials_of(id(OWNER), id("222222222222"))
+        .await;
+    let mut stack = Stack::new("demo").unwrap().state_dir(&s.dir);
+    stack
+        .add(
+            "share-key",
+            KeyResource::new(&account, region("us-east-1"), share_key()).unwrap(),
+        )
+        .unwrap();
+    let err = stack.deploy().await.unwrap_err();
+    assert!(matches!(err, Error::WrongAccount { .. }), "{err}");
+    assert!(
+        err.to_string().contains("belong to account 222222222222"),
+        "{err}"
+    );
+    assert_eq!(s.fake.mutating_calls(), vec![]);
+    assert!(stack.teardown().await.is_err());
+}
+
+#[tokio::test]
+async fn two_concurrent_deploys_of_one_stack_one_wins_the_other_gets_the_lock_error() {
+    let s = setup("concurrent").await;
+    let (first, _) = s.stack(share_key());
+    let (second, _) = s.stack(share_key());
+    // Slow the first deploy down so that the two overlap.
+    s.fake.inject(
+        "GetCallerIdentity",
+        1,
+        Fault::Delay(Duration::from_millis(800)),
+    );
+    let (a, b) = tokio::join!(first.deploy(), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        second.deploy().await
+    });
+    a.unwrap();
+    let err = b.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::State(snapshift::engine::state::StateError::Locked { .. })
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("is locked by process"), "{err}");
+    assert_eq!(s.keys("us-east-1").len(), 1);
+}
+
+#[tokio::test]
+async fn a_corrupt_state_file_is_refused_and_left_as_it_was() {
+    let s = setup("corrupt").await;
+    let (stack, _) = s.stack(share_key());
+    std::fs::create_dir_all(&s.dir).unwrap();
+    std::fs::write(
+        stack.state_path(),
+        "{\"version\": 1, \"stack\": \"demo\", \"resour",
+    )
+    .unwrap();
+    let err = stack.deploy().await.unwrap_err();
+    assert!(err.to_string().contains("is not valid"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(stack.state_path()).unwrap(),
+        "{\"version\": 1, \"stack\": \"demo\", \"resour"
+    );
+    assert_eq!(s.fake.mutating_calls(), vec![]);
+}
+
+#[tokio::test]
+async fn an_alias_that_names_another_key_is_not_taken_over() {
+    let s = setup("not-ours").await;
+    let kms = snapshift::aws::kms::Kms::new(&s.account, &region("us-east-1"));
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:*","Resource":"*"}]}"#;
+    let theirs = kms
+        .create_key(&snapshift::aws::kms::NewKey {
+            policy,
+            description: "someone else's",
+            multi_region: false,
+            tags: &[],
+        })
+        .await
+        .unwrap();
+    kms.create_alias(
+        &"alias/snapshot-share".parse().unwrap(),
+        theirs.arn.key_id(),
+    )
+    .await
+    .unwrap();
+    let (stack, _) = s.stack(share_key());
+    let err = stack.deploy().await.unwrap_err();
+    assert!(matches!(err, Error::NotOurs { .. }), "{err}");
+    assert_eq!(
+        s.fake.aliases(id(OWNER), &region("us-east-1"))["alias/snapshot-share"],
+        theirs.arn.key_id().as_str()
+    );
+    // Teardown removes only what the stack made: its own key, not the alias or the other key.
+    stack.teardown().await.unwrap();
+    let keys = s.keys("us-east-1");
+    let theirs_now = keys
+        .iter()
+        .find(|k| k.id == theirs.arn.key_id().as_str())
+        .unwrap();
+    assert_eq!(theirs_now.state, "Enabled");
+    assert_eq!(s.fake.aliases(id(OWNER), &region("us-east-1")).len(), 1);
+}
+
+/// A resource that depends on the key and, retained, says it still needs it.
+struct NeedsKey {
+    account: Account,
+    region: Region,
+}
+
+#[async_trait]
+impl Resource for NeedsKey {
+    type Outputs = ();
+    fn kind(&self) -> &'static str {
+        "test-dependent"
+    }
+    fn account(&self) -> &Account {
+        &self.account
+    }
+    fn region(&self) -> &Region {
+        &self.region
+    }
+    async fn plan(&self, ctx: &Context) -> snapshift::error::Result<Change> {
+        Ok(Change::new(
+            ctx.name(),
+            "test-dependent",
+            Action::Create,
+            "test",
+        ))
+    }
+    async fn deploy(&self, _ctx: &Context) -> snapshift::error::Result<()> {
+        Ok(())
+    }
+    async fn plan_teardown(&self, ctx: &Context) -> snapshift::error::Result<Change> {
+        Ok(Change::new(
+            ctx.name(),
+            "test-dependent",
+            Action::Delete,
+            "test",
+        ))
+    }
+    async fn teardown(&self, _ctx: &Context) -> snapshift::error::Result<Vec<String>> {
+        Ok(vec![])
+    }
+    async fn refresh(&self, _ctx: &Context) -> snapshift::error::Result<Vec<String>> {
+        Ok(vec![])
+    }
+}
+
+// R8: the key is not scheduled for deletion while a resource of the stack still needs it.
+#[tokio::test]
+async fn r8_teardown_refuses_to_delete_a_key_something_still_needs() {
+    let s = setup("r8").await;
+    let mut stack = Stack::new("demo").unwrap().state_dir(&s.dir);
+    let key = stack
+        .add(
+            "share-key",
+            KeyResource::new(&s.account, region("us-east-1"), share_key()).unwrap(),
+        )
+        .unwrap();
+    stack
+        .add_with(
+            "copy",
+            NeedsKey {
+                account: s.account.clone(),
+                region: region("us-east-1"),
+            },
+            Options::new().depends_on(&key).retain(),
+        )
+        .unwrap();
+    stack.deploy().await.unwrap();
+    let err = stack.teardown().await.unwrap_err();
+    assert_eq!(err.rule(), Some(snapshift::rules::Rule::R8), "{err}");
+    assert!(
+        err.to_string().contains("copy still depends on it"),
+        "{err}"
+    );
+    assert_eq!(
+        s.keys("us-east-1")[0].state,
+        "Enabled",
+        "the key must not be scheduled for deletion"
+    );
+}
+
+// The deploy plan and JSON say what would happen.
+#[tokio::test]
+async fn preview_renders_a_table_and_json() {
+    let s = setup("preview").await;
+    let (stack, _) = s.stack(share_key());
+    let plan = stack.preview().await.unwrap();
+    let table = plan.render();
+    assert!(
+        table.contains("share-key  kms-key  R2: customer managed key granted to 999999999999"),
+        "{table}"
+    );
+    assert!(
+        table.contains("CreateAlias alias/snapshot-share"),
+        "{table}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&plan.to_json()).unwrap();
+    assert_eq!(json["changes"][0]["action"], "create");
+    assert_eq!(s.fake.mutating_calls(), vec![], "preview changes nothing");
+}
