@@ -1,0 +1,352 @@
+//! FakeAws as a model of AWS: each behaviour the crate relies on, checked through the real SDK.
+
+use snapshift::{
+    aws::{
+        kms::{Kms, NewKey},
+        sts, Account,
+    },
+    ids::{AccountId, Region},
+    key::ShareableKey,
+    testing::FakeAws,
+};
+
+const A: &str = "111111111111";
+const B: &str = "999999999999";
+
+fn id(s: &str) -> AccountId {
+    s.parse().unwrap()
+}
+
+fn region() -> Region {
+    "ap-northeast-1".parse().unwrap()
+}
+
+fn sdk_kms(account: &Account) -> aws_sdk_kms::Client {
+    let config = account
+        .sdk_config()
+        .to_builder()
+        .region(aws_config::Region::new("ap-northeast-1"))
+        .build();
+    aws_sdk_kms::Client::new(&config)
+}
+
+const ROOT_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:*","Resource":"*"}]}"#;
+
+async fn create(
+    account: &Account,
+    policy: &str,
+    multi_region: bool,
+) -> snapshift::aws::kms::KeyInfo {
+    Kms::new(account, &region())
+        .create_key(&NewKey {
+            policy,
+            description: "test",
+            multi_region,
+            tags: &[],
+        })
+        .await
+        .unwrap()
+}
+
+// R1: the AWS managed key exists on demand, is AWS managed, and its policy keeps it to its
+// own account through RDS: another account cannot use it.
+#[tokio::test]
+async fn r1_aws_managed_key_is_made_on_demand_and_closed_to_other_accounts() {
+    let fake = FakeAws::start().await;
+    let (a, b) = (fake.account(id(A)).await, fake.account(id(B)).await);
+    let managed = Kms::new(&a, &region())
+        .describe_key("alias/aws/rds")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(managed.aws_managed);
+    let policy = Kms::new(&a, &region())
+        .key_policy(managed.arn.key_id())
+        .await
+        .unwrap();
+    assert!(
+        policy.contains("kms:ViaService") && policy.contains("kms:CallerAccount"),
+        "{policy}"
+    );
+    let err = Kms::new(&b, &region())
+        .describe_key(&managed.arn.to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDeniedException"), "{err}");
+    // The same alias in another account is that account's own key.
+    let theirs = Kms::new(&b, &region())
+        .describe_key("alias/aws/rds")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(theirs.arn, managed.arn);
+}
+
+// R2: another account may use a key only by ARN and only as its policy allows; grants are
+// for AWS resources only.
+#[tokio::test]
+async fn r2_cross_account_use_follows_the_key_policy() {
+    let fake = FakeAws::start().await;
+    let (a, b) = (fake.account(id(A)).await, fake.account(id(B)).await);
+    let shared_policy = ShareableKey::new()
+        .grant_account(id(B))
+        .build()
+        .unwrap()
+        .key_policy(id(A))
+        .unwrap()
+        .to_json();
+    let shared = create(&a, &shared_policy, false).await;
+    let private = create(&a, ROOT_ONLY, false).await;
+    let b_kms = Kms::new(&b, &region());
+    assert!(b_kms
+        .describe_key(&shared.arn.to_string())
+        .await
+        .unwrap()
+        .is_some());
+    let err = b_kms
+        .describe_key(&private.arn.to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDeniedException"));
+    // By bare key id, B looks in its own account.
+    assert!(b_kms
+        .describe_key(shared.arn.key_id().as_str())
+        .await
+        .unwrap()
+        .is_none());
+    // A direct CreateGrant is not for an AWS resource: refused.
+    let err = sdk_kms(&b)
+        .create_grant()
+        .key_id(shared.arn.to_string())
+        .grantee_principal(format!("arn:aws:iam::{B}:root"))
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_kms::error::ProvideErrorMetadata::code(&err),
+        Some("AccessDeniedException")
+    );
+    // The owner may.
+    let grant = sdk_kms(&a)
+        .create_grant()
+        .key_id(shared.arn.to_string())
+        .grantee_principal(format!("arn:aws:iam::{B}:root"))
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap();
+    let grants = sdk_kms(&a)
+        .list_grants()
+        .key_id(shared.arn.key_id().as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grants.grants()[0].grant_id(), grant.grant_id());
+}
+
+#[tokio::test]
+async fn reserved_alias_prefix_and_existing_aliases_are_refused() {
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    let key = create(&a, ROOT_ONLY, false).await;
+    let client = sdk_kms(&a);
+    let err = client
+        .create_alias()
+        .alias_name("alias/aws/mine")
+        .target_key_id(key.arn.key_id().as_str())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_kms::error::ProvideErrorMetadata::code(&err),
+        Some("NotAuthorizedException")
+    );
+    client
+        .create_alias()
+        .alias_name("alias/mine")
+        .target_key_id(key.arn.key_id().as_str())
+        .send()
+        .await
+        .unwrap();
+    let err = client
+        .create_alias()
+        .alias_name("alias/mine")
+        .target_key_id(key.arn.key_id().as_str())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_kms::error::ProvideErrorMetadata::code(&err),
+        Some("AlreadyExistsException")
+    );
+    let listed = client
+        .list_aliases()
+        .key_id(key.arn.key_id().as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.aliases().len(), 1);
+}
+
+// R23: the waiting period is 7 to 30 days; a second schedule is harmless; cancel undoes it.
+#[tokio::test]
+async fn r23_deletion_window_and_cancel() {
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    let key = create(&a, ROOT_ONLY, false).await;
+    let kms = Kms::new(&a, &region());
+    for days in [6, 31] {
+        let err = kms
+            .schedule_key_deletion(key.arn.key_id(), days)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("ValidationException"), "{days}");
+        assert_eq!(
+            err.message(),
+            Some("PendingWindowInDays must be between 7 and 30")
+        );
+    }
+    assert!(kms
+        .schedule_key_deletion(key.arn.key_id(), 7)
+        .await
+        .unwrap());
+    assert!(
+        !kms.schedule_key_deletion(key.arn.key_id(), 7)
+            .await
+            .unwrap(),
+        "already pending: nothing to do"
+    );
+    sdk_kms(&a)
+        .cancel_key_deletion()
+        .key_id(key.arn.key_id().as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fake.keys(id(A), &region())[0].state, "Disabled");
+}
+
+// R12: only a multi-region primary can be replicated, into another region, once.
+#[tokio::test]
+async fn r12_replicate_key_needs_a_multi_region_primary() {
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    let kms = Kms::new(&a, &region());
+    let osaka: Region = "ap-northeast-3".parse().unwrap();
+    let single = create(&a, ROOT_ONLY, false).await;
+    let err = kms
+        .replicate_key(single.arn.key_id(), &osaka, ROOT_ONLY, "", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("UnsupportedOperationException"));
+    let multi = create(&a, ROOT_ONLY, true).await;
+    assert!(multi.arn.key_id().is_multi_region());
+    let err = kms
+        .replicate_key(multi.arn.key_id(), &region(), ROOT_ONLY, "", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ValidationException"));
+    let replica = kms
+        .replicate_key(multi.arn.key_id(), &osaka, ROOT_ONLY, "", &[])
+        .await
+        .unwrap();
+    assert_eq!(replica.arn.region(), &osaka);
+    assert_eq!(replica.arn.key_id(), multi.arn.key_id());
+    let err = kms
+        .replicate_key(multi.arn.key_id(), &osaka, ROOT_ONLY, "", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AlreadyExistsException"));
+}
+
+// R22: tags with the reserved aws: prefix are refused.
+#[tokio::test]
+async fn r22_reserved_tag_prefix_is_refused() {
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    let err = Kms::new(&a, &region())
+        .create_key(&NewKey {
+            policy: ROOT_ONLY,
+            description: "",
+            multi_region: false,
+            tags: &[("aws:owner".into(), "x".into())],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("TagException"));
+}
+
+#[tokio::test]
+async fn assumed_roles_act_in_the_role_account() {
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    let b = Account::assume_role(
+        id(B),
+        &a,
+        &format!("arn:aws:iam::{B}:role/migration"),
+        "snapshift",
+    )
+    .await;
+    let who = sts::caller_identity(&b, &region()).await.unwrap();
+    assert_eq!(who.account, id(B));
+}
+
+#[tokio::test]
+async fn aws_endpoint_url_from_the_environment_is_honoured() {
+    let fake = FakeAws::start().await;
+    let key = fake.access_key(id(A));
+    // nextest runs each test in its own process, so the environment is this test's own.
+    std::env::set_var("AWS_ENDPOINT_URL", fake.uri());
+    std::env::set_var("AWS_ACCESS_KEY_ID", key);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "fake-secret");
+    std::env::set_var("AWS_REGION", "us-east-1");
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    let account = Account::from_env(id(A)).await;
+    assert_eq!(
+        sts::caller_identity(&account, &region())
+            .await
+            .unwrap()
+            .account,
+        id(A)
+    );
+}
+
+#[tokio::test]
+async fn unknown_operations_and_credentials_get_clear_errors() {
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    let err = sdk_kms(&a)
+        .enable_key_rotation()
+        .key_id("x")
+        .send()
+        .await
+        .unwrap_err();
+    let message = aws_sdk_kms::error::ProvideErrorMetadata::message(&err)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("FakeAws does not model kms:EnableKeyRotation"),
+        "{message}"
+    );
+    let stranger = Account::from_config(
+        id(A),
+        fake.sdk_config(id(A))
+            .await
+            .to_builder()
+            .credentials_provider(aws_sdk_kms::config::SharedCredentialsProvider::new(
+                aws_sdk_kms::config::Credentials::new("AKIAUNKNOWN", "x", None, None, "test"),
+            ))
+            .build(),
+    );
+    let err = sts::caller_identity(&stranger, &region())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("UnrecognizedClientException"));
+    // Every call is logged with its outcome.
+    let calls = fake.calls();
+    assert_eq!(
+        calls.last().unwrap().error.as_deref(),
+        Some("UnrecognizedClientException")
+    );
+    assert_eq!(calls.last().unwrap().status, 403);
+}
