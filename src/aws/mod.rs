@@ -2,6 +2,7 @@
 //! module per service that talks to the SDK. Nothing outside this module calls the SDK.
 
 pub mod kms;
+pub mod rds;
 pub mod sts;
 
 use std::{fmt, time::Duration};

@@ -66,6 +66,11 @@ pub(crate) struct Kms {
 }
 
 impl Kms {
+    /// Every key of every account and region.
+    pub fn all_keys(&self) -> impl Iterator<Item = &FakeKey> {
+        self.keys.values()
+    }
+
     pub fn customer_keys(&self, account: AccountId, region: &Region) -> Vec<FakeKey> {
         self.keys
             .values()
@@ -252,6 +257,21 @@ fn resolve(world: &mut World, caller: &Caller, reference: &str) -> Result<Addr, 
         )));
     }
     Ok(addr)
+}
+
+/// The ARN of the key `reference` names (id, alias or ARN), as seen by `caller`; AWS managed
+/// keys are made on demand.
+pub(crate) fn resolve_arn(
+    world: &mut World,
+    caller: &Caller,
+    reference: &str,
+) -> Result<String, AwsFault> {
+    let addr = resolve(world, caller, reference)?;
+    world
+        .kms
+        .key(&addr)
+        .map(FakeKey::arn)
+        .ok_or_else(|| not_found(reference))
 }
 
 fn ensure_managed_key(

@@ -17,6 +17,17 @@
 //!   primary and puts the replica in the same account (R12, R23). The reserved `alias/aws/`
 //!   prefix is refused. Another account may use a key only by ARN and only when the key
 //!   policy allows that account the action (`AccessDeniedException` otherwise, R2).
+//! - **RDS** DB and cluster snapshots: `Describe*` (with `SnapshotType=shared` and
+//!   `IncludeShared`), `Create*`, `Copy*` (re-encrypting with `KmsKeyId`, from a shared ARN,
+//!   from another region), snapshot attributes (`restore`), `Delete*`, restores, and tags.
+//!   A copy takes a configurable time per GiB with `PercentProgress` at 0 until done (R5,
+//!   R21), within a configurable in-flight quota per account and region
+//!   (`SnapshotQuotaExceeded`, R19). Sharing a snapshot under `alias/aws/rds` fails with AWS's
+//!   error and message (R1); only manual snapshots can be shared (R3); at most 20 accounts
+//!   (`SharedSnapshotQuotaExceeded`, R6). Copying or restoring from another account's
+//!   snapshot needs its key's policy to allow that account, and fails with
+//!   `KMSKeyNotAccessibleFault` once the key is pending deletion (R7, R9); taking a snapshot
+//!   needs no key access (R9). A shared snapshot must be named by its ARN (R3).
 //! - **STS** `GetCallerIdentity` answers with the account of the access key; `AssumeRole`
 //!   hands out credentials of the role's account.
 //!
@@ -32,6 +43,7 @@
 //! outcome, so tests can count calls per operation.
 
 mod kms;
+mod rds;
 mod sts;
 pub(crate) mod wire;
 
@@ -117,6 +129,7 @@ struct Injected {
 pub(crate) struct World {
     pub access_keys: BTreeMap<String, AccountId>,
     pub kms: kms::Kms,
+    pub rds: rds::Rds,
     counts: BTreeMap<String, usize>,
     faults: Vec<Injected>,
     log: Vec<Call>,
@@ -287,6 +300,75 @@ impl FakeAws {
         self.world().kms.customer_keys(account, region)
     }
 
+    /// Seeds a snapshot (and its database, if missing). Returns the snapshot's ARN.
+    pub fn seed_snapshot(&self, seed: SeedSnapshot) -> Result<String, AwsFault> {
+        let mut world = self.world();
+        let caller = Caller {
+            account: seed.account,
+            region: seed.region.clone(),
+        };
+        let kms_key = match &seed.key {
+            Some(k) => Some(kms::resolve_arn(&mut world, &caller, k)?),
+            None => None,
+        };
+        let db = FakeDatabase {
+            kind: seed.kind,
+            account: seed.account,
+            region: seed.region.clone(),
+            id: seed.source.to_ascii_lowercase(),
+            engine: match seed.kind {
+                crate::ids::SnapshotKind::Cluster => "aurora-mysql".into(),
+                crate::ids::SnapshotKind::Db => "mysql".into(),
+            },
+            kms_key: kms_key.clone(),
+            restored_from: None,
+            manage_master_user_password: true,
+            instances: Vec::new(),
+        };
+        let key = (db.account, db.region.clone(), db.kind, db.id.clone());
+        if !world.rds.databases.contains_key(&key) {
+            world.rds.add_database(db);
+        }
+        let snapshot = rds::from_seed(&seed, kms_key);
+        let arn = snapshot.arn();
+        world.rds.add_snapshot(snapshot);
+        Ok(arn)
+    }
+
+    /// How long a snapshot copy takes per GiB (default 200 ms); `PercentProgress` stays at 0
+    /// until then (R5, R21).
+    pub fn set_copy_time(&self, per_gib: Duration) {
+        self.world().rds.copy_time = per_gib;
+    }
+
+    /// How many copies may be in flight per account and destination region before
+    /// `SnapshotQuotaExceeded` (default 20, R19).
+    pub fn set_copy_quota(&self, quota: usize) {
+        self.world().rds.copy_quota = quota;
+    }
+
+    /// The snapshots of `account` in `region`.
+    pub fn snapshots(&self, account: AccountId, region: &Region) -> Vec<FakeSnapshot> {
+        self.world()
+            .rds
+            .snapshots
+            .values()
+            .filter(|s| s.account == account && &s.region == region)
+            .cloned()
+            .collect()
+    }
+
+    /// The DB clusters and instances of `account` in `region`.
+    pub fn databases(&self, account: AccountId, region: &Region) -> Vec<FakeDatabase> {
+        self.world()
+            .rds
+            .databases
+            .values()
+            .filter(|d| d.account == account && &d.region == region)
+            .cloned()
+            .collect()
+    }
+
     /// The alias names of `account` in `region` and the key ids they point at.
     pub fn aliases(&self, account: AccountId, region: &Region) -> BTreeMap<String, String> {
         self.world().kms.aliases(account, region)
@@ -294,6 +376,71 @@ impl FakeAws {
 }
 
 pub use kms::FakeKey;
+pub use rds::{FakeDatabase, FakeSnapshot};
+
+const RDS_NAMESPACE: &str = "http://rds.amazonaws.com/doc/2014-10-31/";
+
+/// A snapshot to seed the fake with: [`FakeAws::seed_snapshot`].
+#[derive(Debug, Clone)]
+pub struct SeedSnapshot {
+    /// DB or cluster snapshot.
+    pub kind: crate::ids::SnapshotKind,
+    /// The owning account.
+    pub account: AccountId,
+    /// The region.
+    pub region: Region,
+    /// The snapshot identifier.
+    pub id: String,
+    /// The instance or cluster it was taken from (made too if missing).
+    pub source: String,
+    /// The key that encrypts it, as an id, alias or ARN in its account (`alias/aws/rds` for
+    /// the AWS managed key); `None` for an unencrypted snapshot.
+    pub key: Option<String>,
+    /// `manual` or `automated`.
+    pub snapshot_type: String,
+    /// Size in GiB: a copy takes the copy time per GiB (R21).
+    pub size_gb: u32,
+    /// The option group of a DB snapshot (R22).
+    pub option_group: Option<String>,
+}
+
+impl SeedSnapshot {
+    /// A manual cluster snapshot of `cluster` in `account` and `region`, under `key`, 1 GiB.
+    pub fn cluster(
+        account: AccountId,
+        region: &Region,
+        id: &str,
+        cluster: &str,
+        key: Option<&str>,
+    ) -> SeedSnapshot {
+        SeedSnapshot {
+            kind: crate::ids::SnapshotKind::Cluster,
+            account,
+            region: region.clone(),
+            id: id.into(),
+            source: cluster.into(),
+            key: key.map(str::to_owned),
+            snapshot_type: "manual".into(),
+            size_gb: 1,
+            option_group: None,
+        }
+    }
+
+    /// A manual DB snapshot of `instance`, under `key`, 1 GiB.
+    pub fn db(
+        account: AccountId,
+        region: &Region,
+        id: &str,
+        instance: &str,
+        key: Option<&str>,
+    ) -> SeedSnapshot {
+        SeedSnapshot {
+            kind: crate::ids::SnapshotKind::Db,
+            source: instance.into(),
+            ..SeedSnapshot::cluster(account, region, id, "", key)
+        }
+    }
+}
 
 struct Responder {
     world: Arc<Mutex<World>>,
@@ -386,6 +533,11 @@ fn handle(
                 "sts" => sts::handle(world, &caller, &incoming.operation, &incoming.params).map(
                     |inner| {
                         wire::query_reply(&incoming.operation, sts::NAMESPACE, &inner, request_id)
+                    },
+                ),
+                "rds" => rds::handle(world, &caller, &incoming.operation, &incoming.params).map(
+                    |inner| {
+                        wire::query_reply(&incoming.operation, RDS_NAMESPACE, &inner, request_id)
                     },
                 ),
                 other => Err(unknown(other, &incoming.operation)),

@@ -1,0 +1,409 @@
+//! RDS: DB and cluster snapshots (describe, copy, share, delete, tags), restores, and the
+//! master password setting, as the engine needs them.
+
+use aws_sdk_rds::types::Tag;
+
+use super::{Account, AwsError};
+use crate::ids::{AccountId, Region, SnapshotKind};
+
+/// What snapshift reads about a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// DB or cluster snapshot.
+    pub kind: SnapshotKind,
+    /// The identifier as the caller sees it (the ARN, for a snapshot shared with it).
+    pub identifier: String,
+    /// The ARN.
+    pub arn: String,
+    /// `available`, `creating`, `copying`, ...
+    pub status: String,
+    /// Progress as RDS reports it; 0 until done for many copies (R5).
+    pub percent: i32,
+    /// The key ARN, if encrypted.
+    pub kms_key: Option<String>,
+    /// `manual`, `automated`, `shared`, `awsbackup`, ...
+    pub snapshot_type: String,
+    /// The instance or cluster it was taken from.
+    pub source: String,
+    /// Size in GiB.
+    pub allocated_gb: i32,
+    /// The option group (DB snapshots, R22).
+    pub option_group: Option<String>,
+}
+
+impl SnapshotInfo {
+    /// Whether the snapshot is ready to use.
+    pub fn is_available(&self) -> bool {
+        self.status == "available"
+    }
+
+    fn from_cluster(s: &aws_sdk_rds::types::DbClusterSnapshot) -> SnapshotInfo {
+        SnapshotInfo {
+            kind: SnapshotKind::Cluster,
+            identifier: s
+                .db_cluster_snapshot_identifier()
+                .unwrap_or_default()
+                .to_owned(),
+            arn: s.db_cluster_snapshot_arn().unwrap_or_default().to_owned(),
+            status: s.status().unwrap_or_default().to_owned(),
+            percent: s.percent_progress().unwrap_or_default(),
+            kms_key: s
+                .kms_key_id()
+                .filter(|_| s.storage_encrypted().unwrap_or(false))
+                .map(str::to_owned),
+            snapshot_type: s.snapshot_type().unwrap_or_default().to_owned(),
+            source: s.db_cluster_identifier().unwrap_or_default().to_owned(),
+            allocated_gb: s.allocated_storage().unwrap_or_default(),
+            option_group: None,
+        }
+    }
+
+    fn from_db(s: &aws_sdk_rds::types::DbSnapshot) -> SnapshotInfo {
+        SnapshotInfo {
+            kind: SnapshotKind::Db,
+            identifier: s.db_snapshot_identifier().unwrap_or_default().to_owned(),
+            arn: s.db_snapshot_arn().unwrap_or_default().to_owned(),
+            status: s.status().unwrap_or_default().to_owned(),
+            percent: s.percent_progress().unwrap_or_default(),
+            kms_key: s
+                .kms_key_id()
+                .filter(|_| s.encrypted().unwrap_or(false))
+                .map(str::to_owned),
+            snapshot_type: s.snapshot_type().unwrap_or_default().to_owned(),
+            source: s.db_instance_identifier().unwrap_or_default().to_owned(),
+            allocated_gb: s.allocated_storage().unwrap_or_default(),
+            option_group: s.option_group_name().map(str::to_owned),
+        }
+    }
+}
+
+/// What a copy is made with.
+#[derive(Debug, Clone, Default)]
+pub struct CopyRequest<'a> {
+    /// The source: identifier, or ARN (required for a shared snapshot, R3).
+    pub source: &'a str,
+    /// The new snapshot's identifier.
+    pub target: &'a str,
+    /// The key to re-encrypt with (R3, R7).
+    pub kms_key: Option<&'a str>,
+    /// Copy the source's tags.
+    pub copy_tags: bool,
+    /// Tags for the copy.
+    pub tags: &'a [(String, String)],
+    /// A target option group (DB snapshots across regions, R22).
+    pub option_group: Option<&'a str>,
+}
+
+/// RDS in one account and region.
+#[derive(Debug, Clone)]
+pub struct Rds {
+    client: aws_sdk_rds::Client,
+    region: Region,
+}
+
+fn err<E, R>(op: &'static str) -> impl FnOnce(aws_sdk_rds::error::SdkError<E, R>) -> AwsError
+where
+    E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + super::RawResponse,
+{
+    move |e| AwsError::from_sdk("rds", op, e)
+}
+
+fn tags(pairs: &[(String, String)]) -> Vec<Tag> {
+    pairs
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// The "not found" codes of the two snapshot kinds.
+fn is_not_found(e: &AwsError) -> bool {
+    e.is("DBSnapshotNotFound") || e.is("DBClusterSnapshotNotFoundFault")
+}
+
+impl Rds {
+    /// RDS of `account` in `region`.
+    pub fn new(account: &Account, region: &Region) -> Rds {
+        Rds {
+            client: aws_sdk_rds::Client::new(&account.region_config(region)),
+            region: region.clone(),
+        }
+    }
+
+    /// The region this client talks to.
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    /// One snapshot by identifier or ARN, including snapshots shared with this account;
+    /// `None` when there is no such snapshot (or it is not shared with this account).
+    pub async fn describe_snapshot(
+        &self,
+        kind: SnapshotKind,
+        reference: &str,
+    ) -> Result<Option<SnapshotInfo>, AwsError> {
+        let result = match kind {
+            SnapshotKind::Cluster => self
+                .client
+                .describe_db_cluster_snapshots()
+                .db_cluster_snapshot_identifier(reference)
+                .include_shared(true)
+                .send()
+                .await
+                .map(|o| {
+                    o.db_cluster_snapshots()
+                        .first()
+                        .map(SnapshotInfo::from_cluster)
+                })
+                .map_err(err("DescribeDBClusterSnapshots")),
+            SnapshotKind::Db => self
+                .client
+                .describe_db_snapshots()
+                .db_snapshot_identifier(reference)
+                .include_shared(true)
+                .send()
+                .await
+                .map(|o| o.db_snapshots().first().map(SnapshotInfo::from_db))
+                .map_err(err("DescribeDBSnapshots")),
+        };
+        match result {
+            Err(e) if is_not_found(&e) => Ok(None),
+            other => other,
+        }
+    }
+
+    /// `CopyDBSnapshot` / `CopyDBClusterSnapshot`.
+    pub async fn copy_snapshot(
+        &self,
+        kind: SnapshotKind,
+        request: &CopyRequest<'_>,
+    ) -> Result<SnapshotInfo, AwsError> {
+        match kind {
+            SnapshotKind::Cluster => {
+                let out = self
+                    .client
+                    .copy_db_cluster_snapshot()
+                    .source_db_cluster_snapshot_identifier(request.source)
+                    .target_db_cluster_snapshot_identifier(request.target)
+                    .set_kms_key_id(request.kms_key.map(str::to_owned))
+                    .copy_tags(request.copy_tags)
+                    .set_tags(Some(tags(request.tags)))
+                    .send()
+                    .await
+                    .map_err(err("CopyDBClusterSnapshot"))?;
+                out.db_cluster_snapshot()
+                    .map(SnapshotInfo::from_cluster)
+                    .ok_or_else(|| {
+                        AwsError::malformed(
+                            "rds",
+                            "CopyDBClusterSnapshot",
+                            "no DBClusterSnapshot".into(),
+                        )
+                    })
+            }
+            SnapshotKind::Db => {
+                let out = self
+                    .client
+                    .copy_db_snapshot()
+                    .source_db_snapshot_identifier(request.source)
+                    .target_db_snapshot_identifier(request.target)
+                    .set_kms_key_id(request.kms_key.map(str::to_owned))
+                    .copy_tags(request.copy_tags)
+                    .set_tags(Some(tags(request.tags)))
+                    .set_option_group_name(request.option_group.map(str::to_owned))
+                    .send()
+                    .await
+                    .map_err(err("CopyDBSnapshot"))?;
+                out.db_snapshot().map(SnapshotInfo::from_db).ok_or_else(|| {
+                    AwsError::malformed("rds", "CopyDBSnapshot", "no DBSnapshot".into())
+                })
+            }
+        }
+    }
+
+    /// The accounts a snapshot is shared with (its `restore` attribute, R6).
+    pub async fn shared_with(&self, kind: SnapshotKind, id: &str) -> Result<Vec<String>, AwsError> {
+        let values = match kind {
+            SnapshotKind::Cluster => {
+                let out = self
+                    .client
+                    .describe_db_cluster_snapshot_attributes()
+                    .db_cluster_snapshot_identifier(id)
+                    .send()
+                    .await
+                    .map_err(err("DescribeDBClusterSnapshotAttributes"))?;
+                out.db_cluster_snapshot_attributes_result()
+                    .map(|r| r.db_cluster_snapshot_attributes())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|a| a.attribute_name() == Some("restore"))
+                    .flat_map(|a| a.attribute_values().iter().cloned())
+                    .collect()
+            }
+            SnapshotKind::Db => {
+                let out = self
+                    .client
+                    .describe_db_snapshot_attributes()
+                    .db_snapshot_identifier(id)
+                    .send()
+                    .await
+                    .map_err(err("DescribeDBSnapshotAttributes"))?;
+                out.db_snapshot_attributes_result()
+                    .map(|r| r.db_snapshot_attributes())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|a| a.attribute_name() == Some("restore"))
+                    .flat_map(|a| a.attribute_values().iter().cloned())
+                    .collect()
+            }
+        };
+        Ok(values)
+    }
+
+    /// Shares (`add`) or unshares a snapshot with `account` (R6).
+    pub async fn set_shared(
+        &self,
+        kind: SnapshotKind,
+        id: &str,
+        account: AccountId,
+        add: bool,
+    ) -> Result<(), AwsError> {
+        let value = vec![account.to_string()];
+        let (to_add, to_remove) = if add {
+            (Some(value), None)
+        } else {
+            (None, Some(value))
+        };
+        match kind {
+            SnapshotKind::Cluster => {
+                self.client
+                    .modify_db_cluster_snapshot_attribute()
+                    .db_cluster_snapshot_identifier(id)
+                    .attribute_name("restore")
+                    .set_values_to_add(to_add)
+                    .set_values_to_remove(to_remove)
+                    .send()
+                    .await
+                    .map_err(err("ModifyDBClusterSnapshotAttribute"))?;
+            }
+            SnapshotKind::Db => {
+                self.client
+                    .modify_db_snapshot_attribute()
+                    .db_snapshot_identifier(id)
+                    .attribute_name("restore")
+                    .set_values_to_add(to_add)
+                    .set_values_to_remove(to_remove)
+                    .send()
+                    .await
+                    .map_err(err("ModifyDBSnapshotAttribute"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a snapshot; `false` when it did not exist.
+    pub async fn delete_snapshot(&self, kind: SnapshotKind, id: &str) -> Result<bool, AwsError> {
+        let result = match kind {
+            SnapshotKind::Cluster => self
+                .client
+                .delete_db_cluster_snapshot()
+                .db_cluster_snapshot_identifier(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(err("DeleteDBClusterSnapshot")),
+            SnapshotKind::Db => self
+                .client
+                .delete_db_snapshot()
+                .db_snapshot_identifier(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(err("DeleteDBSnapshot")),
+        };
+        match result {
+            Ok(()) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The tags of a resource by ARN.
+    pub async fn tags(&self, arn: &str) -> Result<Vec<(String, String)>, AwsError> {
+        let out = self
+            .client
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .map_err(err("ListTagsForResource"))?;
+        Ok(out
+            .tag_list()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect())
+    }
+
+    /// Restores a cluster (`kind` cluster) or instance from a snapshot named by identifier or
+    /// ARN (R9: needs the snapshot's key). Returns whether it was created now (`false` when
+    /// it already existed).
+    pub async fn restore(
+        &self,
+        kind: SnapshotKind,
+        snapshot: &str,
+        target: &str,
+        engine: &str,
+        subnet_group: Option<&str>,
+        instance_class: Option<&str>,
+    ) -> Result<bool, AwsError> {
+        let result = match kind {
+            SnapshotKind::Cluster => self
+                .client
+                .restore_db_cluster_from_snapshot()
+                .snapshot_identifier(snapshot)
+                .db_cluster_identifier(target)
+                .engine(engine)
+                .set_db_subnet_group_name(subnet_group.map(str::to_owned))
+                .send()
+                .await
+                .map(drop)
+                .map_err(err("RestoreDBClusterFromSnapshot")),
+            SnapshotKind::Db => self
+                .client
+                .restore_db_instance_from_db_snapshot()
+                .db_snapshot_identifier(snapshot)
+                .db_instance_identifier(target)
+                .set_db_subnet_group_name(subnet_group.map(str::to_owned))
+                .set_db_instance_class(instance_class.map(str::to_owned))
+                .send()
+                .await
+                .map(drop)
+                .map_err(err("RestoreDBInstanceFromDBSnapshot")),
+        };
+        match result {
+            Ok(()) => Ok(true),
+            Err(e) if e.is("DBClusterAlreadyExistsFault") || e.is("DBInstanceAlreadyExists") => {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Turns on RDS-managed master passwords for a cluster (R10).
+    pub async fn manage_master_user_password(&self, cluster: &str) -> Result<(), AwsError> {
+        self.client
+            .modify_db_cluster()
+            .db_cluster_identifier(cluster)
+            .manage_master_user_password(true)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map_err(err("ModifyDBCluster"))?;
+        Ok(())
+    }
+}

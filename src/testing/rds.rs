@@ -1,0 +1,944 @@
+//! The fake RDS: DB instances and clusters, their snapshots, copies that take time and show
+//! 0 % until done (R5) within an in-flight quota (R19), sharing (R1, R6), and restores that
+//! need the snapshot's key (R7, R9).
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::{Duration, Instant},
+};
+
+use super::{
+    kms, unknown,
+    wire::{xml_escape, AwsFault, Params},
+    Caller, World,
+};
+use crate::ids::{AccountId, Region, SnapshotKind};
+
+/// A DB snapshot or cluster snapshot as the fake holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeSnapshot {
+    /// DB or cluster snapshot.
+    pub kind: SnapshotKind,
+    /// The owning account.
+    pub account: AccountId,
+    /// The region.
+    pub region: Region,
+    /// The identifier.
+    pub id: String,
+    /// The instance or cluster it was taken from.
+    pub source: String,
+    /// The engine.
+    pub engine: String,
+    /// The ARN of the key that encrypts it, if encrypted.
+    pub kms_key: Option<String>,
+    /// `manual`, `automated` or `awsbackup`.
+    pub snapshot_type: String,
+    /// The accounts it is shared with (R6).
+    pub shared_with: BTreeSet<AccountId>,
+    /// Its tags.
+    pub tags: Vec<(String, String)>,
+    /// Size in GiB.
+    pub allocated_gb: u32,
+    /// The option group (DB snapshots), R22.
+    pub option_group: Option<String>,
+    /// The snapshot it was copied from, if any.
+    pub copied_from: Option<String>,
+    ready_at: Option<Instant>,
+    created: f64,
+}
+
+impl FakeSnapshot {
+    /// The snapshot's ARN.
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:{}:rds:{}:{}:{}:{}",
+            self.region.partition(),
+            self.region,
+            self.account,
+            self.kind.resource_type(),
+            self.id
+        )
+    }
+
+    /// `creating` until a copy finishes, then `available`.
+    pub fn status(&self) -> &'static str {
+        match self.ready_at {
+            Some(t) if Instant::now() < t => "creating",
+            _ => "available",
+        }
+    }
+
+    fn percent(&self) -> u32 {
+        // R5: AWS reports 0 until the copy is done, then 100.
+        if self.status() == "available" {
+            100
+        } else {
+            0
+        }
+    }
+}
+
+/// A DB cluster or instance as the fake holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeDatabase {
+    /// Cluster or instance.
+    pub kind: SnapshotKind,
+    /// The owning account.
+    pub account: AccountId,
+    /// The region.
+    pub region: Region,
+    /// The identifier.
+    pub id: String,
+    /// The engine.
+    pub engine: String,
+    /// The key ARN, if encrypted.
+    pub kms_key: Option<String>,
+    /// The snapshot it was restored from, if any.
+    pub restored_from: Option<String>,
+    /// Whether RDS manages the master password in Secrets Manager (R10).
+    pub manage_master_user_password: bool,
+    /// DB instances of a cluster (a restore through RDS makes what you ask for, R17).
+    pub instances: Vec<String>,
+}
+
+type Addr = (AccountId, Region, SnapshotKind, String);
+
+pub(crate) struct Rds {
+    pub snapshots: BTreeMap<Addr, FakeSnapshot>,
+    pub databases: BTreeMap<Addr, FakeDatabase>,
+    pub copy_time: Duration,
+    pub copy_quota: usize,
+}
+
+impl Default for Rds {
+    fn default() -> Rds {
+        Rds {
+            snapshots: BTreeMap::new(),
+            databases: BTreeMap::new(),
+            copy_time: Duration::from_millis(200),
+            copy_quota: crate::rules::limits::DEFAULT_COPY_QUOTA,
+        }
+    }
+}
+
+fn iso8601(epoch: f64) -> String {
+    let secs = epoch.max(0.0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.000Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn el(name: &str, value: impl std::fmt::Display) -> String {
+    format!("<{name}>{}</{name}>", xml_escape(&value.to_string()))
+}
+
+fn tags_xml(tags: &[(String, String)]) -> String {
+    let inner: String = tags
+        .iter()
+        .map(|(k, v)| format!("<Tag>{}{}</Tag>", el("Key", k), el("Value", v)))
+        .collect();
+    format!("<TagList>{inner}</TagList>")
+}
+
+fn snapshot_xml(s: &FakeSnapshot, caller: AccountId) -> String {
+    // The owner sees the identifier; an account it is shared with sees the ARN (R6).
+    let id = if s.account == caller {
+        s.id.clone()
+    } else {
+        s.arn()
+    };
+    let snapshot_type = if s.account == caller {
+        s.snapshot_type.as_str()
+    } else {
+        "shared"
+    };
+    let mut x = String::new();
+    match s.kind {
+        SnapshotKind::Cluster => {
+            x += &el("DBClusterSnapshotIdentifier", &id);
+            x += &el("DBClusterIdentifier", &s.source);
+            x += &el("DBClusterSnapshotArn", s.arn());
+            x += &el("StorageEncrypted", s.kms_key.is_some());
+            if let Some(from) = &s.copied_from {
+                x += &el("SourceDBClusterSnapshotArn", from);
+            }
+        }
+        SnapshotKind::Db => {
+            x += &el("DBSnapshotIdentifier", &id);
+            x += &el("DBInstanceIdentifier", &s.source);
+            x += &el("DBSnapshotArn", s.arn());
+            x += &el("Encrypted", s.kms_key.is_some());
+            if let Some(og) = &s.option_group {
+                x += &el("OptionGroupName", og);
+            }
+            if let Some(from) = &s.copied_from {
+                x += &el("SourceDBSnapshotIdentifier", from);
+            }
+        }
+    }
+    x += &el("SnapshotCreateTime", iso8601(s.created));
+    x += &el("Engine", &s.engine);
+    x += &el("AllocatedStorage", s.allocated_gb);
+    x += &el("Status", s.status());
+    x += &el("PercentProgress", s.percent());
+    x += &el("SnapshotType", snapshot_type);
+    if let Some(key) = &s.kms_key {
+        x += &el("KmsKeyId", key);
+    }
+    x += &tags_xml(&s.tags);
+    let member = match s.kind {
+        SnapshotKind::Cluster => "DBClusterSnapshot",
+        SnapshotKind::Db => "DBSnapshot",
+    };
+    format!("<{member}>{x}</{member}>")
+}
+
+fn not_found(kind: SnapshotKind, id: &str) -> AwsFault {
+    match kind {
+        SnapshotKind::Cluster => AwsFault::new(
+            "DBClusterSnapshotNotFoundFault",
+            format!("DBClusterSnapshot {id} not found."),
+        )
+        .status(404),
+        SnapshotKind::Db => {
+            AwsFault::new("DBSnapshotNotFound", format!("DBSnapshot {id} not found.")).status(404)
+        }
+    }
+}
+
+/// `prefix.1`, `prefix.2`, ... of a form.
+fn form_list(params: &Params, prefix: &str) -> Vec<String> {
+    (1..)
+        .map_while(|i| params.str(&format!("{prefix}.{i}")))
+        .collect()
+}
+
+fn form_tags(params: &Params) -> Vec<(String, String)> {
+    (1..)
+        .map_while(|i| {
+            let key = params.str(&format!("Tags.Tag.{i}.Key"))?;
+            Some((
+                key,
+                params
+                    .str(&format!("Tags.Tag.{i}.Value"))
+                    .unwrap_or_default(),
+            ))
+        })
+        .collect()
+}
+
+/// Finds a snapshot by identifier (caller's account and region) or ARN; another account's
+/// snapshot is visible only when shared with the caller.
+fn find(
+    world: &World,
+    caller: &Caller,
+    kind: SnapshotKind,
+    reference: &str,
+) -> Result<Addr, AwsFault> {
+    let addr = match reference.strip_prefix("arn:") {
+        Some(arn) => {
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            let [_, "rds", region, account, resource_type, id] = parts.as_slice() else {
+                return Err(not_found(kind, reference));
+            };
+            if *resource_type != kind.resource_type() {
+                return Err(not_found(kind, reference));
+            }
+            let account: AccountId = account.parse().map_err(|_| not_found(kind, reference))?;
+            let region: Region = region.parse().map_err(|_| not_found(kind, reference))?;
+            (account, region, kind, (*id).to_owned())
+        }
+        None => (
+            caller.account,
+            caller.region.clone(),
+            kind,
+            reference.to_ascii_lowercase(),
+        ),
+    };
+    let snapshot = world
+        .rds
+        .snapshots
+        .get(&addr)
+        .ok_or_else(|| not_found(kind, reference))?;
+    if snapshot.account != caller.account && !snapshot.shared_with.contains(&caller.account) {
+        return Err(not_found(kind, reference));
+    }
+    Ok(addr)
+}
+
+/// R7, R9: whether RDS, acting for `account`, may use the key `key_arn`.
+fn key_usable(world: &World, account: AccountId, region: &Region, key_arn: &str) -> bool {
+    let Some(key) = key_by_arn(world, key_arn) else {
+        return false;
+    };
+    if key.state != "Enabled" {
+        return false;
+    }
+    key.account == account
+        || ["kms:Decrypt", "kms:CreateGrant"]
+            .iter()
+            .all(|action| kms::key_allows(&key.policy, account, region, action, Some("rds")))
+}
+
+fn key_by_arn<'a>(world: &'a World, arn: &str) -> Option<&'a kms::FakeKey> {
+    world.kms.all_keys().find(|k| k.arn() == arn)
+}
+
+fn kind_of(operation: &str) -> SnapshotKind {
+    if operation.contains("Cluster") {
+        SnapshotKind::Cluster
+    } else {
+        SnapshotKind::Db
+    }
+}
+
+fn id_param(kind: SnapshotKind) -> &'static str {
+    match kind {
+        SnapshotKind::Cluster => "DBClusterSnapshotIdentifier",
+        SnapshotKind::Db => "DBSnapshotIdentifier",
+    }
+}
+
+pub(crate) fn handle(
+    world: &mut World,
+    caller: &Caller,
+    operation: &str,
+    params: &Params,
+) -> Result<String, AwsFault> {
+    match operation {
+        "DescribeDBSnapshots" | "DescribeDBClusterSnapshots" => {
+            let kind = kind_of(operation);
+            let filter_id = params.str(id_param(kind));
+            let source_param = match kind {
+                SnapshotKind::Cluster => "DBClusterIdentifier",
+                SnapshotKind::Db => "DBInstanceIdentifier",
+            };
+            let source = params.str(source_param).map(|s| s.to_ascii_lowercase());
+            let snapshot_type = params.str("SnapshotType");
+            let include_shared = params.str("IncludeShared").as_deref() == Some("true")
+                || snapshot_type.as_deref() == Some("shared");
+            if let Some(id) = &filter_id {
+                let addr = find(world, caller, kind, id)?;
+                let s = &world.rds.snapshots[&addr];
+                let list = snapshot_xml(s, caller.account);
+                return Ok(format!("<{0}s>{list}</{0}s>", member(kind)));
+            }
+            let list: String = world
+                .rds
+                .snapshots
+                .values()
+                .filter(|s| s.kind == kind && s.region == caller.region)
+                .filter(|s| {
+                    let own = s.account == caller.account;
+                    let shared = include_shared && s.shared_with.contains(&caller.account);
+                    match snapshot_type.as_deref() {
+                        Some("shared") => shared && !own,
+                        Some(t) => own && s.snapshot_type == t,
+                        None => own || shared,
+                    }
+                })
+                .filter(|s| source.as_ref().is_none_or(|src| &s.source == src))
+                .map(|s| snapshot_xml(s, caller.account))
+                .collect();
+            Ok(format!("<{0}s>{list}</{0}s>", member(kind)))
+        }
+        "CreateDBSnapshot" | "CreateDBClusterSnapshot" => {
+            let kind = kind_of(operation);
+            let id = params
+                .str(id_param(kind))
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let source_param = match kind {
+                SnapshotKind::Cluster => "DBClusterIdentifier",
+                SnapshotKind::Db => "DBInstanceIdentifier",
+            };
+            let source = params
+                .str(source_param)
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            // R9: taking a snapshot does not need access to the database's key.
+            let db = world
+                .rds
+                .databases
+                .get(&(caller.account, caller.region.clone(), kind, source.clone()))
+                .cloned()
+                .ok_or_else(|| match kind {
+                    SnapshotKind::Cluster => AwsFault::new(
+                        "DBClusterNotFoundFault",
+                        format!("DBCluster {source} not found."),
+                    )
+                    .status(404),
+                    SnapshotKind::Db => AwsFault::new(
+                        "DBInstanceNotFound",
+                        format!("DBInstance {source} not found."),
+                    )
+                    .status(404),
+                })?;
+            let addr = (caller.account, caller.region.clone(), kind, id.clone());
+            if world.rds.snapshots.contains_key(&addr) {
+                return Err(already_exists(kind, &id));
+            }
+            let snapshot = FakeSnapshot {
+                kind,
+                account: caller.account,
+                region: caller.region.clone(),
+                id,
+                source,
+                engine: db.engine.clone(),
+                kms_key: db.kms_key.clone(),
+                snapshot_type: "manual".into(),
+                shared_with: BTreeSet::new(),
+                tags: form_tags(params),
+                allocated_gb: 1,
+                option_group: None,
+                copied_from: None,
+                ready_at: None,
+                created: World::now(),
+            };
+            let xml = snapshot_xml(&snapshot, caller.account);
+            world.rds.snapshots.insert(addr, snapshot);
+            Ok(xml)
+        }
+        "CopyDBSnapshot" | "CopyDBClusterSnapshot" => {
+            copy(world, caller, kind_of(operation), params)
+        }
+        "ModifyDBSnapshotAttribute" | "ModifyDBClusterSnapshotAttribute" => {
+            let kind = kind_of(operation);
+            let id = params.str(id_param(kind)).unwrap_or_default();
+            let addr = find(world, caller, kind, &id)?;
+            if addr.0 != caller.account {
+                return Err(not_found(kind, &id));
+            }
+            if params.str("AttributeName").as_deref() != Some("restore") {
+                return Err(AwsFault::new(
+                    "InvalidParameterValue",
+                    "AttributeName must be restore",
+                ));
+            }
+            let add = form_list(params, "ValuesToAdd.AttributeValue");
+            let remove = form_list(params, "ValuesToRemove.AttributeValue");
+            let snapshot = world.rds.snapshots[&addr].clone();
+            if !add.is_empty() {
+                if snapshot.snapshot_type != "manual" {
+                    return Err(invalid_state(kind, "only manual snapshots can be shared"));
+                }
+                // R1: the AWS managed key's policy keeps it to its own account.
+                let managed = snapshot
+                    .kms_key
+                    .as_deref()
+                    .and_then(|k| key_by_arn(world, k))
+                    .is_some_and(|k| k.aws_managed);
+                if managed {
+                    return Err(AwsFault::new(
+                        "InvalidParameterValue",
+                        "Sharing snapshots encrypted with the default service key for RDS is currently not supported.",
+                    ));
+                }
+            }
+            let mut shared = snapshot.shared_with.clone();
+            for value in &add {
+                let account: AccountId = value.parse().map_err(|_| {
+                    AwsFault::new(
+                        "InvalidParameterValue",
+                        format!("{value} is not a valid account id"),
+                    )
+                })?;
+                shared.insert(account);
+            }
+            for value in &remove {
+                if let Ok(account) = value.parse::<AccountId>() {
+                    shared.remove(&account);
+                }
+            }
+            if shared.len() > crate::rules::limits::MAX_SHARED_ACCOUNTS {
+                return Err(AwsFault::new(
+                    "SharedSnapshotQuotaExceeded",
+                    "You have exceeded the maximum number of accounts you can share a snapshot with (20).",
+                ));
+            }
+            if let Some(s) = world.rds.snapshots.get_mut(&addr) {
+                s.shared_with = shared;
+            }
+            Ok(attributes_xml(world, kind, &addr))
+        }
+        "DescribeDBSnapshotAttributes" | "DescribeDBClusterSnapshotAttributes" => {
+            let kind = kind_of(operation);
+            let addr = find(
+                world,
+                caller,
+                kind,
+                &params.str(id_param(kind)).unwrap_or_default(),
+            )?;
+            Ok(attributes_xml(world, kind, &addr))
+        }
+        "DeleteDBSnapshot" | "DeleteDBClusterSnapshot" => {
+            let kind = kind_of(operation);
+            let id = params.str(id_param(kind)).unwrap_or_default();
+            let addr = find(world, caller, kind, &id)?;
+            if addr.0 != caller.account {
+                return Err(not_found(kind, &id));
+            }
+            let snapshot = &world.rds.snapshots[&addr];
+            if snapshot.snapshot_type != "manual" {
+                return Err(invalid_state(kind, "only manual snapshots can be deleted"));
+            }
+            if snapshot.status() != "available" {
+                return Err(invalid_state(kind, "the snapshot is not available"));
+            }
+            let xml = snapshot_xml(snapshot, caller.account);
+            world.rds.snapshots.remove(&addr);
+            Ok(xml)
+        }
+        "RestoreDBClusterFromSnapshot" | "RestoreDBInstanceFromDBSnapshot" => {
+            restore(world, caller, operation, params)
+        }
+        "DescribeDBClusters" | "DescribeDBInstances" => {
+            let kind = if operation == "DescribeDBClusters" {
+                SnapshotKind::Cluster
+            } else {
+                SnapshotKind::Db
+            };
+            let (param, member_name) = match kind {
+                SnapshotKind::Cluster => ("DBClusterIdentifier", "DBCluster"),
+                SnapshotKind::Db => ("DBInstanceIdentifier", "DBInstance"),
+            };
+            let wanted = params.str(param).map(|s| s.to_ascii_lowercase());
+            let dbs: Vec<&FakeDatabase> = world
+                .rds
+                .databases
+                .values()
+                .filter(|d| {
+                    d.kind == kind && d.account == caller.account && d.region == caller.region
+                })
+                .filter(|d| wanted.as_ref().is_none_or(|w| &d.id == w))
+                .collect();
+            if wanted.is_some() && dbs.is_empty() {
+                return Err(match kind {
+                    SnapshotKind::Cluster => {
+                        AwsFault::new("DBClusterNotFoundFault", "DBCluster not found.").status(404)
+                    }
+                    SnapshotKind::Db => {
+                        AwsFault::new("DBInstanceNotFound", "DBInstance not found.").status(404)
+                    }
+                });
+            }
+            let list: String = dbs.iter().map(|d| database_xml(d, member_name)).collect();
+            Ok(format!("<{member_name}s>{list}</{member_name}s>"))
+        }
+        "ModifyDBCluster" => {
+            let id = params
+                .str("DBClusterIdentifier")
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let addr = (
+                caller.account,
+                caller.region.clone(),
+                SnapshotKind::Cluster,
+                id.clone(),
+            );
+            let db = world.rds.databases.get_mut(&addr).ok_or_else(|| {
+                AwsFault::new(
+                    "DBClusterNotFoundFault",
+                    format!("DBCluster {id} not found."),
+                )
+                .status(404)
+            })?;
+            if let Some(v) = params.str("ManageMasterUserPassword") {
+                db.manage_master_user_password = v == "true";
+            }
+            Ok(database_xml(db, "DBCluster"))
+        }
+        "AddTagsToResource" => {
+            let arn = params.str("ResourceName").unwrap_or_default();
+            let tags = form_tags(params);
+            if let Some(bad) = tags
+                .iter()
+                .find(|(k, _)| k.to_ascii_lowercase().starts_with("aws:"))
+            {
+                return Err(AwsFault::new(
+                    "InvalidParameterValue",
+                    format!("tag key {} uses the reserved prefix aws: (R22)", bad.0),
+                ));
+            }
+            let snapshot = world
+                .rds
+                .snapshots
+                .values_mut()
+                .find(|s| s.arn() == arn && s.account == caller.account)
+                .ok_or_else(|| {
+                    AwsFault::new("InvalidParameterValue", format!("no resource {arn}"))
+                })?;
+            for (k, v) in tags {
+                snapshot.tags.retain(|(existing, _)| existing != &k);
+                snapshot.tags.push((k, v));
+            }
+            Ok(String::new())
+        }
+        "ListTagsForResource" => {
+            let arn = params.str("ResourceName").unwrap_or_default();
+            let snapshot = world
+                .rds
+                .snapshots
+                .values()
+                .find(|s| s.arn() == arn && s.account == caller.account)
+                .ok_or_else(|| {
+                    AwsFault::new("InvalidParameterValue", format!("no resource {arn}"))
+                })?;
+            Ok(tags_xml(&snapshot.tags))
+        }
+        other => Err(unknown("rds", other)),
+    }
+}
+
+fn member(kind: SnapshotKind) -> &'static str {
+    match kind {
+        SnapshotKind::Cluster => "DBClusterSnapshot",
+        SnapshotKind::Db => "DBSnapshot",
+    }
+}
+
+fn already_exists(kind: SnapshotKind, id: &str) -> AwsFault {
+    match kind {
+        SnapshotKind::Cluster => AwsFault::new("DBClusterSnapshotAlreadyExistsFault", format!("Cannot create the snapshot because a snapshot with the identifier {id} already exists.")),
+        SnapshotKind::Db => AwsFault::new("DBSnapshotAlreadyExists", format!("Cannot create the snapshot because a snapshot with the identifier {id} already exists.")),
+    }
+}
+
+fn invalid_state(kind: SnapshotKind, why: &str) -> AwsFault {
+    match kind {
+        SnapshotKind::Cluster => {
+            AwsFault::new("InvalidDBClusterSnapshotStateFault", why.to_owned())
+        }
+        SnapshotKind::Db => AwsFault::new("InvalidDBSnapshotState", why.to_owned()),
+    }
+}
+
+fn attributes_xml(world: &World, kind: SnapshotKind, addr: &Addr) -> String {
+    let s = &world.rds.snapshots[addr];
+    let values: String = s
+        .shared_with
+        .iter()
+        .map(|a| el("AttributeValue", a))
+        .collect();
+    let (result, id_el, list, item) = match kind {
+        SnapshotKind::Cluster => (
+            "DBClusterSnapshotAttributesResult",
+            "DBClusterSnapshotIdentifier",
+            "DBClusterSnapshotAttributes",
+            "DBClusterSnapshotAttribute",
+        ),
+        SnapshotKind::Db => (
+            "DBSnapshotAttributesResult",
+            "DBSnapshotIdentifier",
+            "DBSnapshotAttributes",
+            "DBSnapshotAttribute",
+        ),
+    };
+    format!(
+        "<{result}>{}<{list}><{item}><AttributeName>restore</AttributeName><AttributeValues>{values}</AttributeValues></{item}></{list}></{result}>",
+        el(id_el, &s.id)
+    )
+}
+
+fn database_xml(d: &FakeDatabase, member_name: &str) -> String {
+    let mut x = match d.kind {
+        SnapshotKind::Cluster => {
+            let members: String = d
+                .instances
+                .iter()
+                .map(|i| {
+                    format!(
+                        "<DBClusterMember>{}</DBClusterMember>",
+                        el("DBInstanceIdentifier", i)
+                    )
+                })
+                .collect();
+            el("DBClusterIdentifier", &d.id)
+                + &format!("<DBClusterMembers>{members}</DBClusterMembers>")
+                + &el("StorageEncrypted", d.kms_key.is_some())
+        }
+        SnapshotKind::Db => {
+            el("DBInstanceIdentifier", &d.id) + &el("StorageEncrypted", d.kms_key.is_some())
+        }
+    };
+    x += &el("Engine", &d.engine);
+    x += &el("Status", "available");
+    if let Some(k) = &d.kms_key {
+        x += &el("KmsKeyId", k);
+    }
+    if d.manage_master_user_password {
+        x += "<MasterUserSecret><SecretStatus>active</SecretStatus></MasterUserSecret>";
+    }
+    format!("<{member_name}>{x}</{member_name}>")
+}
+
+/// Resolves a target key as RDS does: id, alias or ARN in the caller's account and region.
+fn target_key(world: &mut World, caller: &Caller, reference: &str) -> Result<String, AwsFault> {
+    kms::resolve_arn(world, caller, reference).map_err(|_| {
+        AwsFault::new("KMSKeyNotAccessibleFault", format!("The specified KMS key {reference} does not exist, is not enabled or you do not have permissions to access it."))
+    })
+}
+
+fn copy(
+    world: &mut World,
+    caller: &Caller,
+    kind: SnapshotKind,
+    params: &Params,
+) -> Result<String, AwsFault> {
+    let (source_param, target_param) = match kind {
+        SnapshotKind::Cluster => (
+            "SourceDBClusterSnapshotIdentifier",
+            "TargetDBClusterSnapshotIdentifier",
+        ),
+        SnapshotKind::Db => ("SourceDBSnapshotIdentifier", "TargetDBSnapshotIdentifier"),
+    };
+    let source_ref = params.str(source_param).unwrap_or_default();
+    let target = params
+        .str(target_param)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    // A copy from another region names the source by ARN and reads it there.
+    let source_region = source_ref
+        .strip_prefix("arn:")
+        .and_then(|a| a.split(':').nth(2))
+        .and_then(|r| r.parse::<Region>().ok())
+        .unwrap_or_else(|| caller.region.clone());
+    let source_caller = Caller {
+        account: caller.account,
+        region: source_region.clone(),
+    };
+    let source_addr = find(world, &source_caller, kind, &source_ref)?;
+    let source = world.rds.snapshots[&source_addr].clone();
+    if source.status() != "available" {
+        return Err(invalid_state(kind, "the source snapshot is not available"));
+    }
+    let cross_account = source.account != caller.account;
+    if cross_account && !source_ref.starts_with("arn:") {
+        return Err(AwsFault::new(
+            "InvalidParameterValue",
+            "a shared snapshot must be named by its ARN (R3)",
+        ));
+    }
+    let target_addr = (caller.account, caller.region.clone(), kind, target.clone());
+    if world.rds.snapshots.contains_key(&target_addr) {
+        return Err(already_exists(kind, &target));
+    }
+    // R19: copies in flight to this region and account.
+    let in_flight = world
+        .rds
+        .snapshots
+        .values()
+        .filter(|s| {
+            s.account == caller.account && s.region == caller.region && s.status() == "creating"
+        })
+        .count();
+    if in_flight >= world.rds.copy_quota {
+        return Err(AwsFault::new("SnapshotQuotaExceeded", "Cannot copy the snapshot because the maximum number of snapshot copies in progress has been reached."));
+    }
+    let kms_key = match (&source.kms_key, params.str("KmsKeyId")) {
+        (None, Some(_)) => {
+            return Err(AwsFault::new(
+                "InvalidParameterValue",
+                "KmsKeyId is only for encrypted snapshots",
+            ))
+        }
+        (None, None) => None,
+        (Some(source_key), requested) => {
+            // R7, R9: reading the source needs its key.
+            if !key_usable(world, caller.account, &source_region, source_key) {
+                return Err(AwsFault::new(
+                    "KMSKeyNotAccessibleFault",
+                    format!("The source snapshot's KMS key {source_key} is not accessible to account {}.", caller.account),
+                ));
+            }
+            match requested {
+                Some(k) => Some(target_key(world, caller, &k)?),
+                None if cross_account || source_region != caller.region => {
+                    return Err(AwsFault::new("InvalidParameterValue", "KmsKeyId is required to copy an encrypted snapshot from another account or region"))
+                }
+                None => Some(source_key.clone()),
+            }
+        }
+    };
+    if let Some(k) = &kms_key {
+        if !key_usable(world, caller.account, &caller.region, k) {
+            return Err(AwsFault::new(
+                "KMSKeyNotAccessibleFault",
+                format!("The KMS key {k} is not accessible."),
+            ));
+        }
+    }
+    let mut tags = if params.str("CopyTags").as_deref() == Some("true") {
+        source.tags.clone()
+    } else {
+        Vec::new()
+    };
+    tags.extend(form_tags(params));
+    if let Some(bad) = tags
+        .iter()
+        .find(|(k, _)| k.to_ascii_lowercase().starts_with("aws:"))
+    {
+        return Err(AwsFault::new(
+            "InvalidParameterValue",
+            format!("tag key {} uses the reserved prefix aws: (R22)", bad.0),
+        ));
+    }
+    if kind == SnapshotKind::Db
+        && source.option_group.is_some()
+        && source_region != caller.region
+        && params.str("OptionGroupName").is_none()
+    {
+        return Err(AwsFault::new("InvalidParameterCombination", "The snapshot requires a target option group with the same option settings as the source option group."));
+    }
+    // R21: a re-encrypting copy is a full copy: its time grows with the size.
+    let duration = world.rds.copy_time * source.allocated_gb.max(1);
+    let copy = FakeSnapshot {
+        kind,
+        account: caller.account,
+        region: caller.region.clone(),
+        id: target,
+        source: source.source.clone(),
+        engine: source.engine.clone(),
+        kms_key,
+        snapshot_type: "manual".into(),
+        shared_with: BTreeSet::new(),
+        tags,
+        allocated_gb: source.allocated_gb,
+        option_group: params
+            .str("OptionGroupName")
+            .or(source.option_group.clone()),
+        copied_from: Some(source.arn()),
+        ready_at: Some(Instant::now() + duration),
+        created: World::now(),
+    };
+    let xml = snapshot_xml(&copy, caller.account);
+    world.rds.snapshots.insert(target_addr, copy);
+    Ok(xml)
+}
+
+fn restore(
+    world: &mut World,
+    caller: &Caller,
+    operation: &str,
+    params: &Params,
+) -> Result<String, AwsFault> {
+    let (kind, snapshot_param, id_param, member_name) =
+        if operation == "RestoreDBClusterFromSnapshot" {
+            (
+                SnapshotKind::Cluster,
+                "SnapshotIdentifier",
+                "DBClusterIdentifier",
+                "DBCluster",
+            )
+        } else {
+            (
+                SnapshotKind::Db,
+                "DBSnapshotIdentifier",
+                "DBInstanceIdentifier",
+                "DBInstance",
+            )
+        };
+    let snapshot_ref = params.str(snapshot_param).unwrap_or_default();
+    let addr = find(world, caller, kind, &snapshot_ref)?;
+    let snapshot = world.rds.snapshots[&addr].clone();
+    if snapshot.status() != "available" {
+        return Err(invalid_state(kind, "the snapshot is not available"));
+    }
+    // R9: restoring needs the snapshot's key.
+    if let Some(key) = &snapshot.kms_key {
+        if !key_usable(world, caller.account, &caller.region, key) {
+            return Err(AwsFault::new(
+                "KMSKeyNotAccessibleFault",
+                format!(
+                    "The KMS key {key} of the snapshot is not accessible to account {}.",
+                    caller.account
+                ),
+            ));
+        }
+    }
+    let id = params
+        .str(id_param)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let db_addr = (caller.account, caller.region.clone(), kind, id.clone());
+    if world.rds.databases.contains_key(&db_addr) {
+        return Err(match kind {
+            SnapshotKind::Cluster => AwsFault::new(
+                "DBClusterAlreadyExistsFault",
+                format!("DB cluster {id} already exists"),
+            ),
+            SnapshotKind::Db => AwsFault::new(
+                "DBInstanceAlreadyExists",
+                format!("DB instance {id} already exists"),
+            ),
+        });
+    }
+    let kms_key = match params.str("KmsKeyId") {
+        Some(k) => Some(target_key(world, caller, &k)?),
+        None => snapshot.kms_key.clone(),
+    };
+    let db = FakeDatabase {
+        kind,
+        account: caller.account,
+        region: caller.region.clone(),
+        id,
+        engine: params.str("Engine").unwrap_or(snapshot.engine.clone()),
+        kms_key,
+        restored_from: Some(snapshot.arn()),
+        manage_master_user_password: false,
+        instances: Vec::new(),
+    };
+    let xml = database_xml(&db, member_name);
+    world.rds.databases.insert(db_addr, db);
+    Ok(xml)
+}
+
+impl Rds {
+    pub fn add_database(&mut self, db: FakeDatabase) {
+        self.databases
+            .insert((db.account, db.region.clone(), db.kind, db.id.clone()), db);
+    }
+
+    pub fn add_snapshot(&mut self, s: FakeSnapshot) {
+        self.snapshots
+            .insert((s.account, s.region.clone(), s.kind, s.id.clone()), s);
+    }
+}
+
+/// The snapshot a test seeds, under `kms_key` (already resolved to an ARN).
+pub(crate) fn from_seed(seed: &super::SeedSnapshot, kms_key: Option<String>) -> FakeSnapshot {
+    FakeSnapshot {
+        kind: seed.kind,
+        account: seed.account,
+        region: seed.region.clone(),
+        id: seed.id.to_ascii_lowercase(),
+        source: seed.source.to_ascii_lowercase(),
+        engine: match seed.kind {
+            SnapshotKind::Cluster => "aurora-mysql".into(),
+            SnapshotKind::Db => "mysql".into(),
+        },
+        kms_key,
+        snapshot_type: seed.snapshot_type.clone(),
+        shared_with: BTreeSet::new(),
+        tags: Vec::new(),
+        allocated_gb: seed.size_gb,
+        option_group: seed.option_group.clone(),
+        copied_from: None,
+        ready_at: None,
+        created: World::now(),
+    }
+}

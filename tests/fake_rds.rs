@@ -1,0 +1,352 @@
+//! FakeAws's RDS model through the real SDK: the rules a migration meets.
+
+use std::time::Duration;
+
+use snapshift::{
+    aws::{
+        kms::{Kms, NewKey},
+        rds::{CopyRequest, Rds},
+        Account,
+    },
+    ids::{AccountId, Region, SnapshotKind},
+    key::ShareableKey,
+    testing::{FakeAws, SeedSnapshot},
+};
+
+const A: &str = "111111111111";
+const B: &str = "999999999999";
+
+fn id(s: &str) -> AccountId {
+    s.parse().unwrap()
+}
+
+fn region() -> Region {
+    "ap-northeast-1".parse().unwrap()
+}
+
+const CLUSTER: SnapshotKind = SnapshotKind::Cluster;
+
+async fn shareable_key(account: &Account) -> String {
+    let policy = ShareableKey::new()
+        .grant_account(id(B))
+        .build()
+        .unwrap()
+        .key_policy(id(A))
+        .unwrap()
+        .to_json();
+    Kms::new(account, &region())
+        .create_key(&NewKey {
+            policy: &policy,
+            description: "share",
+            multi_region: false,
+            tags: &[],
+        })
+        .await
+        .unwrap()
+        .arn
+        .to_string()
+}
+
+async fn wait_available(rds: &Rds, reference: &str) {
+    for _ in 0..200 {
+        if rds
+            .describe_snapshot(CLUSTER, reference)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_available()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{reference} never became available");
+}
+
+// R1: a snapshot under alias/aws/rds cannot be shared: AWS's own code and message.
+#[tokio::test]
+async fn r1_sharing_a_default_key_snapshot_is_refused() {
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    fake.seed_snapshot(SeedSnapshot::cluster(
+        id(A),
+        &region(),
+        "orders-1",
+        "orders",
+        Some("alias/aws/rds"),
+    ))
+    .unwrap();
+    let err = Rds::new(&a, &region())
+        .set_shared(CLUSTER, "orders-1", id(B), true)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    assert_eq!(err.message(), Some("Sharing snapshots encrypted with the default service key for RDS is currently not supported."));
+}
+
+// R3, R5, R6, R7: re-encrypting copy under the shareable key, shared, seen by the target as
+// shared, copied there by ARN under the target's key; progress stays at 0 until done.
+#[tokio::test]
+async fn r3_r5_r6_r7_the_whole_path_by_hand() {
+    let fake = FakeAws::start().await;
+    fake.set_copy_time(Duration::from_millis(150));
+    let (a, b) = (fake.account(id(A)).await, fake.account(id(B)).await);
+    let source = fake
+        .seed_snapshot(SeedSnapshot::cluster(
+            id(A),
+            &region(),
+            "orders-1",
+            "orders",
+            Some("alias/aws/rds"),
+        ))
+        .unwrap();
+    let key = shareable_key(&a).await;
+    let rds_a = Rds::new(&a, &region());
+    let copy = rds_a
+        .copy_snapshot(
+            CLUSTER,
+            &CopyRequest {
+                source: "orders-1",
+                target: "orders-1-share",
+                kms_key: Some(&key),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((copy.status.as_str(), copy.percent), ("creating", 0));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let midway = rds_a
+        .describe_snapshot(CLUSTER, "orders-1-share")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(midway.percent, 0, "R5: no progress until done");
+    wait_available(&rds_a, "orders-1-share").await;
+    rds_a
+        .set_shared(CLUSTER, "orders-1-share", id(B), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        rds_a.shared_with(CLUSTER, "orders-1-share").await.unwrap(),
+        [B]
+    );
+
+    let rds_b = Rds::new(&b, &region());
+    let shared = rds_b
+        .describe_snapshot(CLUSTER, &copy.arn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(shared.snapshot_type, "shared");
+    // R3: by identifier the target finds nothing; the ARN is needed.
+    let err = rds_b
+        .copy_snapshot(
+            CLUSTER,
+            &CopyRequest {
+                source: "orders-1-share",
+                target: "orders-1",
+                kms_key: Some("alias/aws/rds"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DBClusterSnapshotNotFoundFault"));
+    let target = rds_b
+        .copy_snapshot(
+            CLUSTER,
+            &CopyRequest {
+                source: &copy.arn,
+                target: "orders-1",
+                kms_key: Some("alias/aws/rds"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    wait_available(&rds_b, "orders-1").await;
+    let managed_b = Kms::new(&b, &region())
+        .describe_key("alias/aws/rds")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        target.kms_key.as_deref(),
+        Some(managed_b.arn.to_string().as_str()),
+        "R7: under the target's key"
+    );
+    // The source is untouched.
+    let original = fake
+        .snapshots(id(A), &region())
+        .into_iter()
+        .find(|s| s.arn() == source)
+        .unwrap();
+    assert!(original.shared_with.is_empty());
+}
+
+// R7: once the source key is pending deletion, the shared snapshot cannot be copied.
+#[tokio::test]
+async fn r7_shared_snapshot_is_unusable_after_the_key_goes() {
+    let fake = FakeAws::start().await;
+    let (a, b) = (fake.account(id(A)).await, fake.account(id(B)).await);
+    let key = shareable_key(&a).await;
+    let arn = fake
+        .seed_snapshot(SeedSnapshot::cluster(
+            id(A),
+            &region(),
+            "s1",
+            "c1",
+            Some(&key),
+        ))
+        .unwrap();
+    Rds::new(&a, &region())
+        .set_shared(CLUSTER, "s1", id(B), true)
+        .await
+        .unwrap();
+    Kms::new(&a, &region())
+        .schedule_key_deletion(
+            &key.parse::<snapshift::ids::KeyArn>()
+                .unwrap()
+                .key_id()
+                .clone(),
+            7,
+        )
+        .await
+        .unwrap();
+    let err = Rds::new(&b, &region())
+        .copy_snapshot(
+            CLUSTER,
+            &CopyRequest {
+                source: &arn,
+                target: "s1",
+                kms_key: Some("alias/aws/rds"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("KMSKeyNotAccessibleFault"));
+}
+
+// R9: restoring needs the snapshot's key; a key that does not grant the target fails.
+#[tokio::test]
+async fn r9_restore_needs_the_key() {
+    let fake = FakeAws::start().await;
+    let (a, b) = (fake.account(id(A)).await, fake.account(id(B)).await);
+    let private = Kms::new(&a, &region())
+        .create_key(&NewKey {
+            policy: &ShareableKey::new()
+                .build()
+                .unwrap()
+                .key_policy(id(A))
+                .unwrap()
+                .to_json(),
+            description: "",
+            multi_region: false,
+            tags: &[],
+        })
+        .await
+        .unwrap()
+        .arn
+        .to_string();
+    let arn = fake
+        .seed_snapshot(SeedSnapshot::cluster(
+            id(A),
+            &region(),
+            "s1",
+            "c1",
+            Some(&private),
+        ))
+        .unwrap();
+    Rds::new(&a, &region())
+        .set_shared(CLUSTER, "s1", id(B), true)
+        .await
+        .unwrap();
+    let err = Rds::new(&b, &region())
+        .restore(CLUSTER, &arn, "restored", "aurora-mysql", None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("KMSKeyNotAccessibleFault"));
+    // The owner restores fine.
+    assert!(Rds::new(&a, &region())
+        .restore(CLUSTER, "s1", "restored", "aurora-mysql", None, None)
+        .await
+        .unwrap());
+}
+
+// R6: at most 20 accounts.
+#[tokio::test]
+async fn r6_share_limit() {
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    fake.seed_snapshot(SeedSnapshot::cluster(id(A), &region(), "s1", "c1", None))
+        .unwrap();
+    let rds = Rds::new(&a, &region());
+    for n in 1..=20u64 {
+        rds.set_shared(
+            CLUSTER,
+            "s1",
+            format!("{:012}", 200_000_000_000 + n).parse().unwrap(),
+            true,
+        )
+        .await
+        .unwrap();
+    }
+    let err = rds
+        .set_shared(CLUSTER, "s1", id(B), true)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("SharedSnapshotQuotaExceeded"));
+}
+
+// R3: an automated snapshot cannot be shared; copy it to a manual one first.
+#[tokio::test]
+async fn r3_automated_snapshots_are_not_shared() {
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    let mut seed = SeedSnapshot::db(id(A), &region(), "rds:db1-2026-11-23-00-05", "db1", None);
+    seed.snapshot_type = "automated".into();
+    fake.seed_snapshot(seed).unwrap();
+    let err = Rds::new(&a, &region())
+        .set_shared(SnapshotKind::Db, "rds:db1-2026-11-23-00-05", id(B), true)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidDBSnapshotState"));
+}
+
+// R19: past the in-flight quota, copies get SnapshotQuotaExceeded.
+#[tokio::test]
+async fn r19_copy_quota() {
+    let fake = FakeAws::start().await;
+    fake.set_copy_quota(2);
+    fake.set_copy_time(Duration::from_secs(5));
+    let a = fake.account(id(A)).await;
+    fake.seed_snapshot(SeedSnapshot::cluster(id(A), &region(), "s1", "c1", None))
+        .unwrap();
+    let rds = Rds::new(&a, &region());
+    for target in ["c-1", "c-2"] {
+        rds.copy_snapshot(
+            CLUSTER,
+            &CopyRequest {
+                source: "s1",
+                target,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let err = rds
+        .copy_snapshot(
+            CLUSTER,
+            &CopyRequest {
+                source: "s1",
+                target: "c-3",
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("SnapshotQuotaExceeded"));
+}
