@@ -139,6 +139,14 @@ pub enum KeyError {
         /// The owner account.
         owner: AccountId,
     },
+    /// A migration to an account the key does not grant (R2).
+    #[error(
+        "the shareable key does not grant account {account}; add .grant_account({account}) (R2)"
+    )]
+    NotGranted {
+        /// The target account.
+        account: AccountId,
+    },
     /// The policy the key would get fails a policy check.
     #[error(transparent)]
     Policy(PolicyError),
@@ -152,7 +160,9 @@ impl KeyError {
             KeyError::ReplicaWithoutMultiRegion { .. } | KeyError::DuplicateReplica { .. } => {
                 Some(Rule::R12)
             }
-            KeyError::GrantToOwner { .. } | KeyError::AdminOutsideOwner { .. } => Some(Rule::R2),
+            KeyError::GrantToOwner { .. }
+            | KeyError::AdminOutsideOwner { .. }
+            | KeyError::NotGranted { .. } => Some(Rule::R2),
             KeyError::Tag(e) => e.rule(),
             KeyError::Policy(e) => e.rule(),
             KeyError::Alias(_) | KeyError::Description { .. } => None,

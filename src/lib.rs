@@ -25,6 +25,7 @@ pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod key;
+pub mod migration;
 pub mod policy;
 pub mod resources;
 pub mod rules;

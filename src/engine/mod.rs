@@ -5,7 +5,9 @@ pub mod plan;
 pub mod resource;
 mod stack;
 pub mod state;
+pub mod wait;
 
 pub use plan::{Action, Change, Plan, Warning};
 pub use resource::{Context, Resource};
 pub use stack::{DeployReport, DriftReport, Handle, Options, Stack, TeardownReport};
+pub use wait::{Progress, ProgressEvent, WaitConfig};

@@ -54,6 +54,13 @@ pub trait Resource: Send + Sync + 'static {
     /// The region it lives in.
     fn region(&self) -> &Region;
 
+    /// Checks, before the stack makes its first change, everything that can be checked
+    /// against the live world without changing it; an error here stops the deploy with
+    /// nothing changed. Nothing by default.
+    async fn preflight(&self, _ctx: &Context) -> Result<()> {
+        Ok(())
+    }
+
     /// What `deploy` would do, read from the saved record and the live resource. Makes no
     /// change.
     async fn plan(&self, ctx: &Context) -> Result<Change>;
@@ -91,6 +98,7 @@ pub struct Context {
     pub(crate) name: String,
     pub(crate) store: StateStore,
     pub(crate) state: Arc<tokio::sync::Mutex<StackState>>,
+    pub(crate) runtime: Arc<super::wait::Runtime>,
 }
 
 impl Context {
@@ -102,6 +110,11 @@ impl Context {
     /// The resource's logical name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The stack's waiting runtime: progress events, rate limiters, copy slots (R5, R19, R20).
+    pub fn runtime(&self) -> &super::wait::Runtime {
+        &self.runtime
     }
 
     /// The tags snapshift puts on everything this resource creates, so that a re-run can find

@@ -112,9 +112,11 @@ impl DriftReport {
 /// The object-safe face of a [`Resource`], outputs as JSON.
 #[async_trait]
 trait DynResource: Send + Sync {
+    fn as_any(&self) -> &dyn std::any::Any;
     fn kind(&self) -> &'static str;
     fn account(&self) -> &Account;
     fn region(&self) -> &Region;
+    async fn preflight(&self, ctx: &Context) -> Result<()>;
     async fn plan(&self, ctx: &Context) -> Result<Change>;
     fn warnings(&self, name: &str) -> Vec<super::plan::Warning>;
     async fn deploy(&self, ctx: &Context) -> Result<serde_json::Value>;
@@ -126,6 +128,9 @@ trait DynResource: Send + Sync {
 
 #[async_trait]
 impl<R: Resource> DynResource for R {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
     fn kind(&self) -> &'static str {
         Resource::kind(self)
     }
@@ -134,6 +139,9 @@ impl<R: Resource> DynResource for R {
     }
     fn region(&self) -> &Region {
         Resource::region(self)
+    }
+    async fn preflight(&self, ctx: &Context) -> Result<()> {
+        Resource::preflight(self, ctx).await
     }
     async fn plan(&self, ctx: &Context) -> Result<Change> {
         Resource::plan(self, ctx).await
@@ -190,6 +198,7 @@ pub struct Stack {
     concurrency: usize,
     entries: Vec<Entry>,
     verified: tokio::sync::Mutex<BTreeSet<AccountId>>,
+    runtime: Arc<super::wait::Runtime>,
 }
 
 impl std::fmt::Debug for Stack {
@@ -233,6 +242,10 @@ impl Stack {
             concurrency: 4,
             entries: Vec::new(),
             verified: tokio::sync::Mutex::new(BTreeSet::new()),
+            runtime: Arc::new(super::wait::Runtime::new(
+                super::wait::WaitConfig::default(),
+                Arc::new(super::wait::TracingProgress),
+            )),
         })
     }
 
@@ -247,6 +260,23 @@ impl Stack {
     #[must_use]
     pub fn concurrency(mut self, n: usize) -> Stack {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// How long and how often to wait for slow work, and the copy quota (R5, R19, R20).
+    #[must_use]
+    pub fn wait(mut self, config: super::wait::WaitConfig) -> Stack {
+        self.runtime = Arc::new(super::wait::Runtime::new(
+            config,
+            Arc::clone(&self.runtime.progress),
+        ));
+        self
+    }
+
+    /// Where progress events go (default: `tracing` at info level).
+    #[must_use]
+    pub fn progress(mut self, progress: Arc<dyn super::wait::Progress>) -> Stack {
+        self.runtime = Arc::new(super::wait::Runtime::new(self.runtime.config, progress));
         self
     }
 
@@ -301,12 +331,21 @@ impl Stack {
         })
     }
 
+    /// The resource a handle names, as it was added.
+    pub fn resource<R: Resource>(&self, handle: &Handle<R>) -> Option<&R> {
+        self.entries
+            .iter()
+            .find(|e| e.name == handle.name)
+            .and_then(|e| e.resource.as_any().downcast_ref::<R>())
+    }
+
     fn context(&self, name: &str, state: &Arc<tokio::sync::Mutex<StackState>>) -> Context {
         Context {
             stack: self.name.clone(),
             name: name.to_owned(),
             store: self.store.clone(),
             state: Arc::clone(state),
+            runtime: Arc::clone(&self.runtime),
         }
     }
 
@@ -395,8 +434,9 @@ impl Stack {
     /// state after every step.
     ///
     /// # Expected flow
-    /// Lock the stack → confirm each account's identity (STS) → deploy in dependency order →
-    /// record each resource's outputs.
+    /// Lock the stack → confirm each account's identity (STS) → every resource's preflight
+    /// (read-only checks; a failure stops everything with nothing changed) → deploy in
+    /// dependency order → record each resource's outputs.
     ///
     /// # Guarantees
     /// Idempotent: a second deploy with nothing changed makes no mutating call. Resumable: a
@@ -411,6 +451,12 @@ impl Stack {
         let _lock = self.store.lock(&self.name)?;
         let state = Arc::new(tokio::sync::Mutex::new(self.store.load(&self.name)?));
         self.verify_accounts().await?;
+        for entry in &self.entries {
+            entry
+                .resource
+                .preflight(&self.context(&entry.name, &state))
+                .await?;
+        }
         let mut done = BTreeSet::new();
         let mut report = DeployReport::default();
         loop {

@@ -1,0 +1,374 @@
+//! Waiting for slow AWS work (R5): progress events, one rate limiter per account and region
+//! shared by every waiter (R20), and slots that bound copies in flight per destination
+//! region (R19).
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::ids::{AccountId, Region};
+
+/// Something that happened while waiting, for a progress display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProgressEvent {
+    /// Work started, e.g. a copy.
+    Started {
+        /// The resource.
+        resource: String,
+        /// What started.
+        what: String,
+    },
+    /// AWS reported a percentage (often 0 until done: R5).
+    Percent {
+        /// The resource.
+        resource: String,
+        /// The percentage AWS reports.
+        percent: i32,
+        /// Time since the work started.
+        elapsed: Duration,
+    },
+    /// Still waiting: the status AWS reports and the time so far. Never "stuck" (R5).
+    Heartbeat {
+        /// The resource.
+        resource: String,
+        /// The status AWS reports.
+        status: String,
+        /// Time since the work started.
+        elapsed: Duration,
+    },
+    /// Waiting for room: the copy quota is full (R19) or AWS answered
+    /// `SnapshotQuotaExceeded`.
+    Queued {
+        /// The resource.
+        resource: String,
+        /// Why.
+        reason: String,
+    },
+    /// Done.
+    Done {
+        /// The resource.
+        resource: String,
+        /// How long it took.
+        elapsed: Duration,
+    },
+}
+
+/// Receives progress events. The library emits them; an example renders them as a progress
+/// bar.
+pub trait Progress: Send + Sync {
+    /// One event.
+    fn event(&self, event: &ProgressEvent);
+}
+
+/// The default: events go to `tracing` at info level.
+#[derive(Debug, Default)]
+pub struct TracingProgress;
+
+impl Progress for TracingProgress {
+    fn event(&self, event: &ProgressEvent) {
+        tracing::info!(?event, "progress");
+    }
+}
+
+/// How long and how often to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitConfig {
+    /// The first pause between polls.
+    pub initial_interval: Duration,
+    /// The longest pause between polls (the pause doubles up to it).
+    pub max_interval: Duration,
+    /// Give up after this long (default 12 hours: copies of small snapshots have taken over
+    /// an hour, R5).
+    pub timeout: Duration,
+    /// How often to emit a heartbeat.
+    pub heartbeat: Duration,
+    /// API calls per second per account and region for polling (R20).
+    pub calls_per_second: u32,
+    /// Copies in flight per account and destination region (R19; AWS allows 20).
+    pub copy_quota: usize,
+}
+
+impl Default for WaitConfig {
+    fn default() -> WaitConfig {
+        WaitConfig {
+            initial_interval: Duration::from_secs(5),
+            max_interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(12 * 3600),
+            heartbeat: Duration::from_secs(60),
+            calls_per_second: 5,
+            copy_quota: crate::rules::limits::DEFAULT_COPY_QUOTA,
+        }
+    }
+}
+
+impl WaitConfig {
+    /// Short intervals for tests on the fake: 5 ms to 50 ms, a 60-second timeout.
+    pub fn fast() -> WaitConfig {
+        WaitConfig {
+            initial_interval: Duration::from_millis(5),
+            max_interval: Duration::from_millis(50),
+            timeout: Duration::from_secs(60),
+            heartbeat: Duration::from_millis(100),
+            calls_per_second: 1000,
+            copy_quota: crate::rules::limits::DEFAULT_COPY_QUOTA,
+        }
+    }
+}
+
+/// Spaces calls evenly: at most `per_second` per account and region, shared by every waiter.
+#[derive(Debug)]
+struct Limiter {
+    interval: Duration,
+    next: Mutex<Instant>,
+}
+
+impl Limiter {
+    async fn acquire(&self) {
+        let wait = {
+            let mut next = self
+                .next
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = Instant::now();
+            let at = (*next).max(now);
+            *next = at + self.interval;
+            at - now
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Shared waiting state of a stack: config, progress sink, rate limiters and copy slots.
+pub struct Runtime {
+    pub(crate) config: WaitConfig,
+    pub(crate) progress: Arc<dyn Progress>,
+    limiters: Mutex<BTreeMap<(AccountId, Region), Arc<Limiter>>>,
+    slots: Mutex<BTreeMap<(AccountId, Region), Arc<Semaphore>>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    pub(crate) fn new(config: WaitConfig, progress: Arc<dyn Progress>) -> Runtime {
+        Runtime {
+            config,
+            progress,
+            limiters: Mutex::new(BTreeMap::new()),
+            slots: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The wait configuration.
+    pub fn config(&self) -> &WaitConfig {
+        &self.config
+    }
+
+    /// Emits a progress event.
+    pub fn emit(&self, event: ProgressEvent) {
+        self.progress.event(&event);
+    }
+
+    /// Waits for the next polling turn of `account` in `region` (R20).
+    pub async fn rate_limit(&self, account: AccountId, region: &Region) {
+        let limiter = {
+            let mut map = self
+                .limiters
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(map.entry((account, region.clone())).or_insert_with(|| {
+                Arc::new(Limiter {
+                    interval: Duration::from_secs(1) / self.config.calls_per_second.max(1),
+                    next: Mutex::new(Instant::now()),
+                })
+            }))
+        };
+        limiter.acquire().await;
+    }
+
+    /// Takes a copy slot of `account` in destination `region`, waiting while all are in use
+    /// (R19). The slot is released when the permit is dropped.
+    pub async fn copy_slot(
+        &self,
+        account: AccountId,
+        region: &Region,
+        resource: &str,
+    ) -> Option<OwnedSemaphorePermit> {
+        let semaphore = {
+            let mut map = self
+                .slots
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(
+                map.entry((account, region.clone()))
+                    .or_insert_with(|| Arc::new(Semaphore::new(self.config.copy_quota.max(1)))),
+            )
+        };
+        if semaphore.available_permits() == 0 {
+            self.emit(ProgressEvent::Queued {
+                resource: resource.to_owned(),
+                reason: format!(
+                    "{} copies already in flight to {region} (R19)",
+                    self.config.copy_quota
+                ),
+            });
+        }
+        // The semaphores are never closed, so this is always `Some`.
+        semaphore.acquire_owned().await.ok()
+    }
+}
+
+/// Capped exponential backoff with heartbeats and a timeout.
+#[derive(Debug)]
+pub struct Backoff {
+    interval: Duration,
+    max: Duration,
+    started: Instant,
+    timeout: Duration,
+    heartbeat: Duration,
+    last_heartbeat: Instant,
+}
+
+impl Backoff {
+    /// A backoff from `config`, starting now.
+    pub fn new(config: &WaitConfig) -> Backoff {
+        let now = Instant::now();
+        Backoff {
+            interval: config.initial_interval,
+            max: config.max_interval,
+            started: now,
+            timeout: config.timeout,
+            heartbeat: config.heartbeat,
+            last_heartbeat: now,
+        }
+    }
+
+    /// Time since the start.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Whether the timeout has passed.
+    pub fn timed_out(&self) -> bool {
+        self.elapsed() >= self.timeout
+    }
+
+    /// Whether a heartbeat is due (and marks it sent).
+    pub fn heartbeat_due(&mut self) -> bool {
+        if self.last_heartbeat.elapsed() >= self.heartbeat {
+            self.last_heartbeat = Instant::now();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Sleeps for the current interval, then doubles it up to the cap.
+    pub async fn pause(&mut self) {
+        tokio::time::sleep(self.interval).await;
+        self.interval = (self.interval * 2).min(self.max);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // R20: one limiter per account and region spaces every caller's calls.
+    #[tokio::test]
+    async fn r20_rate_limit_spaces_calls_across_waiters() {
+        let runtime = Arc::new(Runtime::new(
+            WaitConfig {
+                calls_per_second: 50,
+                ..WaitConfig::fast()
+            },
+            Arc::new(TracingProgress),
+        ));
+        let account: AccountId = "111111111111".parse().unwrap();
+        let region: Region = "us-east-1".parse().unwrap();
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let (runtime, region) = (Arc::clone(&runtime), region.clone());
+                tokio::spawn(async move { runtime.rate_limit(account, &region).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // 10 calls at 50 per second: the last waits at least 9 × 20 ms.
+        assert!(
+            start.elapsed() >= Duration::from_millis(170),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    // R19: slots bound copies in flight per account and destination region.
+    #[tokio::test]
+    async fn r19_copy_slots_bound_copies_in_flight() {
+        let runtime = Runtime::new(
+            WaitConfig {
+                copy_quota: 2,
+                ..WaitConfig::fast()
+            },
+            Arc::new(TracingProgress),
+        );
+        let account: AccountId = "111111111111".parse().unwrap();
+        let region: Region = "us-east-1".parse().unwrap();
+        let a = runtime.copy_slot(account, &region, "a").await;
+        let _b = runtime.copy_slot(account, &region, "b").await;
+        let third = tokio::time::timeout(
+            Duration::from_millis(50),
+            runtime.copy_slot(account, &region, "c"),
+        )
+        .await;
+        assert!(third.is_err(), "a third copy must wait");
+        drop(a);
+        tokio::time::timeout(
+            Duration::from_millis(50),
+            runtime.copy_slot(account, &region, "c"),
+        )
+        .await
+        .unwrap();
+        // Another region has its own slots.
+        let other: Region = "us-west-2".parse().unwrap();
+        tokio::time::timeout(
+            Duration::from_millis(50),
+            runtime.copy_slot(account, &other, "d"),
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn backoff_doubles_up_to_the_cap_and_times_out() {
+        let config = WaitConfig {
+            initial_interval: Duration::from_millis(1),
+            max_interval: Duration::from_millis(4),
+            timeout: Duration::from_millis(30),
+            ..WaitConfig::fast()
+        };
+        let mut backoff = Backoff::new(&config);
+        for _ in 0..4 {
+            backoff.pause().await;
+        }
+        assert_eq!(backoff.interval, Duration::from_millis(4));
+        while !backoff.timed_out() {
+            backoff.pause().await;
+        }
+        assert!(backoff.elapsed() >= Duration::from_millis(30));
+    }
+}

@@ -1,0 +1,455 @@
+//! Snapshot migration: move an encrypted DB or cluster snapshot to another account (R1 to R10),
+//! or re-encrypt it under a new key within one account.
+//!
+//! ```no_run
+//! # async fn run(source: snapshift::aws::Account, target: snapshift::aws::Account) -> snapshift::error::Result<()> {
+//! use snapshift::{engine::Stack, key::ShareableKey, migration::SnapshotMigration, resources::KeyResource};
+//!
+//! let mut stack = Stack::new("move-orders")?;
+//! let key = ShareableKey::new().alias("orders-share").grant_account(target.id()).build().map_err(|e| snapshift::error::Error::key("key", e))?;
+//! let key = stack.add("share-key", KeyResource::new(&source, "ap-northeast-1".parse()?, key)?)?;
+//! let migration = SnapshotMigration::new(&source, "arn:aws:rds:ap-northeast-1:111111111111:cluster-snapshot:orders-2026-11-23".parse()?)
+//!     .via(&key)
+//!     .to(&target);
+//! let handles = stack.add_migration("orders", migration)?;
+//! println!("{}", stack.preview().await?.render());
+//! stack.deploy().await?;
+//! println!("{:?}", stack.outputs(&handles.target)?);
+//! stack.teardown().await?; // unshare, delete the intermediate copy, schedule the key's deletion
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What it plans, from the live source
+//! - An unencrypted manual snapshot, or one under a customer managed key whose policy already
+//!   grants the target (R2): shared directly.
+//! - Under `alias/aws/rds` (R1), under a key that does not grant the target (R2), or
+//!   automated (R3): first a re-encrypting copy under the shareable key, then shared.
+//! - In the target account: a copy from the shared snapshot's ARN under the target's key
+//!   (`alias/aws/rds` by default, R7), kept at teardown; optionally a restore from it (R9,
+//!   R10).
+//! - Teardown: the share removed, the intermediate copy deleted, then the key scheduled for
+//!   deletion, only once the target copy is available (R7, R8). The source is never changed.
+
+mod resources;
+
+pub use resources::{ReencryptCopy, Restore, Share, SnapshotOutputs, SourceCopy, TargetCopy};
+
+use crate::{
+    aws::Account,
+    engine::{Handle, Options, Stack},
+    error::{Error, Result},
+    ids::{IdError, KeyRef, Region, SnapshotId, SnapshotKind, SnapshotRef},
+    key::KeyError,
+    resources::KeyResource,
+    rules::Rule,
+};
+
+/// The key of the snapshot that stays in the target account (R7).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TargetKey {
+    /// The target account's AWS managed key `alias/aws/rds` (the default).
+    #[default]
+    AwsManaged,
+    /// A customer managed key of the target account.
+    Key(KeyRef),
+}
+
+impl TargetKey {
+    fn reference(&self) -> String {
+        match self {
+            TargetKey::AwsManaged => "alias/aws/rds".into(),
+            TargetKey::Key(k) => k.to_string(),
+        }
+    }
+}
+
+/// A restore in the target account from the migrated snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreSpec {
+    /// The new cluster's (or instance's) identifier.
+    pub identifier: String,
+    /// The DB subnet group.
+    pub subnet_group: Option<crate::ids::SubnetGroupName>,
+    /// The instance class (DB snapshots).
+    pub instance_class: Option<String>,
+    /// Turn on RDS-managed master passwords after the restore (R10).
+    pub manage_master_user_password: bool,
+}
+
+impl RestoreSpec {
+    /// A restore named `identifier` (1 to 63 letters, digits and hyphens).
+    pub fn new(identifier: &str) -> Result<RestoreSpec> {
+        let id: crate::ids::ClusterId = identifier.parse()?;
+        Ok(RestoreSpec {
+            identifier: id.to_string(),
+            subnet_group: None,
+            instance_class: None,
+            manage_master_user_password: true,
+        })
+    }
+
+    /// The DB subnet group.
+    #[must_use]
+    pub fn subnet_group(mut self, group: crate::ids::SubnetGroupName) -> RestoreSpec {
+        self.subnet_group = Some(group);
+        self
+    }
+
+    /// The instance class, for a DB snapshot.
+    #[must_use]
+    pub fn instance_class(mut self, class: &str) -> RestoreSpec {
+        self.instance_class = Some(class.to_owned());
+        self
+    }
+
+    /// Whether to turn on RDS-managed master passwords after the restore (default yes, R10).
+    #[must_use]
+    pub fn manage_master_user_password(mut self, on: bool) -> RestoreSpec {
+        self.manage_master_user_password = on;
+        self
+    }
+}
+
+/// A snapshot to move to another account, or to re-encrypt in its own.
+#[derive(Debug, Clone)]
+#[must_use = "add it to a stack with `Stack::add_migration`"]
+pub struct SnapshotMigration {
+    source_account: Account,
+    source: SnapshotRef,
+    region: Option<Region>,
+    key: Option<Handle<KeyResource>>,
+    target: Option<Account>,
+    target_key: TargetKey,
+    target_id: Option<String>,
+    copy_tags: bool,
+    option_group: Option<crate::ids::OptionGroupName>,
+    restore: Option<RestoreSpec>,
+    keep_target: bool,
+    delete_source: bool,
+}
+
+impl SnapshotMigration {
+    /// Moves `snapshot` of `source_account` (by ARN, or `snapshot:`/`cluster-snapshot:` and
+    /// [`region`](Self::region)).
+    pub fn new(source_account: &Account, snapshot: SnapshotRef) -> SnapshotMigration {
+        SnapshotMigration {
+            source_account: source_account.clone(),
+            region: snapshot.region().cloned(),
+            source: snapshot,
+            key: None,
+            target: None,
+            target_key: TargetKey::AwsManaged,
+            target_id: None,
+            copy_tags: true,
+            option_group: None,
+            restore: None,
+            keep_target: true,
+            delete_source: false,
+        }
+    }
+
+    /// Re-encrypts `snapshot` under a new key in its own account: a copy under the key given
+    /// with [`with_key`](Self::with_key). The original stays unless
+    /// [`delete_source`](Self::delete_source) says otherwise.
+    pub fn reencrypt(account: &Account, snapshot: SnapshotRef) -> SnapshotMigration {
+        SnapshotMigration::new(account, snapshot)
+    }
+
+    /// The region of the snapshot, when it is not given by ARN.
+    pub fn region(mut self, region: Region) -> SnapshotMigration {
+        self.region = Some(region);
+        self
+    }
+
+    /// The shareable key that re-encrypts the snapshot when it cannot be shared as it is (R1,
+    /// R2, R3).
+    pub fn via(mut self, key: &Handle<KeyResource>) -> SnapshotMigration {
+        self.key = Some(key.clone());
+        self
+    }
+
+    /// The key to re-encrypt under (same-account re-encryption).
+    pub fn with_key(self, key: &Handle<KeyResource>) -> SnapshotMigration {
+        self.via(key)
+    }
+
+    /// The account to move the snapshot to.
+    pub fn to(mut self, target: &Account) -> SnapshotMigration {
+        self.target = Some(target.clone());
+        self
+    }
+
+    /// The key of the final snapshot in the target account (default `alias/aws/rds` there).
+    pub fn target_key(mut self, key: TargetKey) -> SnapshotMigration {
+        self.target_key = key;
+        self
+    }
+
+    /// The final snapshot's identifier (default: the source's).
+    pub fn target_id(mut self, id: &str) -> SnapshotMigration {
+        self.target_id = Some(id.to_owned());
+        self
+    }
+
+    /// Whether copies carry the source's tags (default yes; tags with the reserved `aws:`
+    /// prefix cannot be copied, R22).
+    pub fn copy_tags(mut self, copy: bool) -> SnapshotMigration {
+        self.copy_tags = copy;
+        self
+    }
+
+    /// A target option group for a DB snapshot that needs one (R22).
+    pub fn option_group(mut self, group: crate::ids::OptionGroupName) -> SnapshotMigration {
+        self.option_group = Some(group);
+        self
+    }
+
+    /// Restores a cluster or instance in the target account from the final snapshot.
+    pub fn restore(mut self, spec: RestoreSpec) -> SnapshotMigration {
+        self.restore = Some(spec);
+        self
+    }
+
+    /// Whether teardown keeps the final snapshot (default yes).
+    pub fn keep_target(mut self, keep: bool) -> SnapshotMigration {
+        self.keep_target = keep;
+        self
+    }
+
+    /// Same-account re-encryption: delete the original once the new copy is available. Only
+    /// manual snapshots; off unless asked.
+    pub fn delete_source(mut self, delete: bool) -> SnapshotMigration {
+        self.delete_source = delete;
+        self
+    }
+}
+
+/// The resources one migration added to a stack.
+#[derive(Debug, Clone)]
+pub struct MigrationHandles {
+    /// The re-encrypting copy in the source account (or, when none is needed, the source).
+    pub source_copy: Handle<SourceCopy>,
+    /// The share with the target account.
+    pub share: Handle<Share>,
+    /// The final snapshot in the target account.
+    pub target: Handle<TargetCopy>,
+    /// The restore, if asked for.
+    pub restore: Option<Handle<Restore>>,
+}
+
+/// A migration that cannot be set up: nothing has been called.
+fn invalid(name: &str, problem: String) -> Error {
+    Error::Definition {
+        stack: name.to_owned(),
+        problem,
+    }
+}
+
+/// A new snapshot identifier of at most 63 characters for clusters: `base` and `suffix`.
+pub(crate) fn derived_id(
+    base: &SnapshotId,
+    suffix: &str,
+    kind: SnapshotKind,
+) -> std::result::Result<SnapshotId, IdError> {
+    let max: usize = match kind {
+        SnapshotKind::Cluster => 63,
+        SnapshotKind::Db => 255,
+    };
+    let base = base
+        .as_str()
+        .trim_start_matches("rds:")
+        .trim_start_matches("awsbackup:");
+    let room = max.saturating_sub(suffix.len());
+    let stem: String = base.chars().take(room).collect();
+    SnapshotId::for_new_snapshot(&format!("{}{suffix}", stem.trim_end_matches('-')), kind)
+}
+
+impl Stack {
+    /// Adds the resources of a cross-account migration, named `<name>-copy`, `<name>-share`,
+    /// `<name>-target` and `<name>-restore`. Checks here, before any AWS call: a source
+    /// region, a key (`via`), a target account other than the source, and a key that grants
+    /// the target (R2).
+    pub fn add_migration(&mut self, name: &str, m: SnapshotMigration) -> Result<MigrationHandles> {
+        let region = m.region.clone().ok_or_else(|| {
+            invalid(
+                self.name(),
+                format!("migration `{name}`: give the source snapshot by ARN or set .region(...)"),
+            )
+        })?;
+        let key = m.key.clone().ok_or_else(|| {
+            invalid(
+                self.name(),
+                format!("migration `{name}`: name the shareable key with .via(&key) (R2)"),
+            )
+        })?;
+        let target = m.target.clone().ok_or_else(|| {
+            invalid(
+                self.name(),
+                format!("migration `{name}`: name the target account with .to(&account)"),
+            )
+        })?;
+        if target.id() == m.source_account.id() {
+            return Err(invalid(
+                self.name(),
+                format!("migration `{name}`: the target account {} is the source account; use SnapshotMigration::reencrypt for a same-account re-encryption", target.id()),
+            ));
+        }
+        if let Some(account) = m.source.account() {
+            if account != m.source_account.id() {
+                return Err(invalid(self.name(), format!("migration `{name}`: {} belongs to account {account}, not to the source account {}", m.source, m.source_account.id())));
+            }
+        }
+        let key_resource = self.resource(&key).ok_or_else(|| {
+            invalid(
+                self.name(),
+                format!("migration `{name}`: the key is not in this stack"),
+            )
+        })?;
+        if !key_resource.key().granted_accounts().contains(&target.id()) {
+            return Err(Error::key(
+                &format!("{name}-copy"),
+                KeyError::NotGranted {
+                    account: target.id(),
+                },
+            ));
+        }
+        if crate::engine::Resource::account(key_resource).id() != m.source_account.id() {
+            return Err(invalid(
+                self.name(),
+                format!(
+                    "migration `{name}`: the shareable key must live in the source account {} (R2)",
+                    m.source_account.id()
+                ),
+            ));
+        }
+        let kind = m.source.kind();
+        let copy_id = derived_id(m.source.id(), "-snapshift-share", kind)?;
+        let target_id = match &m.target_id {
+            Some(id) => SnapshotId::for_new_snapshot(id, kind)?,
+            None => derived_id(m.source.id(), "", kind)?,
+        };
+        let source_copy = self.add_with(
+            &format!("{name}-copy"),
+            SourceCopy::new(
+                &m.source_account,
+                region.clone(),
+                m.source.clone(),
+                key.clone(),
+                Some(target.id()),
+                copy_id,
+                m.copy_tags,
+            ),
+            Options::new().depends_on(&key),
+        )?;
+        let share = self.add_with(
+            &format!("{name}-share"),
+            Share::new(
+                &m.source_account,
+                region.clone(),
+                kind,
+                source_copy.clone(),
+                target.id(),
+            ),
+            Options::new().depends_on(&source_copy),
+        )?;
+        let mut options = Options::new().depends_on(&share);
+        if m.keep_target {
+            options = options.retain();
+        }
+        let target_handle = self.add_with(
+            &format!("{name}-target"),
+            TargetCopy::new(
+                &target,
+                region.clone(),
+                kind,
+                share.clone(),
+                target_id,
+                m.target_key.reference(),
+                m.copy_tags,
+                m.option_group.clone(),
+            ),
+            options,
+        )?;
+        let restore = match m.restore {
+            Some(spec) => Some(self.add_with(
+                &format!("{name}-restore"),
+                Restore::new(&target, region, kind, target_handle.clone(), spec),
+                Options::new().depends_on(&target_handle).retain(),
+            )?),
+            None => None,
+        };
+        Ok(MigrationHandles {
+            source_copy,
+            share,
+            target: target_handle,
+            restore,
+        })
+    }
+
+    /// Adds a same-account re-encryption, named `<name>`: a copy of the snapshot under the
+    /// key, kept at teardown; the original is deleted only with `delete_source(true)`. The
+    /// copy still needs its key: keep the key too (`Options::retain`), or teardown refuses to
+    /// schedule its deletion (R8).
+    pub fn add_reencryption(
+        &mut self,
+        name: &str,
+        m: SnapshotMigration,
+    ) -> Result<Handle<ReencryptCopy>> {
+        let region = m.region.clone().ok_or_else(|| {
+            invalid(
+                self.name(),
+                format!("re-encryption `{name}`: give the snapshot by ARN or set .region(...)"),
+            )
+        })?;
+        let key = m.key.clone().ok_or_else(|| {
+            invalid(
+                self.name(),
+                format!("re-encryption `{name}`: name the new key with .with_key(&key)"),
+            )
+        })?;
+        if m.target
+            .as_ref()
+            .is_some_and(|t| t.id() != m.source_account.id())
+        {
+            return Err(invalid(
+                self.name(),
+                format!(
+                    "re-encryption `{name}` stays in its account; use add_migration to move it"
+                ),
+            ));
+        }
+        let kind = m.source.kind();
+        let target_id = match &m.target_id {
+            Some(id) => SnapshotId::for_new_snapshot(id, kind)?,
+            None => derived_id(m.source.id(), "-reencrypted", kind)?,
+        };
+        let mut options = Options::new().depends_on(&key);
+        if m.keep_target {
+            options = options.retain();
+        }
+        self.add_with(
+            name,
+            ReencryptCopy::new(
+                &m.source_account,
+                region,
+                m.source.clone(),
+                key,
+                target_id,
+                m.copy_tags,
+                m.delete_source,
+            ),
+            options,
+        )
+    }
+}
+
+/// The rule a re-encrypting copy answers, for plans.
+pub(crate) fn copy_reason(rule: Rule) -> &'static str {
+    match rule {
+        Rule::R1 => "source uses alias/aws/rds, which cannot be shared: re-encrypting copy under the shareable key",
+        Rule::R2 => "source key does not grant the target: re-encrypting copy under the shareable key",
+        Rule::R3 => "source is an automated snapshot, which cannot be shared: copy to a manual one",
+        _ => "re-encrypting copy under the shareable key",
+    }
+}

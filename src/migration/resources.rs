@@ -1,0 +1,1201 @@
+//! The resources of a migration: the re-encrypting copy in the source account, the share, the
+//! copy in the target account, the restore, and the same-account re-encryption.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{copy_reason, RestoreSpec};
+use crate::{
+    aws::{
+        kms::Kms,
+        rds::{CopyRequest, Rds, SnapshotInfo},
+        Account, AwsError,
+    },
+    engine::{wait::Backoff, Action, Change, Context, Handle, ProgressEvent, Resource},
+    error::{Error, Result},
+    ids::{AccountId, Region, SnapshotId, SnapshotKind, SnapshotRef},
+    key::ShareableKey,
+    policy::PolicyDocument,
+    resources::KeyResource,
+    rules::Rule,
+    share::ShareList,
+};
+
+/// What a snapshot resource gives the next one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotOutputs {
+    /// DB or cluster snapshot.
+    pub kind: SnapshotKind,
+    /// Its identifier in its own account.
+    pub identifier: String,
+    /// Its ARN (what another account names it by, R3).
+    pub arn: String,
+    /// The key that encrypts it, if any.
+    pub kms_key: Option<String>,
+    /// Whether snapshift made it (`false`: the source itself, shared directly).
+    pub created: bool,
+}
+
+impl SnapshotOutputs {
+    fn from_info(info: &SnapshotInfo, identifier: &str, created: bool) -> SnapshotOutputs {
+        SnapshotOutputs {
+            kind: info.kind,
+            identifier: identifier.to_owned(),
+            arn: info.arn.clone(),
+            kms_key: info.kms_key.clone(),
+            created,
+        }
+    }
+}
+
+fn aws(ctx: &Context) -> impl FnOnce(AwsError) -> Error + '_ {
+    Error::aws_in(ctx.name())
+}
+
+fn conflict(ctx: &Context, problem: String) -> Error {
+    Error::Conflict {
+        resource: ctx.name().to_owned(),
+        problem,
+    }
+}
+
+/// Whether a snapshot carries this resource's tags, i.e. this stack made it.
+async fn is_ours(ctx: &Context, rds: &Rds, arn: &str) -> Result<bool> {
+    let tags = rds.tags(arn).await.map_err(aws(ctx))?;
+    Ok(ctx.tags().iter().all(|t| tags.contains(t)))
+}
+
+/// Polls a snapshot until it is available (R5): capped exponential backoff, the account's
+/// shared rate limiter (R20), percent and heartbeat events, and a long timeout. A status of
+/// 0 % for hours is normal, not a failure.
+async fn wait_available(
+    ctx: &Context,
+    rds: &Rds,
+    account: AccountId,
+    kind: SnapshotKind,
+    reference: &str,
+) -> Result<SnapshotInfo> {
+    let runtime = ctx.runtime();
+    let mut backoff = Backoff::new(runtime.config());
+    let mut last_percent = None;
+    loop {
+        runtime.rate_limit(account, rds.region()).await;
+        let info = rds
+            .describe_snapshot(kind, reference)
+            .await
+            .map_err(aws(ctx))?
+            .ok_or_else(|| {
+                conflict(
+                    ctx,
+                    format!("snapshot {reference} disappeared while snapshift waited for it"),
+                )
+            })?;
+        if info.is_available() {
+            runtime.emit(ProgressEvent::Done {
+                resource: ctx.name().to_owned(),
+                elapsed: backoff.elapsed(),
+            });
+            return Ok(info);
+        }
+        if last_percent != Some(info.percent) {
+            last_percent = Some(info.percent);
+            runtime.emit(ProgressEvent::Percent {
+                resource: ctx.name().to_owned(),
+                percent: info.percent,
+                elapsed: backoff.elapsed(),
+            });
+        }
+        if backoff.heartbeat_due() {
+            runtime.emit(ProgressEvent::Heartbeat {
+                resource: ctx.name().to_owned(),
+                status: info.status.clone(),
+                elapsed: backoff.elapsed(),
+            });
+        }
+        if backoff.timed_out() {
+            return Err(conflict(
+                ctx,
+                format!(
+                    "snapshot {reference} is still {} after {:?}; the copy goes on in AWS: deploy again to keep waiting (R5)",
+                    info.status,
+                    backoff.elapsed()
+                ),
+            ));
+        }
+        backoff.pause().await;
+    }
+}
+
+/// Starts a copy, or finds the one an interrupted run started (by its identifier and this
+/// resource's tags). `SnapshotQuotaExceeded` is back-pressure: wait and retry (R19).
+async fn start_copy(
+    ctx: &Context,
+    rds: &Rds,
+    account: AccountId,
+    kind: SnapshotKind,
+    request: &CopyRequest<'_>,
+) -> Result<()> {
+    let mut backoff = Backoff::new(ctx.runtime().config());
+    loop {
+        match rds.copy_snapshot(kind, request).await {
+            Ok(_) => {
+                ctx.runtime().emit(ProgressEvent::Started {
+                    resource: ctx.name().to_owned(),
+                    what: format!("copy of {} to {}", request.source, request.target),
+                });
+                return Ok(());
+            }
+            Err(e) if e.is("SnapshotQuotaExceeded") && !backoff.timed_out() => {
+                ctx.runtime().emit(ProgressEvent::Queued {
+                    resource: ctx.name().to_owned(),
+                    reason: format!(
+                        "AWS's copy quota for {account} in {} is full (R19); waiting",
+                        rds.region()
+                    ),
+                });
+                backoff.pause().await;
+            }
+            Err(e)
+                if e.is("DBSnapshotAlreadyExists")
+                    || e.is("DBClusterSnapshotAlreadyExistsFault") =>
+            {
+                // A retried call whose first attempt went through; checked by the caller.
+                return Ok(());
+            }
+            Err(e) => return Err(aws(ctx)(e)),
+        }
+    }
+}
+
+/// Finds `target`, checks it is this resource's own, or copies it; then waits for it.
+async fn ensure_copy(
+    ctx: &Context,
+    rds: &Rds,
+    account: AccountId,
+    kind: SnapshotKind,
+    request: CopyRequest<'_>,
+) -> Result<SnapshotInfo> {
+    let existing = rds
+        .describe_snapshot(kind, request.target)
+        .await
+        .map_err(aws(ctx))?;
+    let existing = match existing {
+        Some(info) => Some(info),
+        None => {
+            let tags = ctx.tags();
+            let request = CopyRequest {
+                tags: &tags,
+                ..request.clone()
+            };
+            let _slot = ctx
+                .runtime()
+                .copy_slot(account, rds.region(), ctx.name())
+                .await;
+            start_copy(ctx, rds, account, kind, &request).await?;
+            let info = wait_available(ctx, rds, account, kind, request.target).await?;
+            if !is_ours(ctx, rds, &info.arn).await? {
+                return Err(Error::NotOurs {
+                    resource: ctx.name().to_owned(),
+                    what: format!("snapshot {}", request.target),
+                });
+            }
+            return Ok(info);
+        }
+    };
+    if let Some(info) = existing {
+        if !is_ours(ctx, rds, &info.arn).await? {
+            return Err(Error::NotOurs {
+                resource: ctx.name().to_owned(),
+                what: format!("snapshot {}", request.target),
+            });
+        }
+    }
+    wait_available(ctx, rds, account, kind, request.target).await
+}
+
+/// Why the source cannot be shared as it is, if it cannot.
+async fn copy_needed(
+    ctx: &Context,
+    account: &Account,
+    region: &Region,
+    info: &SnapshotInfo,
+    target: Option<AccountId>,
+) -> Result<Option<Rule>> {
+    if info.snapshot_type != "manual" {
+        return Ok(Some(Rule::R3));
+    }
+    let Some(key) = &info.kms_key else {
+        return Ok(None);
+    };
+    let kms = Kms::new(account, region);
+    let key_info = kms
+        .describe_key(key)
+        .await
+        .map_err(aws(ctx))?
+        .ok_or_else(|| conflict(ctx, format!("the source's key {key} does not exist")))?;
+    if key_info.aws_managed {
+        return Ok(Some(Rule::R1));
+    }
+    let Some(target) = target else {
+        return Ok(Some(Rule::R2));
+    };
+    let policy = kms
+        .key_policy(key_info.arn.key_id())
+        .await
+        .map_err(aws(ctx))?;
+    let grants =
+        PolicyDocument::from_json(&policy).is_ok_and(|p| ShareableKey::policy_grants(&p, target));
+    Ok(if grants { None } else { Some(Rule::R2) })
+}
+
+/// The record of a snapshot resource.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct CopyRecord {
+    /// The copy this resource made (or is making), once it asked for it.
+    copy: Option<String>,
+    /// Whether the source was shared directly (no copy).
+    direct: bool,
+}
+
+/// The source account's side: the source itself when it can be shared as it is, otherwise a
+/// re-encrypting copy under the shareable key (R1, R2, R3).
+#[derive(Debug, Clone)]
+pub struct SourceCopy {
+    account: Account,
+    region: Region,
+    source: SnapshotRef,
+    key: Handle<KeyResource>,
+    target: Option<AccountId>,
+    copy_id: SnapshotId,
+    copy_tags: bool,
+}
+
+impl SourceCopy {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        account: &Account,
+        region: Region,
+        source: SnapshotRef,
+        key: Handle<KeyResource>,
+        target: Option<AccountId>,
+        copy_id: SnapshotId,
+        copy_tags: bool,
+    ) -> SourceCopy {
+        SourceCopy {
+            account: account.clone(),
+            region,
+            source,
+            key,
+            target,
+            copy_id,
+            copy_tags,
+        }
+    }
+
+    fn rds(&self) -> Rds {
+        Rds::new(&self.account, &self.region)
+    }
+
+    fn source_ref(&self) -> String {
+        self.source.id().to_string()
+    }
+
+    async fn source_info(&self, ctx: &Context) -> Result<SnapshotInfo> {
+        let info = self
+            .rds()
+            .describe_snapshot(self.source.kind(), &self.source_ref())
+            .await
+            .map_err(aws(ctx))?;
+        info.ok_or_else(|| {
+            conflict(
+                ctx,
+                format!(
+                    "the source snapshot {} does not exist in {} {}",
+                    self.source,
+                    self.account.id(),
+                    self.region
+                ),
+            )
+        })
+    }
+}
+
+#[async_trait]
+impl Resource for SourceCopy {
+    type Outputs = SnapshotOutputs;
+
+    fn kind(&self) -> &'static str {
+        match self.source.kind() {
+            SnapshotKind::Cluster => "cluster-snapshot-copy",
+            SnapshotKind::Db => "db-snapshot-copy",
+        }
+    }
+
+    fn account(&self) -> &Account {
+        &self.account
+    }
+
+    fn region(&self) -> &Region {
+        &self.region
+    }
+
+    async fn preflight(&self, ctx: &Context) -> Result<()> {
+        let record: CopyRecord = ctx.load().await?.unwrap_or_default();
+        if record.copy.is_some() {
+            return Ok(());
+        }
+        let info = self.source_info(ctx).await?;
+        if !info.is_available() {
+            return Err(conflict(
+                ctx,
+                format!(
+                    "the source snapshot {} is {}, not available",
+                    self.source, info.status
+                ),
+            ));
+        }
+        // R6: a direct share must fit in the 20-account share list.
+        if copy_needed(ctx, &self.account, &self.region, &info, self.target)
+            .await?
+            .is_none()
+        {
+            if let Some(target) = self.target {
+                let shared = self
+                    .rds()
+                    .shared_with(self.source.kind(), &self.source_ref())
+                    .await
+                    .map_err(aws(ctx))?;
+                let mut list =
+                    ShareList::from_accounts(shared.iter().filter_map(|a| a.parse().ok()))
+                        .map_err(|e| conflict(ctx, e.to_string()))?;
+                list.add(target).map_err(|e| conflict(ctx, e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, ctx: &Context) -> Result<Change> {
+        let record: CopyRecord = ctx.load().await?.unwrap_or_default();
+        if let Some(copy) = &record.copy {
+            let exists = self
+                .rds()
+                .describe_snapshot(self.source.kind(), copy)
+                .await
+                .map_err(aws(ctx))?;
+            if exists.is_some() {
+                return Ok(Change::new(
+                    ctx.name(),
+                    self.kind(),
+                    Action::Unchanged,
+                    format!("copy {copy} exists"),
+                ));
+            }
+        }
+        let info = self.source_info(ctx).await?;
+        Ok(
+            match copy_needed(ctx, &self.account, &self.region, &info, self.target).await? {
+                Some(rule) => {
+                    Change::new(ctx.name(), self.kind(), Action::Create, copy_reason(rule))
+                        .rule(rule)
+                        .detail(format!(
+                            "Copy {} to {} (a full copy: time grows with size, R21)",
+                            self.source, self.copy_id
+                        ))
+                }
+                None => Change::new(
+                    ctx.name(),
+                    self.kind(),
+                    Action::Unchanged,
+                    "the source can be shared as it is: no copy",
+                )
+                .rule(Rule::R2),
+            },
+        )
+    }
+
+    async fn deploy(&self, ctx: &Context) -> Result<SnapshotOutputs> {
+        let mut record: CopyRecord = ctx.load().await?.unwrap_or_default();
+        let rds = self.rds();
+        let kind = self.source.kind();
+        let source = self.source_info(ctx).await?;
+        if record.copy.is_none() {
+            if copy_needed(ctx, &self.account, &self.region, &source, self.target)
+                .await?
+                .is_none()
+            {
+                record.direct = true;
+                ctx.save(&record).await?;
+                return Ok(SnapshotOutputs::from_info(
+                    &source,
+                    &self.source_ref(),
+                    false,
+                ));
+            }
+            record.copy = Some(self.copy_id.to_string());
+            ctx.save(&record).await?;
+        }
+        // Re-encrypt under the shareable key; an unencrypted automated snapshot is just
+        // copied to a manual one (R3).
+        let key_arn = match &source.kms_key {
+            Some(_) => Some(ctx.outputs(&self.key).await?.key_arn.to_string()),
+            None => None,
+        };
+        let request = CopyRequest {
+            source: &self.source_ref(),
+            target: self.copy_id.as_str(),
+            kms_key: key_arn.as_deref(),
+            copy_tags: self.copy_tags,
+            tags: &[],
+            option_group: None,
+        };
+        let info = ensure_copy(ctx, &rds, self.account.id(), kind, request).await?;
+        Ok(SnapshotOutputs::from_info(
+            &info,
+            self.copy_id.as_str(),
+            true,
+        ))
+    }
+
+    async fn plan_teardown(&self, ctx: &Context) -> Result<Change> {
+        let record: CopyRecord = ctx.load().await?.unwrap_or_default();
+        Ok(match record.copy {
+            Some(copy) => Change::new(
+                ctx.name(),
+                self.kind(),
+                Action::Delete,
+                format!("delete the intermediate copy {copy}"),
+            )
+            .rule(Rule::R8),
+            None => Change::new(
+                ctx.name(),
+                self.kind(),
+                Action::Unchanged,
+                "no copy was made; the source is never changed",
+            ),
+        })
+    }
+
+    async fn teardown(&self, ctx: &Context) -> Result<Vec<String>> {
+        let record: CopyRecord = ctx.load().await?.unwrap_or_default();
+        let Some(copy) = record.copy else {
+            return Ok(Vec::new());
+        };
+        let rds = self.rds();
+        match rds
+            .describe_snapshot(self.source.kind(), &copy)
+            .await
+            .map_err(aws(ctx))?
+        {
+            None => Ok(Vec::new()),
+            Some(info) => {
+                if !is_ours(ctx, &rds, &info.arn).await? {
+                    return Err(Error::NotOurs {
+                        resource: ctx.name().to_owned(),
+                        what: format!("snapshot {copy}"),
+                    });
+                }
+                if !info.is_available() {
+                    wait_available(ctx, &rds, self.account.id(), self.source.kind(), &copy).await?;
+                }
+                rds.delete_snapshot(self.source.kind(), &copy)
+                    .await
+                    .map_err(aws(ctx))?;
+                Ok(vec![format!("intermediate copy {copy} deleted")])
+            }
+        }
+    }
+
+    async fn refresh(&self, ctx: &Context) -> Result<Vec<String>> {
+        let record: CopyRecord = ctx.load().await?.unwrap_or_default();
+        let Some(copy) = record.copy else {
+            return Ok(Vec::new());
+        };
+        Ok(
+            match self
+                .rds()
+                .describe_snapshot(self.source.kind(), &copy)
+                .await
+                .map_err(aws(ctx))?
+            {
+                None => vec![format!("copy {copy} no longer exists")],
+                Some(_) => Vec::new(),
+            },
+        )
+    }
+}
+
+/// The record of a share.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct ShareRecord {
+    /// The snapshot shared.
+    snapshot: Option<String>,
+    /// Whether this resource added the account (and so may remove it).
+    added: bool,
+}
+
+/// The share of the (copied) snapshot with the target account (R6).
+#[derive(Debug, Clone)]
+pub struct Share {
+    account: Account,
+    region: Region,
+    kind: SnapshotKind,
+    snapshot: Handle<SourceCopy>,
+    target: AccountId,
+}
+
+impl Share {
+    pub(crate) fn new(
+        account: &Account,
+        region: Region,
+        kind: SnapshotKind,
+        snapshot: Handle<SourceCopy>,
+        target: AccountId,
+    ) -> Share {
+        Share {
+            account: account.clone(),
+            region,
+            kind,
+            snapshot,
+            target,
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for Share {
+    type Outputs = SnapshotOutputs;
+
+    fn kind(&self) -> &'static str {
+        "snapshot-share"
+    }
+
+    fn account(&self) -> &Account {
+        &self.account
+    }
+
+    fn region(&self) -> &Region {
+        &self.region
+    }
+
+    async fn plan(&self, ctx: &Context) -> Result<Change> {
+        let record: ShareRecord = ctx.load().await?.unwrap_or_default();
+        Ok(if record.snapshot.is_some() {
+            Change::new(
+                ctx.name(),
+                "snapshot-share",
+                Action::Unchanged,
+                format!("shared with {}", self.target),
+            )
+        } else {
+            Change::new(
+                ctx.name(),
+                "snapshot-share",
+                Action::Create,
+                format!("share with {} (restore attribute)", self.target),
+            )
+            .rule(Rule::R6)
+        })
+    }
+
+    async fn deploy(&self, ctx: &Context) -> Result<SnapshotOutputs> {
+        let snapshot = ctx.outputs(&self.snapshot).await?;
+        let mut record: ShareRecord = ctx.load().await?.unwrap_or_default();
+        let rds = Rds::new(&self.account, &self.region);
+        let shared = rds
+            .shared_with(self.kind, &snapshot.identifier)
+            .await
+            .map_err(aws(ctx))?;
+        let mut list = ShareList::from_accounts(shared.iter().filter_map(|a| a.parse().ok()))
+            .map_err(|e| conflict(ctx, e.to_string()))?;
+        if !list.contains(self.target) {
+            list.add(self.target)
+                .map_err(|e| conflict(ctx, e.to_string()))?;
+            record.snapshot = Some(snapshot.identifier.clone());
+            record.added = true;
+            ctx.save(&record).await?;
+            rds.set_shared(self.kind, &snapshot.identifier, self.target, true)
+                .await
+                .map_err(aws(ctx))?;
+        } else if record.snapshot.is_none() {
+            // Shared before this stack: leave it as it was at teardown.
+            record.snapshot = Some(snapshot.identifier.clone());
+            ctx.save(&record).await?;
+        }
+        Ok(snapshot)
+    }
+
+    async fn plan_teardown(&self, ctx: &Context) -> Result<Change> {
+        let record: ShareRecord = ctx.load().await?.unwrap_or_default();
+        Ok(match (record.snapshot, record.added) {
+            (Some(s), true) => Change::new(
+                ctx.name(),
+                "snapshot-share",
+                Action::Delete,
+                format!("unshare {s} from {}", self.target),
+            )
+            .rule(Rule::R8),
+            _ => Change::new(
+                ctx.name(),
+                "snapshot-share",
+                Action::Unchanged,
+                "the share was not made by this stack",
+            ),
+        })
+    }
+
+    async fn teardown(&self, ctx: &Context) -> Result<Vec<String>> {
+        let record: ShareRecord = ctx.load().await?.unwrap_or_default();
+        let (Some(snapshot), true) = (record.snapshot, record.added) else {
+            return Ok(Vec::new());
+        };
+        let rds = Rds::new(&self.account, &self.region);
+        if rds
+            .describe_snapshot(self.kind, &snapshot)
+            .await
+            .map_err(aws(ctx))?
+            .is_none()
+        {
+            return Ok(Vec::new());
+        }
+        rds.set_shared(self.kind, &snapshot, self.target, false)
+            .await
+            .map_err(aws(ctx))?;
+        Ok(vec![format!(
+            "share of {snapshot} with {} removed",
+            self.target
+        )])
+    }
+
+    async fn refresh(&self, ctx: &Context) -> Result<Vec<String>> {
+        let record: ShareRecord = ctx.load().await?.unwrap_or_default();
+        let Some(snapshot) = record.snapshot else {
+            return Ok(Vec::new());
+        };
+        let shared = Rds::new(&self.account, &self.region)
+            .shared_with(self.kind, &snapshot)
+            .await
+            .map_err(aws(ctx))?;
+        Ok(if shared.iter().any(|a| a == self.target.as_str()) {
+            Vec::new()
+        } else {
+            vec![format!(
+                "{snapshot} is no longer shared with {}",
+                self.target
+            )]
+        })
+    }
+}
+
+/// The final snapshot in the target account: a copy from the shared snapshot's ARN under the
+/// target's key, which cuts the tie to the source key (R7).
+#[derive(Debug, Clone)]
+pub struct TargetCopy {
+    account: Account,
+    region: Region,
+    kind: SnapshotKind,
+    shared: Handle<Share>,
+    id: SnapshotId,
+    key: String,
+    copy_tags: bool,
+    option_group: Option<crate::ids::OptionGroupName>,
+}
+
+impl TargetCopy {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        account: &Account,
+        region: Region,
+        kind: SnapshotKind,
+        shared: Handle<Share>,
+        id: SnapshotId,
+        key: String,
+        copy_tags: bool,
+        option_group: Option<crate::ids::OptionGroupName>,
+    ) -> TargetCopy {
+        TargetCopy {
+            account: account.clone(),
+            region,
+            kind,
+            shared,
+            id,
+            key,
+            copy_tags,
+            option_group,
+        }
+    }
+
+    fn rds(&self) -> Rds {
+        Rds::new(&self.account, &self.region)
+    }
+}
+
+#[async_trait]
+impl Resource for TargetCopy {
+    type Outputs = SnapshotOutputs;
+
+    fn kind(&self) -> &'static str {
+        "target-snapshot-copy"
+    }
+
+    fn account(&self) -> &Account {
+        &self.account
+    }
+
+    fn region(&self) -> &Region {
+        &self.region
+    }
+
+    async fn preflight(&self, ctx: &Context) -> Result<()> {
+        // The identifier must be free in the target, or be this stack's own copy.
+        let rds = self.rds();
+        if let Some(info) = rds
+            .describe_snapshot(self.kind, self.id.as_str())
+            .await
+            .map_err(aws(ctx))?
+        {
+            if !is_ours(ctx, &rds, &info.arn).await? {
+                return Err(Error::NotOurs {
+                    resource: ctx.name().to_owned(),
+                    what: format!("snapshot {} in account {}", self.id, self.account.id()),
+                });
+            }
+        }
+        // The target key must exist and be usable by the target account.
+        if self.key != "alias/aws/rds" {
+            let key = Kms::new(&self.account, &self.region)
+                .describe_key(&self.key)
+                .await
+                .map_err(aws(ctx))?;
+            if key.is_none_or(|k| k.state.is_deleting()) {
+                return Err(conflict(
+                    ctx,
+                    format!(
+                        "the target key {} does not exist in {} or is pending deletion (R7)",
+                        self.key,
+                        self.account.id()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, ctx: &Context) -> Result<Change> {
+        Ok(match self.rds().describe_snapshot(self.kind, self.id.as_str()).await.map_err(aws(ctx))? {
+            Some(_) => Change::new(ctx.name(), self.kind(), Action::Unchanged, format!("{} exists in {}", self.id, self.account.id())),
+            None => Change::new(ctx.name(), self.kind(), Action::Create, format!("copy the shared snapshot into {} under {} to cut the tie to the source key", self.account.id(), self.key))
+                .rule(Rule::R7)
+                .detail(format!("Copy from the shared ARN to {} (kept at teardown)", self.id)),
+        })
+    }
+
+    async fn deploy(&self, ctx: &Context) -> Result<SnapshotOutputs> {
+        let shared = ctx.outputs(&self.shared).await?;
+        let info = ensure_copy(
+            ctx,
+            &self.rds(),
+            self.account.id(),
+            self.kind,
+            CopyRequest {
+                source: &shared.arn,
+                target: self.id.as_str(),
+                kms_key: shared.kms_key.as_ref().map(|_| self.key.as_str()),
+                copy_tags: self.copy_tags,
+                tags: &[],
+                option_group: self.option_group.as_ref().map(|g| g.as_str()),
+            },
+        )
+        .await?;
+        Ok(SnapshotOutputs::from_info(&info, self.id.as_str(), true))
+    }
+
+    async fn still_needs(&self, ctx: &Context, _dependency: &str) -> Result<bool> {
+        // R7: once the copy under the target's key is available, the source side may go.
+        let info = self
+            .rds()
+            .describe_snapshot(self.kind, self.id.as_str())
+            .await
+            .map_err(aws(ctx))?;
+        Ok(!info.is_some_and(|i| i.is_available()))
+    }
+
+    async fn plan_teardown(&self, ctx: &Context) -> Result<Change> {
+        Ok(Change::new(
+            ctx.name(),
+            self.kind(),
+            Action::Delete,
+            format!("delete {} in {}", self.id, self.account.id()),
+        ))
+    }
+
+    async fn teardown(&self, ctx: &Context) -> Result<Vec<String>> {
+        let rds = self.rds();
+        let Some(info) = rds
+            .describe_snapshot(self.kind, self.id.as_str())
+            .await
+            .map_err(aws(ctx))?
+        else {
+            return Ok(Vec::new());
+        };
+        if !is_ours(ctx, &rds, &info.arn).await? {
+            return Err(Error::NotOurs {
+                resource: ctx.name().to_owned(),
+                what: format!("snapshot {}", self.id),
+            });
+        }
+        rds.delete_snapshot(self.kind, self.id.as_str())
+            .await
+            .map_err(aws(ctx))?;
+        Ok(vec![format!("target copy {} deleted", self.id)])
+    }
+
+    async fn refresh(&self, ctx: &Context) -> Result<Vec<String>> {
+        Ok(
+            match self
+                .rds()
+                .describe_snapshot(self.kind, self.id.as_str())
+                .await
+                .map_err(aws(ctx))?
+            {
+                None => vec![format!(
+                    "{} no longer exists in {}",
+                    self.id,
+                    self.account.id()
+                )],
+                Some(_) => Vec::new(),
+            },
+        )
+    }
+}
+
+/// What a restore gives: the database and what to know about it (R10, R17).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreOutputs {
+    /// The new cluster's or instance's identifier.
+    pub identifier: String,
+    /// Notes for the user, e.g. about the master password (R10).
+    pub notes: Vec<String>,
+}
+
+/// A cluster or instance restored in the target account from the final snapshot (R9, R10).
+/// Teardown never deletes it.
+#[derive(Debug, Clone)]
+pub struct Restore {
+    account: Account,
+    region: Region,
+    kind: SnapshotKind,
+    from: Handle<TargetCopy>,
+    spec: RestoreSpec,
+}
+
+impl Restore {
+    pub(crate) fn new(
+        account: &Account,
+        region: Region,
+        kind: SnapshotKind,
+        from: Handle<TargetCopy>,
+        spec: RestoreSpec,
+    ) -> Restore {
+        Restore {
+            account: account.clone(),
+            region,
+            kind,
+            from,
+            spec,
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for Restore {
+    type Outputs = RestoreOutputs;
+
+    fn kind(&self) -> &'static str {
+        match self.kind {
+            SnapshotKind::Cluster => "db-cluster-restore",
+            SnapshotKind::Db => "db-instance-restore",
+        }
+    }
+
+    fn account(&self) -> &Account {
+        &self.account
+    }
+
+    fn region(&self) -> &Region {
+        &self.region
+    }
+
+    async fn plan(&self, ctx: &Context) -> Result<Change> {
+        let mut change = Change::new(
+            ctx.name(),
+            self.kind(),
+            Action::Create,
+            format!(
+                "restore {} from the final snapshot (needs its key, R9)",
+                self.spec.identifier
+            ),
+        )
+        .rule(Rule::R9);
+        if self.spec.manage_master_user_password {
+            change = change.detail(
+                "turn on ManageMasterUserPassword: the source's secret is not carried over (R10)",
+            );
+        }
+        Ok(change)
+    }
+
+    async fn deploy(&self, ctx: &Context) -> Result<RestoreOutputs> {
+        let from = ctx.outputs(&self.from).await?;
+        let rds = Rds::new(&self.account, &self.region);
+        let engine = match self.kind {
+            SnapshotKind::Cluster => "aurora-mysql",
+            SnapshotKind::Db => "mysql",
+        };
+        rds.restore(
+            self.kind,
+            &from.identifier,
+            &self.spec.identifier,
+            engine,
+            self.spec.subnet_group.as_ref().map(|g| g.as_str()),
+            self.spec.instance_class.as_deref(),
+        )
+        .await
+        .map_err(aws(ctx))?;
+        let mut notes = vec![
+            "the restored database keeps the source's master password; its Secrets Manager secret was not carried over (R10)".to_owned(),
+        ];
+        if self.spec.manage_master_user_password && self.kind == SnapshotKind::Cluster {
+            rds.manage_master_user_password(&self.spec.identifier)
+                .await
+                .map_err(aws(ctx))?;
+            notes.push("ManageMasterUserPassword is on: RDS now keeps the password in Secrets Manager (R10)".into());
+        }
+        Ok(RestoreOutputs {
+            identifier: self.spec.identifier.clone(),
+            notes,
+        })
+    }
+
+    async fn plan_teardown(&self, ctx: &Context) -> Result<Change> {
+        Ok(Change::new(
+            ctx.name(),
+            self.kind(),
+            Action::Keep,
+            "a restored database is never deleted by teardown",
+        ))
+    }
+
+    async fn teardown(&self, _ctx: &Context) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    async fn refresh(&self, _ctx: &Context) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+}
+
+/// A same-account re-encryption: a copy under a new key; the original is deleted only when
+/// asked.
+#[derive(Debug, Clone)]
+pub struct ReencryptCopy {
+    account: Account,
+    region: Region,
+    source: SnapshotRef,
+    key: Handle<KeyResource>,
+    id: SnapshotId,
+    copy_tags: bool,
+    delete_source: bool,
+}
+
+impl ReencryptCopy {
+    pub(crate) fn new(
+        account: &Account,
+        region: Region,
+        source: SnapshotRef,
+        key: Handle<KeyResource>,
+        id: SnapshotId,
+        copy_tags: bool,
+        delete_source: bool,
+    ) -> ReencryptCopy {
+        ReencryptCopy {
+            account: account.clone(),
+            region,
+            source,
+            key,
+            id,
+            copy_tags,
+            delete_source,
+        }
+    }
+
+    fn rds(&self) -> Rds {
+        Rds::new(&self.account, &self.region)
+    }
+}
+
+/// The record of a re-encryption.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct ReencryptRecord {
+    source_deleted: bool,
+}
+
+#[async_trait]
+impl Resource for ReencryptCopy {
+    type Outputs = SnapshotOutputs;
+
+    fn kind(&self) -> &'static str {
+        "snapshot-reencryption"
+    }
+
+    fn account(&self) -> &Account {
+        &self.account
+    }
+
+    fn region(&self) -> &Region {
+        &self.region
+    }
+
+    async fn preflight(&self, ctx: &Context) -> Result<()> {
+        let record: ReencryptRecord = ctx.load().await?.unwrap_or_default();
+        if record.source_deleted {
+            return Ok(());
+        }
+        let info = self
+            .rds()
+            .describe_snapshot(self.source.kind(), self.source.id().as_str())
+            .await
+            .map_err(aws(ctx))?;
+        match info {
+            None => Err(conflict(
+                ctx,
+                format!("the source snapshot {} does not exist", self.source),
+            )),
+            Some(i) if !i.is_available() => Err(conflict(
+                ctx,
+                format!(
+                    "the source snapshot {} is {}, not available",
+                    self.source, i.status
+                ),
+            )),
+            Some(i) if self.delete_source && i.snapshot_type != "manual" => Err(conflict(
+                ctx,
+                format!(
+                    "delete_source: {} is {}; only manual snapshots are deleted",
+                    self.source, i.snapshot_type
+                ),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    async fn plan(&self, ctx: &Context) -> Result<Change> {
+        Ok(
+            match self
+                .rds()
+                .describe_snapshot(self.source.kind(), self.id.as_str())
+                .await
+                .map_err(aws(ctx))?
+            {
+                Some(_) => Change::new(
+                    ctx.name(),
+                    self.kind(),
+                    Action::Unchanged,
+                    format!("{} exists", self.id),
+                ),
+                None => {
+                    let mut c = Change::new(
+                        ctx.name(),
+                        self.kind(),
+                        Action::Create,
+                        format!("copy {} to {} under the new key", self.source, self.id),
+                    )
+                    .rule(Rule::R3)
+                    .detail("a full copy: its time grows with the snapshot's size (R21)");
+                    if self.delete_source {
+                        c = c.detail(format!(
+                            "then delete the original {} (asked for)",
+                            self.source
+                        ));
+                    }
+                    c
+                }
+            },
+        )
+    }
+
+    async fn deploy(&self, ctx: &Context) -> Result<SnapshotOutputs> {
+        let key = ctx.outputs(&self.key).await?;
+        let rds = self.rds();
+        let key_arn = key.key_arn.to_string();
+        let info = ensure_copy(
+            ctx,
+            &rds,
+            self.account.id(),
+            self.source.kind(),
+            CopyRequest {
+                source: self.source.id().as_str(),
+                target: self.id.as_str(),
+                kms_key: Some(&key_arn),
+                copy_tags: self.copy_tags,
+                tags: &[],
+                option_group: None,
+            },
+        )
+        .await?;
+        if self.delete_source {
+            let mut record: ReencryptRecord = ctx.load().await?.unwrap_or_default();
+            if !record.source_deleted {
+                rds.delete_snapshot(self.source.kind(), self.source.id().as_str())
+                    .await
+                    .map_err(aws(ctx))?;
+                record.source_deleted = true;
+                ctx.save(&record).await?;
+            }
+        }
+        Ok(SnapshotOutputs::from_info(&info, self.id.as_str(), true))
+    }
+
+    async fn plan_teardown(&self, ctx: &Context) -> Result<Change> {
+        Ok(Change::new(
+            ctx.name(),
+            self.kind(),
+            Action::Delete,
+            format!("delete {}", self.id),
+        ))
+    }
+
+    async fn teardown(&self, ctx: &Context) -> Result<Vec<String>> {
+        let rds = self.rds();
+        let Some(info) = rds
+            .describe_snapshot(self.source.kind(), self.id.as_str())
+            .await
+            .map_err(aws(ctx))?
+        else {
+            return Ok(Vec::new());
+        };
+        if !is_ours(ctx, &rds, &info.arn).await? {
+            return Err(Error::NotOurs {
+                resource: ctx.name().to_owned(),
+                what: format!("snapshot {}", self.id),
+            });
+        }
+        rds.delete_snapshot(self.source.kind(), self.id.as_str())
+            .await
+            .map_err(aws(ctx))?;
+        Ok(vec![format!("re-encrypted copy {} deleted", self.id)])
+    }
+
+    async fn refresh(&self, ctx: &Context) -> Result<Vec<String>> {
+        Ok(
+            match self
+                .rds()
+                .describe_snapshot(self.source.kind(), self.id.as_str())
+                .await
+                .map_err(aws(ctx))?
+            {
+                None => vec![format!("{} no longer exists", self.id)],
+                Some(_) => Vec::new(),
+            },
+        )
+    }
+}
