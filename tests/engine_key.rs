@@ -533,3 +533,121 @@ async fn preview_renders_a_table_and_json() {
     assert_eq!(json["changes"][0]["action"], "create");
     assert_eq!(s.fake.mutating_calls(), vec![], "preview changes nothing");
 }
+
+// A crash right after CreateKey took effect, then a teardown (not a re-deploy): the key is
+// found by its token and scheduled for deletion, not orphaned.
+#[tokio::test]
+async fn teardown_after_a_lost_create_key_answer_finds_the_key() {
+    let s = setup("teardown-after-crash").await;
+    let (stack, _) = s.stack(share_key());
+    s.fake.inject(
+        "CreateKey",
+        1,
+        Fault::ErrorAfterApply(AwsFault::new("InjectedCrash", "answer lost")),
+    );
+    stack.deploy().await.unwrap_err();
+    stack.teardown().await.unwrap();
+    let keys = s.keys("us-east-1");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].state, "PendingDeletion", "no orphan key");
+}
+
+// The SDK retries a CreateKey whose first attempt took effect (its answer came too late):
+// two keys exist; deploy keeps one and schedules the other, which is its own.
+#[tokio::test]
+async fn an_sdk_retry_that_made_a_second_key_is_cleaned_up() {
+    let s = setup("sdk-retry").await;
+    let (stack, key) = s.stack(share_key());
+    s.fake
+        .inject("CreateKey", 1, Fault::Delay(Duration::from_secs(3)));
+    stack.deploy().await.unwrap();
+    let keys = s.keys("us-east-1");
+    assert_eq!(
+        s.fake.count("CreateKey"),
+        2,
+        "the SDK retried after the attempt timeout"
+    );
+    assert_eq!(keys.len(), 2);
+    let enabled: Vec<_> = keys.iter().filter(|k| k.state == "Enabled").collect();
+    assert_eq!(enabled.len(), 1, "{keys:?}");
+    assert_eq!(
+        stack.outputs(&key).unwrap().unwrap().key_id.as_str(),
+        enabled[0].id
+    );
+}
+
+// R8, nothing lost: a state record without a definition stops teardown before any change.
+#[tokio::test]
+async fn r8_teardown_refuses_records_it_has_no_definition_for() {
+    let s = setup("orphan-record").await;
+    let (stack, _) = s.stack(share_key());
+    stack.deploy().await.unwrap();
+    let mut other = Stack::new("demo").unwrap().state_dir(&s.dir);
+    other
+        .add(
+            "other-key",
+            KeyResource::new(&s.account, region("us-east-1"), share_key()).unwrap(),
+        )
+        .unwrap();
+    s.fake.clear_log();
+    let err = other.teardown().await.unwrap_err();
+    assert!(err.to_string().contains("`share-key`"), "{err}");
+    assert_eq!(s.fake.mutating_calls(), vec![]);
+    assert_eq!(s.keys("us-east-1")[0].state, "Enabled");
+}
+
+// A resource whose definition moved to another region is not recreated there, nor is its
+// old key orphaned: both deploy and teardown stop and say so.
+#[tokio::test]
+async fn a_moved_resource_is_refused_not_duplicated() {
+    let s = setup("moved").await;
+    let (stack, _) = s.stack(share_key());
+    stack.deploy().await.unwrap();
+    let mut moved = Stack::new("demo").unwrap().state_dir(&s.dir);
+    moved
+        .add(
+            "share-key",
+            KeyResource::new(&s.account, region("us-west-2"), share_key()).unwrap(),
+        )
+        .unwrap();
+    for result in [
+        moved.deploy().await.map(drop),
+        moved.teardown().await.map(drop),
+    ] {
+        let err = result.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the state records it as kms-key in 111111111111 us-east-1"),
+            "{err}"
+        );
+    }
+    assert!(s.keys("us-west-2").is_empty());
+    assert_eq!(s.keys("us-east-1")[0].state, "Enabled");
+}
+
+// Nothing lost: an alias pointed elsewhere since deploy is left alone at teardown.
+#[tokio::test]
+async fn teardown_leaves_an_alias_that_now_names_another_key() {
+    let s = setup("alias-moved").await;
+    let (stack, _) = s.stack(share_key());
+    stack.deploy().await.unwrap();
+    let kms = snapshift::aws::kms::Kms::new(&s.account, &region("us-east-1"));
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:*","Resource":"*"}]}"#;
+    let theirs = kms
+        .create_key(&snapshift::aws::kms::NewKey {
+            policy,
+            description: "",
+            multi_region: false,
+            tags: &[],
+        })
+        .await
+        .unwrap();
+    let alias: snapshift::ids::AliasName = "alias/snapshot-share".parse().unwrap();
+    kms.delete_alias(&alias).await.unwrap();
+    kms.create_alias(&alias, theirs.arn.key_id()).await.unwrap();
+    stack.teardown().await.unwrap();
+    assert_eq!(
+        s.fake.aliases(id(OWNER), &region("us-east-1"))["alias/snapshot-share"],
+        theirs.arn.key_id().as_str()
+    );
+}

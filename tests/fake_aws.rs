@@ -341,12 +341,18 @@ async fn unknown_operations_and_credentials_get_clear_errors() {
     let err = sts::caller_identity(&stranger, &region())
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Some("UnrecognizedClientException"));
+    assert_eq!(err.code(), Some("InvalidClientTokenId"));
     // Every call is logged with its outcome.
     let calls = fake.calls();
     assert_eq!(
         calls.last().unwrap().error.as_deref(),
-        Some("UnrecognizedClientException")
+        Some("InvalidClientTokenId")
     );
     assert_eq!(calls.last().unwrap().status, 403);
+    // KMS names the same problem its own way.
+    let err = Kms::new(&stranger, &region())
+        .describe_key("alias/aws/rds")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("UnrecognizedClientException"));
 }

@@ -324,7 +324,14 @@ impl Kms {
                 let Some(id) = entry.key_id().and_then(|id| id.parse::<KeyId>().ok()) else {
                     continue;
                 };
-                let tags = self.tags(&id).await?;
+                // A key whose tags this caller may not read (or that just went) is not ours.
+                let tags = match self.tags(&id).await {
+                    Ok(tags) => tags,
+                    Err(e) if e.is("AccessDeniedException") || e.is("NotFoundException") => {
+                        continue
+                    }
+                    Err(e) => return Err(e),
+                };
                 if wanted.iter().all(|w| tags.contains(w)) {
                     found.push(id);
                 }

@@ -213,6 +213,26 @@ impl std::fmt::Debug for Stack {
     }
 }
 
+/// A recorded resource must still live where its definition says: a changed account or region
+/// would otherwise create a second one on deploy and orphan the first on teardown.
+fn check_placement(entry: &Entry, record: &ResourceRecord) -> Result<()> {
+    let (account, region) = (entry.resource.account().id(), entry.resource.region());
+    if record.account != account || &record.region != region || record.kind != entry.resource.kind()
+    {
+        return Err(Error::Conflict {
+            resource: entry.name.clone(),
+            problem: format!(
+                "the state records it as {} in {} {}, the definition as {} in {account} {region}; tear it down with its old definition first",
+                record.kind,
+                record.account,
+                record.region,
+                entry.resource.kind()
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn check_name(what: &str, name: &str) -> std::result::Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -504,6 +524,9 @@ impl Stack {
     ) -> Result<serde_json::Value> {
         {
             let mut s = state.lock().await;
+            if let Some(existing) = s.resources.get(&entry.name) {
+                check_placement(entry, existing)?;
+            }
             let record = s
                 .resources
                 .entry(entry.name.clone())
@@ -553,7 +576,23 @@ impl Stack {
     /// resource error otherwise. What was removed before the error is recorded.
     pub async fn teardown(&self) -> Result<TeardownReport> {
         let _lock = self.store.lock(&self.name)?;
-        let state = Arc::new(tokio::sync::Mutex::new(self.store.load(&self.name)?));
+        let loaded = self.store.load(&self.name)?;
+        // Every record needs its definition (to know how to remove it), in the same place.
+        for (name, record) in &loaded.resources {
+            match self.entries.iter().find(|e| &e.name == name) {
+                Some(entry) => check_placement(entry, record)?,
+                None => {
+                    return Err(Error::Definition {
+                        stack: self.name.clone(),
+                        problem: format!(
+                            "the state records `{name}` ({}), which is not in this stack's definition; tear down with the definition that created it. Nothing was changed",
+                            record.kind
+                        ),
+                    })
+                }
+            }
+        }
+        let state = Arc::new(tokio::sync::Mutex::new(loaded));
         self.verify_accounts().await?;
         let mut report = TeardownReport::default();
         let mut kept: Vec<&Entry> = Vec::new();
@@ -566,10 +605,18 @@ impl Stack {
                 report.kept.push(entry.name.clone());
                 continue;
             }
-            let dependents = self
-                .entries
+            // Dependents by the definition and by the state (which recorded them at deploy).
+            let recorded: Vec<String> = state
+                .lock()
+                .await
+                .resources
                 .iter()
-                .filter(|d| d.options.depends_on.contains(&entry.name));
+                .filter(|(_, r)| r.depends_on.contains(&entry.name))
+                .map(|(n, _)| n.clone())
+                .collect();
+            let dependents = self.entries.iter().filter(|d| {
+                d.options.depends_on.contains(&entry.name) || recorded.contains(&d.name)
+            });
             for dependent in dependents {
                 let present = state.lock().await.resources.contains_key(&dependent.name);
                 if !present {

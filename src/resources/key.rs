@@ -281,7 +281,9 @@ impl Resource for KeyResource {
     async fn deploy(&self, ctx: &Context) -> Result<KeyOutputs> {
         let kms = self.kms();
         let mut record: KeyRecord = ctx.load().await?.unwrap_or_default();
-        record.deletion_window = self.key.deletion_window().get();
+        if record.deletion_window == 0 {
+            record.deletion_window = self.key.deletion_window().get();
+        }
 
         // The key: recorded, recovered after a crash, or created.
         let mut live = match &record.key_id {
@@ -317,13 +319,14 @@ impl Resource for KeyResource {
         let info = match live {
             Some(info) => info,
             None => {
-                let token = new_token();
+                // Keep an earlier token: a key made under it may not be listed yet.
+                let token = record.token.clone().unwrap_or_else(new_token);
                 record.token = Some(token.clone());
                 record.key_id = None;
                 ctx.save(&record).await?;
                 let policy = self.policy.to_json();
                 let tags = self.tags(ctx, &token);
-                let info = kms
+                let created = kms
                     .create_key(&NewKey {
                         policy: &policy,
                         description: self.key.description(),
@@ -332,7 +335,18 @@ impl Resource for KeyResource {
                     })
                     .await
                     .map_err(Error::aws_in(ctx.name()))?;
-                record.key_id = Some(info.arn.key_id().clone());
+                // CreateKey is not idempotent: an SDK retry after an attempt that took effect
+                // makes a second key. Keep one and schedule the others (all this resource's).
+                let kept = self
+                    .recover(&kms, ctx, &token)
+                    .await?
+                    .unwrap_or_else(|| created.arn.key_id().clone());
+                let info = kms
+                    .describe_key(kept.as_str())
+                    .await
+                    .map_err(Error::aws_in(ctx.name()))?
+                    .unwrap_or(created);
+                record.key_id = Some(kept);
                 ctx.save(&record).await?;
                 info
             }
@@ -344,41 +358,55 @@ impl Resource for KeyResource {
                 .map_err(Error::aws_in(ctx.name()))?;
         }
 
-        // The alias: ours, or refused if it names another key.
+        // The alias: ours, or refused if it names another key. The intent is saved first, so
+        // that a teardown after a crash removes it (only while it names this key).
         if let Some(alias) = self.key.alias() {
             match kms
                 .describe_key(alias.as_str())
                 .await
                 .map_err(Error::aws_in(ctx.name()))?
             {
-                Some(target) if target.arn.key_id() == &id => {}
+                Some(target) if target.arn.key_id() == &id => {
+                    if record.alias.as_ref() != Some(alias) {
+                        record.alias = Some(alias.clone());
+                        ctx.save(&record).await?;
+                    }
+                }
                 Some(target) => {
                     return Err(Error::NotOurs {
                         resource: ctx.name().to_owned(),
                         what: format!("alias {alias} (it points at {})", target.arn),
                     })
                 }
-                None => kms
-                    .create_alias(alias, &id)
-                    .await
-                    .map_err(Error::aws_in(ctx.name()))?,
-            }
-            if record.alias.as_ref() != Some(alias) {
-                record.alias = Some(alias.clone());
-                ctx.save(&record).await?;
+                None => {
+                    record.alias = Some(alias.clone());
+                    ctx.save(&record).await?;
+                    kms.create_alias(alias, &id)
+                        .await
+                        .map_err(Error::aws_in(ctx.name()))?;
+                }
             }
         }
 
-        // Replicas, each with the same policy and tags (R12).
+        // Replicas, each with the same policy and tags (R12); the intent is saved first.
         let mut replicas = Vec::new();
         for region in self.key.replica_regions() {
             let arn = self.replica_arn(&id, region);
-            let exists = Kms::new(&self.account, region)
+            let replica = Kms::new(&self.account, region)
                 .describe_key(&arn.to_string())
                 .await
-                .map_err(Error::aws_in(ctx.name()))?
-                .is_some();
-            if !exists {
+                .map_err(Error::aws_in(ctx.name()))?;
+            if replica.as_ref().is_some_and(|r| r.state.is_deleting()) {
+                return Err(Error::Conflict {
+                    resource: ctx.name().to_owned(),
+                    problem: format!("replica {arn} is pending deletion; cancel its deletion to keep it, or tear the stack down"),
+                });
+            }
+            if !record.replicas.contains(region) {
+                record.replicas.push(region.clone());
+                ctx.save(&record).await?;
+            }
+            if replica.is_none() {
                 let token = record.token.clone().unwrap_or_default();
                 kms.replicate_key(
                     &id,
@@ -390,11 +418,11 @@ impl Resource for KeyResource {
                 .await
                 .map_err(Error::aws_in(ctx.name()))?;
             }
-            if !record.replicas.contains(region) {
-                record.replicas.push(region.clone());
-                ctx.save(&record).await?;
-            }
             replicas.push(arn);
+        }
+        if record.deletion_window != self.key.deletion_window().get() {
+            record.deletion_window = self.key.deletion_window().get();
+            ctx.save(&record).await?;
         }
         Ok(KeyOutputs {
             key_id: id,
@@ -441,11 +469,25 @@ impl Resource for KeyResource {
         };
         let kms = self.kms();
         let mut removed = Vec::new();
+        // A crash between CreateKey and saving its id: find the key by its token.
+        if record.key_id.is_none() {
+            if let Some(token) = record.token.clone() {
+                record.key_id = self.recover(&kms, ctx, &token).await?;
+                ctx.save(&record).await?;
+            }
+        }
         if let Some(alias) = record.alias.clone() {
-            if kms
-                .delete_alias(&alias)
+            // Only while the alias still names this resource's key.
+            let target = kms
+                .describe_key(alias.as_str())
                 .await
-                .map_err(Error::aws_in(ctx.name()))?
+                .map_err(Error::aws_in(ctx.name()))?;
+            let ours = target.is_some_and(|t| Some(t.arn.key_id()) == record.key_id.as_ref());
+            if ours
+                && kms
+                    .delete_alias(&alias)
+                    .await
+                    .map_err(Error::aws_in(ctx.name()))?
             {
                 removed.push(format!("alias {alias} deleted"));
             }

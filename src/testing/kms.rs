@@ -39,6 +39,8 @@ pub struct FakeKey {
     pub tags: Vec<(String, String)>,
     /// The waiting period, once scheduled for deletion.
     pub pending_window_days: Option<u32>,
+    /// When it was scheduled for deletion, in seconds since the epoch.
+    pub scheduled_at: Option<f64>,
     /// Its grants: (grant id, grantee principal, operations).
     pub grants: Vec<(String, String, Vec<String>)>,
     created: f64,
@@ -306,6 +308,7 @@ fn ensure_managed_key(
             primary_region: None,
             tags: Vec::new(),
             pending_window_days: None,
+            scheduled_at: None,
             grants: Vec::new(),
             created: World::now(),
         },
@@ -348,6 +351,17 @@ fn authorized(
 
 fn key_mut<'a>(world: &'a mut World, addr: &Addr) -> Result<&'a mut FakeKey, AwsFault> {
     world.kms.keys.get_mut(addr).ok_or_else(|| not_found("key"))
+}
+
+/// A key pending deletion refuses new uses: `KMSInvalidStateException`.
+fn refuse_pending(world: &World, addr: &Addr) -> Result<(), AwsFault> {
+    match world.kms.key(addr) {
+        Some(k) if k.state.starts_with("Pending") => Err(AwsFault::new(
+            "KMSInvalidStateException",
+            format!("{} is pending deletion.", k.arn()),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// R4: KMS's safety check, with its exact error.
@@ -447,9 +461,18 @@ fn metadata(world: &World, key: &FakeKey) -> Value {
             "ReplicaKeys": replicas,
         });
     }
-    if let Some(days) = key.pending_window_days {
-        m["PendingDeletionWindowInDays"] = json!(days);
-        m["DeletionDate"] = json!(key.created + f64::from(days) * 86_400.0);
+    // As AWS: a deletion date once the waiting period runs, the window while it waits for
+    // replicas (R23).
+    match (
+        key.state.as_str(),
+        key.pending_window_days,
+        key.scheduled_at,
+    ) {
+        ("PendingDeletion", Some(days), Some(at)) => {
+            m["DeletionDate"] = json!(at + f64::from(days) * 86_400.0)
+        }
+        ("PendingReplicaDeletion", Some(days), _) => m["PendingDeletionWindowInDays"] = json!(days),
+        _ => {}
     }
     m
 }
@@ -491,6 +514,7 @@ pub(crate) fn handle(
                 primary_region: None,
                 tags,
                 pending_window_days: None,
+                scheduled_at: None,
                 grants: Vec::new(),
                 created: World::now(),
             };
@@ -513,6 +537,7 @@ pub(crate) fn handle(
         }
         "PutKeyPolicy" => {
             let addr = authorized(world, caller, &key_id(), "PutKeyPolicy")?;
+            refuse_pending(world, &addr)?;
             let policy = params.str("Policy").unwrap_or_default();
             check_policy(&policy, addr.0)?;
             let key = key_mut(world, &addr)?;
@@ -550,6 +575,7 @@ pub(crate) fn handle(
                     "an alias must point at a key of the same account",
                 ));
             }
+            refuse_pending(world, &addr)?;
             let alias = (caller.account, caller.region.clone(), name.clone());
             if world.kms.aliases.contains_key(&alias) {
                 return Err(AwsFault::new(
@@ -615,6 +641,7 @@ pub(crate) fn handle(
                 .map_err(|_| {
                     AwsFault::new("ValidationException", "ReplicaRegion is not a region")
                 })?;
+            refuse_pending(world, &addr)?;
             let primary = world
                 .kms
                 .key(&addr)
@@ -656,6 +683,7 @@ pub(crate) fn handle(
                 primary_region: Some(primary.region.clone()),
                 tags: tags.clone(),
                 pending_window_days: None,
+                scheduled_at: None,
                 grants: Vec::new(),
                 state: "Enabled".into(),
                 created: World::now(),
@@ -703,9 +731,11 @@ pub(crate) fn handle(
             }
             .into();
             key.pending_window_days = Some(u32::try_from(days).unwrap_or(30));
+            let now = World::now();
+            key.scheduled_at = Some(now);
             Ok(json!({
                 "KeyId": key.arn(),
-                "DeletionDate": key.created + days as f64 * 86_400.0,
+                "DeletionDate": now + days as f64 * 86_400.0,
                 "KeyState": key.state,
                 "PendingWindowInDays": days,
             }))
@@ -721,6 +751,7 @@ pub(crate) fn handle(
             }
             key.state = "Disabled".into();
             key.pending_window_days = None;
+            key.scheduled_at = None;
             Ok(json!({"KeyId": key.arn()}))
         }
         "CreateGrant" => {

@@ -86,7 +86,8 @@ impl Fault {
         Fault::Error(AwsFault::new("InternalFailure", "injected internal error").status(500))
     }
 
-    /// A non-retryable error with `code`, standing for a crash at this point.
+    /// A non-retryable error with `code` before the call takes effect: a crash just before
+    /// this step. (A crash just after it is `Fault::ErrorAfterApply`.)
     pub fn crash(code: &str) -> Fault {
         Fault::Error(AwsFault::new(code, "injected fault"))
     }
@@ -511,13 +512,21 @@ fn handle(
     let mut delay = None;
     let reply = match (&injected, account, incoming.region.parse::<Region>()) {
         (Some(Fault::Error(fault)), _, _) => error_reply(fault),
-        (_, None, _) => error_reply(
-            &AwsFault::new(
-                "UnrecognizedClientException",
-                "The security token included in the request is invalid.",
+        (_, None, _) => {
+            // KMS (JSON) and the query services name the same problem differently.
+            let code = if incoming.service == "kms" {
+                "UnrecognizedClientException"
+            } else {
+                "InvalidClientTokenId"
+            };
+            error_reply(
+                &AwsFault::new(
+                    code,
+                    "The security token included in the request is invalid.",
+                )
+                .status(403),
             )
-            .status(403),
-        ),
+        }
         (_, _, Err(_)) => error_reply(
             &AwsFault::new(
                 "InvalidClientTokenId",
