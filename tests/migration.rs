@@ -611,3 +611,106 @@ async fn same_account_reencryption() {
         assert_eq!(w.fake.keys(id(A), &region())[0].state, "Enabled");
     }
 }
+
+/// Collects progress events.
+#[derive(Default)]
+struct Events(std::sync::Mutex<Vec<snapshift::engine::ProgressEvent>>);
+
+impl snapshift::engine::Progress for Events {
+    fn event(&self, event: &snapshift::engine::ProgressEvent) {
+        self.0.lock().unwrap().push(event.clone());
+    }
+}
+
+// R5: a copy reports 0 % until done; waiting shows elapsed time and heartbeats, and ends with
+// Done, not a failure.
+#[tokio::test]
+async fn r5_waiting_reports_elapsed_time_and_heartbeats_not_stuck() {
+    use snapshift::engine::ProgressEvent;
+    let w = world("progress").await;
+    w.fake.set_copy_time(Duration::from_millis(400));
+    let source = w.seed(SnapshotKind::Cluster, "s1", Some("alias/aws/rds"));
+    let events = std::sync::Arc::new(Events::default());
+    let (stack, key) = w.stack();
+    let mut stack = stack
+        .wait(WaitConfig {
+            heartbeat: Duration::from_millis(100),
+            ..WaitConfig::fast()
+        })
+        .progress(events.clone());
+    stack
+        .add_migration("orders", w.migration(source, &key))
+        .unwrap();
+    stack.deploy().await.unwrap();
+    let events = events.0.lock().unwrap();
+    let of = |resource: &str| {
+        events.iter().filter(|e| matches!(e,
+        ProgressEvent::Started { resource: r, .. } | ProgressEvent::Percent { resource: r, .. } |
+        ProgressEvent::Heartbeat { resource: r, .. } | ProgressEvent::Done { resource: r, .. } if r == resource)).collect::<Vec<_>>()
+    };
+    for resource in ["orders-copy", "orders-target"] {
+        let e = of(resource);
+        assert!(
+            matches!(e.first(), Some(ProgressEvent::Started { .. })),
+            "{resource}: {e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|e| matches!(e, ProgressEvent::Percent { percent: 0, .. })),
+            "{resource}: 0 % while copying"
+        );
+        assert!(
+            e.iter().any(
+                |e| matches!(e, ProgressEvent::Heartbeat { status, .. } if status == "creating")
+            ),
+            "{resource}: heartbeats"
+        );
+        assert!(
+            matches!(e.last(), Some(ProgressEvent::Done { elapsed, .. }) if *elapsed >= Duration::from_millis(350)),
+            "{resource}: {e:?}"
+        );
+    }
+}
+
+// R21: a re-encrypting copy is a full copy: its time grows with the snapshot's size.
+#[tokio::test]
+async fn r21_copy_time_grows_with_size() {
+    let w = world("sizes").await;
+    w.fake.set_copy_time(Duration::from_millis(50));
+    let mut times = Vec::new();
+    for size in [1, 6] {
+        let mut seed = SeedSnapshot::cluster(
+            id(A),
+            &region(),
+            &format!("s{size}"),
+            "orders",
+            Some("alias/aws/rds"),
+        );
+        seed.size_gb = size;
+        let source: SnapshotRef = w.fake.seed_snapshot(seed).unwrap().parse().unwrap();
+        let mut stack = Stack::new(&format!("reencrypt-{size}"))
+            .unwrap()
+            .state_dir(&w.dir)
+            .wait(WaitConfig::fast());
+        let key = stack
+            .add_with(
+                "key",
+                KeyResource::new(&w.a, region(), ShareableKey::new().build().unwrap()).unwrap(),
+                snapshift::engine::Options::new().retain(),
+            )
+            .unwrap();
+        stack
+            .add_reencryption(
+                "copy",
+                SnapshotMigration::reencrypt(&w.a, source).with_key(&key),
+            )
+            .unwrap();
+        let started = std::time::Instant::now();
+        stack.deploy().await.unwrap();
+        times.push(started.elapsed());
+    }
+    assert!(
+        times[1] > times[0] + Duration::from_millis(150),
+        "{times:?}"
+    );
+}

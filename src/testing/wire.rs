@@ -53,7 +53,8 @@ pub(crate) struct Reply {
 }
 
 /// An AWS error to answer with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
 pub struct AwsFault {
     /// The HTTP status.
     pub status: u16,
