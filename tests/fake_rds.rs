@@ -232,6 +232,10 @@ async fn r7_shared_snapshot_is_unusable_after_the_key_goes() {
 // R9: restoring needs the snapshot's key; a key that does not grant the target fails.
 #[tokio::test]
 async fn r9_restore_needs_the_key() {
+    let request = snapshift::aws::rds::RestoreRequest {
+        engine: "aurora-mysql",
+        ..Default::default()
+    };
     let fake = FakeAws::start().await;
     let (a, b) = (fake.account(id(A)).await, fake.account(id(B)).await);
     let private = Kms::new(&a, &region())
@@ -264,13 +268,13 @@ async fn r9_restore_needs_the_key() {
         .await
         .unwrap();
     let err = Rds::new(&b, &region())
-        .restore(CLUSTER, &arn, "restored", "aurora-mysql", None, None)
+        .restore(CLUSTER, &arn, "restored", &request)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("KMSKeyNotAccessibleFault"));
     // The owner restores fine.
     assert!(Rds::new(&a, &region())
-        .restore(CLUSTER, "s1", "restored", "aurora-mysql", None, None)
+        .restore(CLUSTER, "s1", "restored", &request)
         .await
         .unwrap());
 }

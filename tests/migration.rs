@@ -714,3 +714,30 @@ async fn r21_copy_time_grows_with_size() {
         "{times:?}"
     );
 }
+
+// Against any endpoint the deploy makes only the changes its plan shows: every mutating call
+// is named in the plan.
+#[tokio::test]
+async fn deploy_makes_only_the_calls_the_plan_shows() {
+    for kind in [SnapshotKind::Cluster, SnapshotKind::Db] {
+        let w = world(&format!("plan-calls-{kind:?}")).await;
+        let source = w.seed(kind, "s1", Some("alias/aws/rds"));
+        let (mut stack, key) = w.stack();
+        let restore = RestoreSpec::new("restored").unwrap();
+        stack
+            .add_migration("orders", w.migration(source, &key).restore(restore))
+            .unwrap();
+        let plan = stack.preview().await.unwrap().render();
+        w.fake.clear_log();
+        stack.deploy().await.unwrap();
+        let calls = w.fake.mutating_calls();
+        assert!(calls.len() >= 5, "{calls:?}");
+        for call in calls {
+            assert!(
+                plan.contains(&call.operation),
+                "{kind:?}: {} is not in the plan:\n{plan}",
+                call.operation
+            );
+        }
+    }
+}

@@ -94,6 +94,21 @@ pub struct CopyRequest<'a> {
     pub option_group: Option<&'a str>,
 }
 
+/// What a restore is made with.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreRequest<'a> {
+    /// The engine (clusters).
+    pub engine: &'a str,
+    /// The DB subnet group.
+    pub subnet_group: Option<&'a str>,
+    /// The instance class (instances).
+    pub instance_class: Option<&'a str>,
+    /// VPC security group ids.
+    pub security_groups: &'a [String],
+    /// Tags for the new database.
+    pub tags: &'a [(String, String)],
+}
+
 /// RDS in one account and region.
 #[derive(Debug, Clone)]
 pub struct Rds {
@@ -357,9 +372,7 @@ impl Rds {
         kind: SnapshotKind,
         snapshot: &str,
         target: &str,
-        engine: &str,
-        subnet_group: Option<&str>,
-        instance_class: Option<&str>,
+        spec: &RestoreRequest<'_>,
     ) -> Result<bool, AwsError> {
         let result = match kind {
             SnapshotKind::Cluster => self
@@ -367,8 +380,12 @@ impl Rds {
                 .restore_db_cluster_from_snapshot()
                 .snapshot_identifier(snapshot)
                 .db_cluster_identifier(target)
-                .engine(engine)
-                .set_db_subnet_group_name(subnet_group.map(str::to_owned))
+                .engine(spec.engine)
+                .set_db_subnet_group_name(spec.subnet_group.map(str::to_owned))
+                .set_vpc_security_group_ids(
+                    Some(spec.security_groups.to_vec()).filter(|g| !g.is_empty()),
+                )
+                .set_tags(Some(tags(spec.tags)))
                 .send()
                 .await
                 .map(drop)
@@ -378,8 +395,12 @@ impl Rds {
                 .restore_db_instance_from_db_snapshot()
                 .db_snapshot_identifier(snapshot)
                 .db_instance_identifier(target)
-                .set_db_subnet_group_name(subnet_group.map(str::to_owned))
-                .set_db_instance_class(instance_class.map(str::to_owned))
+                .set_db_subnet_group_name(spec.subnet_group.map(str::to_owned))
+                .set_db_instance_class(spec.instance_class.map(str::to_owned))
+                .set_vpc_security_group_ids(
+                    Some(spec.security_groups.to_vec()).filter(|g| !g.is_empty()),
+                )
+                .set_tags(Some(tags(spec.tags)))
                 .send()
                 .await
                 .map(drop)
@@ -391,6 +412,32 @@ impl Rds {
                 Ok(false)
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Whether a DB cluster (`kind` cluster) or instance exists.
+    pub async fn database_exists(&self, kind: SnapshotKind, id: &str) -> Result<bool, AwsError> {
+        let result = match kind {
+            SnapshotKind::Cluster => self
+                .client
+                .describe_db_clusters()
+                .db_cluster_identifier(id)
+                .send()
+                .await
+                .map(|o| !o.db_clusters().is_empty())
+                .map_err(err("DescribeDBClusters")),
+            SnapshotKind::Db => self
+                .client
+                .describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await
+                .map(|o| !o.db_instances().is_empty())
+                .map_err(err("DescribeDBInstances")),
+        };
+        match result {
+            Err(e) if e.is("DBClusterNotFoundFault") || e.is("DBInstanceNotFound") => Ok(false),
+            other => other,
         }
     }
 

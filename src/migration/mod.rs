@@ -73,6 +73,8 @@ pub struct RestoreSpec {
     pub subnet_group: Option<crate::ids::SubnetGroupName>,
     /// The instance class (DB snapshots).
     pub instance_class: Option<String>,
+    /// VPC security group ids.
+    pub security_groups: Vec<String>,
     /// Turn on RDS-managed master passwords after the restore (R10).
     pub manage_master_user_password: bool,
 }
@@ -85,6 +87,7 @@ impl RestoreSpec {
             identifier: id.to_string(),
             subnet_group: None,
             instance_class: None,
+            security_groups: Vec::new(),
             manage_master_user_password: true,
         })
     }
@@ -100,6 +103,13 @@ impl RestoreSpec {
     #[must_use]
     pub fn instance_class(mut self, class: &str) -> RestoreSpec {
         self.instance_class = Some(class.to_owned());
+        self
+    }
+
+    /// Adds a VPC security group (`sg-...`).
+    #[must_use]
+    pub fn security_group(mut self, id: &str) -> RestoreSpec {
+        self.security_groups.push(id.to_owned());
         self
     }
 

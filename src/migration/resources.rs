@@ -8,7 +8,7 @@ use super::{copy_reason, RestoreSpec};
 use crate::{
     aws::{
         kms::Kms,
-        rds::{CopyRequest, Rds, SnapshotInfo},
+        rds::{CopyRequest, Rds, RestoreRequest, SnapshotInfo},
         Account, AwsError,
     },
     engine::{wait::Backoff, Action, Change, Context, Handle, ProgressEvent, Resource},
@@ -20,6 +20,22 @@ use crate::{
     rules::Rule,
     share::ShareList,
 };
+
+/// The copy operation of a snapshot kind, as plans name it.
+fn copy_op(kind: SnapshotKind) -> &'static str {
+    match kind {
+        SnapshotKind::Cluster => "CopyDBClusterSnapshot",
+        SnapshotKind::Db => "CopyDBSnapshot",
+    }
+}
+
+/// The share operation of a snapshot kind, as plans name it.
+fn share_op(kind: SnapshotKind) -> &'static str {
+    match kind {
+        SnapshotKind::Cluster => "ModifyDBClusterSnapshotAttribute",
+        SnapshotKind::Db => "ModifyDBSnapshotAttribute",
+    }
+}
 
 /// What a snapshot resource gives the next one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -398,8 +414,10 @@ impl Resource for SourceCopy {
                     Change::new(ctx.name(), self.kind(), Action::Create, copy_reason(rule))
                         .rule(rule)
                         .detail(format!(
-                            "Copy {} to {} (a full copy: time grows with size, R21)",
-                            self.source, self.copy_id
+                            "{} {} to {} (a full copy: time grows with size, R21)",
+                            copy_op(self.source.kind()),
+                            self.source,
+                            self.copy_id
                         ))
                 }
                 None => Change::new(
@@ -594,6 +612,7 @@ impl Resource for Share {
                 format!("share with {} (restore attribute)", self.target),
             )
             .rule(Rule::R6)
+            .detail(format!("{} restore +{}", share_op(self.kind), self.target))
         })
     }
 
@@ -785,7 +804,11 @@ impl Resource for TargetCopy {
             Some(_) => Change::new(ctx.name(), self.kind(), Action::Unchanged, format!("{} exists in {}", self.id, self.account.id())),
             None => Change::new(ctx.name(), self.kind(), Action::Create, format!("copy the shared snapshot into {} under {} to cut the tie to the source key", self.account.id(), self.key))
                 .rule(Rule::R7)
-                .detail(format!("Copy from the shared ARN to {} (kept at teardown)", self.id)),
+                .detail(format!(
+                    "{} from the shared ARN to {} (kept at teardown)",
+                    copy_op(self.kind),
+                    self.id
+                )),
         })
     }
 
@@ -925,20 +948,46 @@ impl Resource for Restore {
         &self.region
     }
 
+    async fn preflight(&self, ctx: &Context) -> Result<()> {
+        // The identifier must be free in the target, unless this stack restored it already.
+        let recorded = ctx.load::<serde_json::Value>().await?.is_some();
+        let exists = Rds::new(&self.account, &self.region)
+            .database_exists(self.kind, &self.spec.identifier)
+            .await
+            .map_err(aws(ctx))?;
+        if exists && !recorded {
+            return Err(Error::NotOurs {
+                resource: ctx.name().to_owned(),
+                what: format!(
+                    "database {} in account {}",
+                    self.spec.identifier,
+                    self.account.id()
+                ),
+            });
+        }
+        Ok(())
+    }
+
     async fn plan(&self, ctx: &Context) -> Result<Change> {
         let mut change = Change::new(
             ctx.name(),
             self.kind(),
             Action::Create,
             format!(
-                "restore {} from the final snapshot (needs its key, R9)",
+                "restore {} from the final snapshot (a restore needs the snapshot's key)",
                 self.spec.identifier
             ),
         )
-        .rule(Rule::R9);
-        if self.spec.manage_master_user_password {
+        .rule(Rule::R9)
+        .detail(match self.kind {
+            SnapshotKind::Cluster => {
+                "RestoreDBClusterFromSnapshot (the cluster only: add instances as you need, R17)"
+            }
+            SnapshotKind::Db => "RestoreDBInstanceFromDBSnapshot",
+        });
+        if self.spec.manage_master_user_password && self.kind == SnapshotKind::Cluster {
             change = change.detail(
-                "turn on ManageMasterUserPassword: the source's secret is not carried over (R10)",
+                "ModifyDBCluster ManageMasterUserPassword: the source's secret is not carried over (R10)",
             );
         }
         Ok(change)
@@ -951,16 +1000,19 @@ impl Resource for Restore {
             SnapshotKind::Cluster => "aurora-mysql",
             SnapshotKind::Db => "mysql",
         };
-        rds.restore(
-            self.kind,
-            &from.identifier,
-            &self.spec.identifier,
+        let tags = ctx.tags();
+        let request = RestoreRequest {
             engine,
-            self.spec.subnet_group.as_ref().map(|g| g.as_str()),
-            self.spec.instance_class.as_deref(),
-        )
-        .await
-        .map_err(aws(ctx))?;
+            subnet_group: self.spec.subnet_group.as_ref().map(|g| g.as_str()),
+            instance_class: self.spec.instance_class.as_deref(),
+            security_groups: &self.spec.security_groups,
+            tags: &tags,
+        };
+        rds.restore(self.kind, &from.identifier, &self.spec.identifier, &request)
+            .await
+            .map_err(aws(ctx))?;
+        ctx.save(&serde_json::json!({ "restored": self.spec.identifier }))
+            .await?;
         let mut notes = vec![
             "the restored database keeps the source's master password; its Secrets Manager secret was not carried over (R10)".to_owned(),
         ];
@@ -1110,10 +1162,17 @@ impl Resource for ReencryptCopy {
                         format!("copy {} to {} under the new key", self.source, self.id),
                     )
                     .rule(Rule::R3)
-                    .detail("a full copy: its time grows with the snapshot's size (R21)");
+                    .detail(format!(
+                        "{} (a full copy: its time grows with the snapshot's size, R21)",
+                        copy_op(self.source.kind())
+                    ));
                     if self.delete_source {
                         c = c.detail(format!(
-                            "then delete the original {} (asked for)",
+                            "then {} of the original {} (asked for)",
+                            match self.source.kind() {
+                                SnapshotKind::Cluster => "DeleteDBClusterSnapshot",
+                                SnapshotKind::Db => "DeleteDBSnapshot",
+                            },
                             self.source
                         ));
                     }
