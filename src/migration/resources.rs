@@ -81,6 +81,47 @@ async fn is_ours(ctx: &Context, rds: &Rds, arn: &str) -> Result<bool> {
     Ok(ctx.tags().iter().all(|t| tags.contains(t)))
 }
 
+/// Deletes snapshot `id` if it exists and carries this resource's tags (waiting for it to be
+/// available first); refuses a snapshot this stack did not make. Returns what was removed.
+async fn delete_own_copy(
+    ctx: &Context,
+    rds: &Rds,
+    account: AccountId,
+    kind: SnapshotKind,
+    id: &str,
+    label: &str,
+) -> Result<Vec<String>> {
+    let Some(info) = rds.describe_snapshot(kind, id).await.map_err(aws(ctx))? else {
+        return Ok(Vec::new());
+    };
+    if !is_ours(ctx, rds, &info.arn).await? {
+        return Err(Error::NotOurs {
+            resource: ctx.name().to_owned(),
+            what: format!("snapshot {id}"),
+        });
+    }
+    if !info.is_available() {
+        wait_available(ctx, rds, account, kind, id).await?;
+    }
+    rds.delete_snapshot(kind, id).await.map_err(aws(ctx))?;
+    Ok(vec![format!("{label} {id} deleted")])
+}
+
+/// The drift of a snapshot that should exist: a line when it does not.
+async fn missing_snapshot(
+    ctx: &Context,
+    rds: &Rds,
+    kind: SnapshotKind,
+    id: &str,
+) -> Result<Vec<String>> {
+    Ok(
+        match rds.describe_snapshot(kind, id).await.map_err(aws(ctx))? {
+            None => vec![format!("{id} no longer exists in {}", rds.region())],
+            Some(_) => Vec::new(),
+        },
+    )
+}
+
 /// Polls a snapshot until it is available (R5): capped exponential backoff, the account's
 /// shared rate limiter (R20), percent and heartbeat events, and a long timeout. A status of
 /// 0 % for hours is normal, not a failure.
@@ -495,50 +536,28 @@ impl Resource for SourceCopy {
 
     async fn teardown(&self, ctx: &Context) -> Result<Vec<String>> {
         let record: CopyRecord = ctx.load().await?.unwrap_or_default();
-        let Some(copy) = record.copy else {
-            return Ok(Vec::new());
-        };
-        let rds = self.rds();
-        match rds
-            .describe_snapshot(self.source.kind(), &copy)
-            .await
-            .map_err(aws(ctx))?
-        {
-            None => Ok(Vec::new()),
-            Some(info) => {
-                if !is_ours(ctx, &rds, &info.arn).await? {
-                    return Err(Error::NotOurs {
-                        resource: ctx.name().to_owned(),
-                        what: format!("snapshot {copy}"),
-                    });
-                }
-                if !info.is_available() {
-                    wait_available(ctx, &rds, self.account.id(), self.source.kind(), &copy).await?;
-                }
-                rds.delete_snapshot(self.source.kind(), &copy)
-                    .await
-                    .map_err(aws(ctx))?;
-                Ok(vec![format!("intermediate copy {copy} deleted")])
+        match record.copy {
+            Some(copy) => {
+                delete_own_copy(
+                    ctx,
+                    &self.rds(),
+                    self.account.id(),
+                    self.source.kind(),
+                    &copy,
+                    "intermediate copy",
+                )
+                .await
             }
+            None => Ok(Vec::new()),
         }
     }
 
     async fn refresh(&self, ctx: &Context) -> Result<Vec<String>> {
         let record: CopyRecord = ctx.load().await?.unwrap_or_default();
-        let Some(copy) = record.copy else {
-            return Ok(Vec::new());
-        };
-        Ok(
-            match self
-                .rds()
-                .describe_snapshot(self.source.kind(), &copy)
-                .await
-                .map_err(aws(ctx))?
-            {
-                None => vec![format!("copy {copy} no longer exists")],
-                Some(_) => Vec::new(),
-            },
-        )
+        match record.copy {
+            Some(copy) => missing_snapshot(ctx, &self.rds(), self.source.kind(), &copy).await,
+            None => Ok(Vec::new()),
+        }
     }
 }
 
@@ -852,42 +871,19 @@ impl Resource for TargetCopy {
     }
 
     async fn teardown(&self, ctx: &Context) -> Result<Vec<String>> {
-        let rds = self.rds();
-        let Some(info) = rds
-            .describe_snapshot(self.kind, self.id.as_str())
-            .await
-            .map_err(aws(ctx))?
-        else {
-            return Ok(Vec::new());
-        };
-        if !is_ours(ctx, &rds, &info.arn).await? {
-            return Err(Error::NotOurs {
-                resource: ctx.name().to_owned(),
-                what: format!("snapshot {}", self.id),
-            });
-        }
-        rds.delete_snapshot(self.kind, self.id.as_str())
-            .await
-            .map_err(aws(ctx))?;
-        Ok(vec![format!("target copy {} deleted", self.id)])
+        delete_own_copy(
+            ctx,
+            &self.rds(),
+            self.account.id(),
+            self.kind,
+            self.id.as_str(),
+            "target copy",
+        )
+        .await
     }
 
     async fn refresh(&self, ctx: &Context) -> Result<Vec<String>> {
-        Ok(
-            match self
-                .rds()
-                .describe_snapshot(self.kind, self.id.as_str())
-                .await
-                .map_err(aws(ctx))?
-            {
-                None => vec![format!(
-                    "{} no longer exists in {}",
-                    self.id,
-                    self.account.id()
-                )],
-                Some(_) => Vec::new(),
-            },
-        )
+        missing_snapshot(ctx, &self.rds(), self.kind, self.id.as_str()).await
     }
 }
 
@@ -1224,37 +1220,18 @@ impl Resource for ReencryptCopy {
     }
 
     async fn teardown(&self, ctx: &Context) -> Result<Vec<String>> {
-        let rds = self.rds();
-        let Some(info) = rds
-            .describe_snapshot(self.source.kind(), self.id.as_str())
-            .await
-            .map_err(aws(ctx))?
-        else {
-            return Ok(Vec::new());
-        };
-        if !is_ours(ctx, &rds, &info.arn).await? {
-            return Err(Error::NotOurs {
-                resource: ctx.name().to_owned(),
-                what: format!("snapshot {}", self.id),
-            });
-        }
-        rds.delete_snapshot(self.source.kind(), self.id.as_str())
-            .await
-            .map_err(aws(ctx))?;
-        Ok(vec![format!("re-encrypted copy {} deleted", self.id)])
+        delete_own_copy(
+            ctx,
+            &self.rds(),
+            self.account.id(),
+            self.source.kind(),
+            self.id.as_str(),
+            "re-encrypted copy",
+        )
+        .await
     }
 
     async fn refresh(&self, ctx: &Context) -> Result<Vec<String>> {
-        Ok(
-            match self
-                .rds()
-                .describe_snapshot(self.source.kind(), self.id.as_str())
-                .await
-                .map_err(aws(ctx))?
-            {
-                None => vec![format!("{} no longer exists", self.id)],
-                Some(_) => Vec::new(),
-            },
-        )
+        missing_snapshot(ctx, &self.rds(), self.source.kind(), self.id.as_str()).await
     }
 }
