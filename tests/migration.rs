@@ -461,9 +461,15 @@ async fn fault_at_every_step_then_rerun_completes_without_duplicates() {
             *nth,
             Fault::ErrorAfterApply(AwsFault::new("InjectedCrash", "crash")),
         );
+        let first = stack.deploy().await;
         assert!(
-            stack.deploy().await.is_err(),
-            "{operation} #{nth}: the fault must surface"
+            first.is_err(),
+            "{operation} #{nth}: the fault must surface; calls: {:?}",
+            w.fake
+                .calls()
+                .iter()
+                .map(|c| (&c.operation, &c.error))
+                .collect::<Vec<_>>()
         );
         stack
             .deploy()
@@ -732,12 +738,116 @@ async fn deploy_makes_only_the_calls_the_plan_shows() {
         stack.deploy().await.unwrap();
         let calls = w.fake.mutating_calls();
         assert!(calls.len() >= 5, "{calls:?}");
+        // Whole words: `ModifyDBCluster` must not pass by being part of another name.
+        let words: std::collections::BTreeSet<&str> =
+            plan.split(|c: char| !c.is_ascii_alphanumeric()).collect();
         for call in calls {
             assert!(
-                plan.contains(&call.operation),
+                words.contains(call.operation.as_str()),
                 "{kind:?}: {} is not in the plan:\n{plan}",
                 call.operation
             );
         }
     }
+}
+
+// R7, R8: if the target copy was never made, nothing needs the share or the key: teardown
+// cleans the source side completely.
+#[tokio::test]
+async fn r8_teardown_after_a_target_copy_that_never_started_cleans_up() {
+    let w = world("never-started").await;
+    let source = w.seed(SnapshotKind::Cluster, "s1", Some("alias/aws/rds"));
+    let (mut stack, key) = w.stack();
+    stack
+        .add_migration("orders", w.migration(source, &key))
+        .unwrap();
+    // The second copy is the target's: it fails before it takes effect.
+    w.fake
+        .inject("CopyDBClusterSnapshot", 2, Fault::crash("InjectedCrash"));
+    stack.deploy().await.unwrap_err();
+    assert!(w.snapshots(B).is_empty());
+    stack.teardown().await.unwrap();
+    assert_eq!(w.snapshots(A).len(), 1, "the intermediate copy is gone");
+    assert!(w.snapshots(A)[0].shared_with.is_empty());
+    assert_eq!(w.fake.keys(id(A), &region())[0].state, "PendingDeletion");
+}
+
+// Two migrations of one source to two accounts use two intermediate copies and do not get in
+// each other's way.
+#[tokio::test]
+async fn one_source_to_two_targets() {
+    let w = world("two-targets").await;
+    const C: &str = "888888888888";
+    let c = w.fake.account(id(C)).await;
+    let source = w.seed(SnapshotKind::Cluster, "s1", Some("alias/aws/rds"));
+    let mut stack = Stack::new("move")
+        .unwrap()
+        .state_dir(&w.dir)
+        .wait(WaitConfig::fast());
+    let key = ShareableKey::new()
+        .grant_account(id(B))
+        .grant_account(id(C))
+        .build()
+        .unwrap();
+    let key = stack
+        .add("share-key", KeyResource::new(&w.a, region(), key).unwrap())
+        .unwrap();
+    stack
+        .add_migration(
+            "to-b",
+            SnapshotMigration::new(&w.a, source.clone())
+                .via(&key)
+                .to(&w.b),
+        )
+        .unwrap();
+    stack
+        .add_migration(
+            "to-c",
+            SnapshotMigration::new(&w.a, source).via(&key).to(&c),
+        )
+        .unwrap();
+    stack.deploy().await.unwrap();
+    assert_eq!(
+        w.snapshots(A).len(),
+        3,
+        "the source and one copy per target"
+    );
+    assert_eq!(w.snapshots(B).len(), 1);
+    assert_eq!(w.fake.snapshots(id(C), &region()).len(), 1);
+    stack.teardown().await.unwrap();
+    assert_eq!(w.snapshots(A).len(), 1);
+}
+
+// Mistakes refused when the migration is added, before any call.
+#[tokio::test]
+async fn definition_mistakes_are_refused_before_any_call() {
+    let w = world("definition").await;
+    let (mut stack, key) = w.stack();
+    let source: SnapshotRef = format!("arn:aws:rds:ap-northeast-1:{A}:cluster-snapshot:s1")
+        .parse()
+        .unwrap();
+    let err = stack
+        .add_migration(
+            "orders",
+            w.migration(source.clone(), &key)
+                .region("us-east-1".parse().unwrap()),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is in ap-northeast-1, not in us-east-1"),
+        "{err}"
+    );
+    // Deleting the original and not keeping the copy would lose the data.
+    let err = stack
+        .add_reencryption(
+            "reencrypt",
+            SnapshotMigration::reencrypt(&w.a, source)
+                .with_key(&key)
+                .delete_source(true)
+                .keep_target(false),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("would lose the data"), "{err}");
+    assert_eq!(w.fake.calls(), vec![]);
 }

@@ -29,12 +29,21 @@ pub struct SnapshotInfo {
     pub allocated_gb: i32,
     /// The option group (DB snapshots, R22).
     pub option_group: Option<String>,
+    /// The engine, e.g. `aurora-postgresql` (a restore uses the same).
+    pub engine: String,
 }
 
 impl SnapshotInfo {
     /// Whether the snapshot is ready to use.
     pub fn is_available(&self) -> bool {
         self.status == "available"
+    }
+
+    /// Whether the snapshot ended in a state it will not leave (`failed`, `error`,
+    /// `incompatible-*`): waiting longer cannot help.
+    pub fn has_failed(&self) -> bool {
+        matches!(self.status.as_str(), "failed" | "error")
+            || self.status.starts_with("incompatible")
     }
 
     fn from_cluster(s: &aws_sdk_rds::types::DbClusterSnapshot) -> SnapshotInfo {
@@ -55,6 +64,7 @@ impl SnapshotInfo {
             source: s.db_cluster_identifier().unwrap_or_default().to_owned(),
             allocated_gb: s.allocated_storage().unwrap_or_default(),
             option_group: None,
+            engine: s.engine().unwrap_or_default().to_owned(),
         }
     }
 
@@ -73,6 +83,7 @@ impl SnapshotInfo {
             source: s.db_instance_identifier().unwrap_or_default().to_owned(),
             allocated_gb: s.allocated_storage().unwrap_or_default(),
             option_group: s.option_group_name().map(str::to_owned),
+            engine: s.engine().unwrap_or_default().to_owned(),
         }
     }
 }
@@ -412,6 +423,56 @@ impl Rds {
                 Ok(false)
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Adds (or overwrites) tags on a resource by ARN.
+    pub async fn add_tags(&self, arn: &str, pairs: &[(String, String)]) -> Result<(), AwsError> {
+        self.client
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(tags(pairs)))
+            .send()
+            .await
+            .map_err(err("AddTagsToResource"))?;
+        Ok(())
+    }
+
+    /// The status of a DB cluster (`kind` cluster) or instance; `None` when there is none.
+    pub async fn database_status(
+        &self,
+        kind: SnapshotKind,
+        id: &str,
+    ) -> Result<Option<String>, AwsError> {
+        let result = match kind {
+            SnapshotKind::Cluster => self
+                .client
+                .describe_db_clusters()
+                .db_cluster_identifier(id)
+                .send()
+                .await
+                .map(|o| {
+                    o.db_clusters()
+                        .first()
+                        .map(|c| c.status().unwrap_or_default().to_owned())
+                })
+                .map_err(err("DescribeDBClusters")),
+            SnapshotKind::Db => self
+                .client
+                .describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await
+                .map(|o| {
+                    o.db_instances()
+                        .first()
+                        .map(|i| i.db_instance_status().unwrap_or_default().to_owned())
+                })
+                .map_err(err("DescribeDBInstances")),
+        };
+        match result {
+            Err(e) if e.is("DBClusterNotFoundFault") || e.is("DBInstanceNotFound") => Ok(None),
+            other => other,
         }
     }
 

@@ -166,10 +166,31 @@ impl SnapshotMigration {
         SnapshotMigration::new(account, snapshot)
     }
 
-    /// The region of the snapshot, when it is not given by ARN.
+    /// The region of the snapshot, when it is not given by ARN (a region that differs from
+    /// the ARN's is refused when the migration is added to a stack).
     pub fn region(mut self, region: Region) -> SnapshotMigration {
         self.region = Some(region);
         self
+    }
+
+    /// The region, checked against the snapshot's ARN.
+    fn checked_region(&self, stack: &str, name: &str) -> Result<Region> {
+        let region = self.region.clone().ok_or_else(|| {
+            invalid(
+                stack,
+                format!("`{name}`: give the source snapshot by ARN or set .region(...)"),
+            )
+        })?;
+        match self.source.region() {
+            Some(arn_region) if arn_region != &region => Err(invalid(
+                stack,
+                format!(
+                    "`{name}`: {} is in {arn_region}, not in {region}",
+                    self.source
+                ),
+            )),
+            _ => Ok(region),
+        }
     }
 
     /// The shareable key that re-encrypts the snapshot when it cannot be shared as it is (R1,
@@ -281,12 +302,7 @@ impl Stack {
     /// region, a key (`via`), a target account other than the source, and a key that grants
     /// the target (R2).
     pub fn add_migration(&mut self, name: &str, m: SnapshotMigration) -> Result<MigrationHandles> {
-        let region = m.region.clone().ok_or_else(|| {
-            invalid(
-                self.name(),
-                format!("migration `{name}`: give the source snapshot by ARN or set .region(...)"),
-            )
-        })?;
+        let region = m.checked_region(self.name(), name)?;
         let key = m.key.clone().ok_or_else(|| {
             invalid(
                 self.name(),
@@ -334,7 +350,8 @@ impl Stack {
             ));
         }
         let kind = m.source.kind();
-        let copy_id = derived_id(m.source.id(), "-snapshift-share", kind)?;
+        // One intermediate copy per target: two migrations of one source do not collide.
+        let copy_id = derived_id(m.source.id(), &format!("-share-{}", target.id()), kind)?;
         let target_id = match &m.target_id {
             Some(id) => SnapshotId::for_new_snapshot(id, kind)?,
             None => derived_id(m.source.id(), "", kind)?,
@@ -406,12 +423,13 @@ impl Stack {
         name: &str,
         m: SnapshotMigration,
     ) -> Result<Handle<ReencryptCopy>> {
-        let region = m.region.clone().ok_or_else(|| {
-            invalid(
+        let region = m.checked_region(self.name(), name)?;
+        if m.delete_source && !m.keep_target {
+            return Err(invalid(
                 self.name(),
-                format!("re-encryption `{name}`: give the snapshot by ARN or set .region(...)"),
-            )
-        })?;
+                format!("re-encryption `{name}`: delete_source(true) with keep_target(false) would lose the data at teardown"),
+            ));
+        }
         let key = m.key.clone().ok_or_else(|| {
             invalid(
                 self.name(),

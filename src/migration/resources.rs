@@ -50,6 +50,9 @@ pub struct SnapshotOutputs {
     pub kms_key: Option<String>,
     /// Whether snapshift made it (`false`: the source itself, shared directly).
     pub created: bool,
+    /// The engine, which a restore uses.
+    #[serde(default)]
+    pub engine: String,
 }
 
 impl SnapshotOutputs {
@@ -60,6 +63,7 @@ impl SnapshotOutputs {
             arn: info.arn.clone(),
             kms_key: info.kms_key.clone(),
             created,
+            engine: info.engine.clone(),
         }
     }
 }
@@ -81,8 +85,9 @@ async fn is_ours(ctx: &Context, rds: &Rds, arn: &str) -> Result<bool> {
     Ok(ctx.tags().iter().all(|t| tags.contains(t)))
 }
 
-/// Deletes snapshot `id` if it exists and carries this resource's tags (waiting for it to be
-/// available first); refuses a snapshot this stack did not make. Returns what was removed.
+/// Deletes snapshot `id` if it exists and carries this resource's tags (waiting for a copy in
+/// flight to finish first; a failed one goes at once). A snapshot another stack made is left
+/// in place and said so. Returns what was done.
 async fn delete_own_copy(
     ctx: &Context,
     rds: &Rds,
@@ -95,12 +100,11 @@ async fn delete_own_copy(
         return Ok(Vec::new());
     };
     if !is_ours(ctx, rds, &info.arn).await? {
-        return Err(Error::NotOurs {
-            resource: ctx.name().to_owned(),
-            what: format!("snapshot {id}"),
-        });
+        return Ok(vec![format!(
+            "{label} {id} left in place: this stack did not make it"
+        )]);
     }
-    if !info.is_available() {
+    if !info.is_available() && !info.has_failed() {
         wait_available(ctx, rds, account, kind, id).await?;
     }
     rds.delete_snapshot(kind, id).await.map_err(aws(ctx))?;
@@ -124,7 +128,8 @@ async fn missing_snapshot(
 
 /// Polls a snapshot until it is available (R5): capped exponential backoff, the account's
 /// shared rate limiter (R20), percent and heartbeat events, and a long timeout. A status of
-/// 0 % for hours is normal, not a failure.
+/// 0 % for hours is normal, not a failure; a status that cannot end well (`failed`,
+/// `incompatible-*`) is.
 async fn wait_available(
     ctx: &Context,
     rds: &Rds,
@@ -153,6 +158,12 @@ async fn wait_available(
                 elapsed: backoff.elapsed(),
             });
             return Ok(info);
+        }
+        if info.has_failed() {
+            return Err(conflict(
+                ctx,
+                format!("snapshot {reference} is {}: it will not become available; tear down to delete it, then deploy again", info.status),
+            ));
         }
         if last_percent != Some(info.percent) {
             last_percent = Some(info.percent);
@@ -183,15 +194,16 @@ async fn wait_available(
     }
 }
 
-/// Starts a copy, or finds the one an interrupted run started (by its identifier and this
-/// resource's tags). `SnapshotQuotaExceeded` is back-pressure: wait and retry (R19).
+/// Starts a copy; `true` when this call made it, `false` when a snapshot of that identifier
+/// already existed (a retried call that went through, or someone else's: the caller checks).
+/// `SnapshotQuotaExceeded` is back-pressure: wait and retry (R19).
 async fn start_copy(
     ctx: &Context,
     rds: &Rds,
     account: AccountId,
     kind: SnapshotKind,
     request: &CopyRequest<'_>,
-) -> Result<()> {
+) -> Result<bool> {
     let mut backoff = Backoff::new(ctx.runtime().config());
     loop {
         match rds.copy_snapshot(kind, request).await {
@@ -200,7 +212,7 @@ async fn start_copy(
                     resource: ctx.name().to_owned(),
                     what: format!("copy of {} to {}", request.source, request.target),
                 });
-                return Ok(());
+                return Ok(true);
             }
             Err(e) if e.is("SnapshotQuotaExceeded") && !backoff.timed_out() => {
                 ctx.runtime().emit(ProgressEvent::Queued {
@@ -216,15 +228,16 @@ async fn start_copy(
                 if e.is("DBSnapshotAlreadyExists")
                     || e.is("DBClusterSnapshotAlreadyExistsFault") =>
             {
-                // A retried call whose first attempt went through; checked by the caller.
-                return Ok(());
+                return Ok(false)
             }
             Err(e) => return Err(aws(ctx)(e)),
         }
     }
 }
 
-/// Finds `target`, checks it is this resource's own, or copies it; then waits for it.
+/// Finds `target` and checks it is this resource's own, or copies it; then waits for it. The
+/// stack's tags are put on a new copy again after it starts, so that tags copied from the
+/// source (`copy_tags`) cannot mask whose it is.
 async fn ensure_copy(
     ctx: &Context,
     rds: &Rds,
@@ -232,40 +245,47 @@ async fn ensure_copy(
     kind: SnapshotKind,
     request: CopyRequest<'_>,
 ) -> Result<SnapshotInfo> {
-    let existing = rds
+    let not_ours = || Error::NotOurs {
+        resource: ctx.name().to_owned(),
+        what: format!("snapshot {}", request.target),
+    };
+    if let Some(existing) = rds
         .describe_snapshot(kind, request.target)
         .await
-        .map_err(aws(ctx))?;
-    let existing = match existing {
-        Some(info) => Some(info),
-        None => {
-            let tags = ctx.tags();
-            let request = CopyRequest {
-                tags: &tags,
-                ..request.clone()
-            };
-            let _slot = ctx
-                .runtime()
-                .copy_slot(account, rds.region(), ctx.name())
-                .await;
-            start_copy(ctx, rds, account, kind, &request).await?;
-            let info = wait_available(ctx, rds, account, kind, request.target).await?;
-            if !is_ours(ctx, rds, &info.arn).await? {
-                return Err(Error::NotOurs {
-                    resource: ctx.name().to_owned(),
-                    what: format!("snapshot {}", request.target),
-                });
-            }
-            return Ok(info);
+        .map_err(aws(ctx))?
+    {
+        if !is_ours(ctx, rds, &existing.arn).await? {
+            return Err(not_ours());
         }
+        return wait_available(ctx, rds, account, kind, request.target).await;
+    }
+    let tags = ctx.tags();
+    let request = CopyRequest {
+        tags: &tags,
+        ..request.clone()
     };
-    if let Some(info) = existing {
-        if !is_ours(ctx, rds, &info.arn).await? {
-            return Err(Error::NotOurs {
-                resource: ctx.name().to_owned(),
-                what: format!("snapshot {}", request.target),
-            });
-        }
+    let _slot = ctx
+        .runtime()
+        .copy_slot(account, rds.region(), ctx.name())
+        .await;
+    let made_now = start_copy(ctx, rds, account, kind, &request).await?;
+    let started = rds
+        .describe_snapshot(kind, request.target)
+        .await
+        .map_err(aws(ctx))?
+        .ok_or_else(|| {
+            conflict(
+                ctx,
+                format!(
+                    "snapshot {} vanished right after its copy started",
+                    request.target
+                ),
+            )
+        })?;
+    if made_now {
+        rds.add_tags(&started.arn, &tags).await.map_err(aws(ctx))?;
+    } else if !is_ours(ctx, rds, &started.arn).await? {
+        return Err(not_ours());
     }
     wait_available(ctx, rds, account, kind, request.target).await
 }
@@ -398,7 +418,7 @@ impl Resource for SourceCopy {
 
     async fn preflight(&self, ctx: &Context) -> Result<()> {
         let record: CopyRecord = ctx.load().await?.unwrap_or_default();
-        if record.copy.is_some() {
+        if record.copy.is_some() || record.direct {
             return Ok(());
         }
         let info = self.source_info(ctx).await?;
@@ -411,21 +431,35 @@ impl Resource for SourceCopy {
                 ),
             ));
         }
-        // R6: a direct share must fit in the 20-account share list.
-        if copy_needed(ctx, &self.account, &self.region, &info, self.target)
-            .await?
-            .is_none()
-        {
-            if let Some(target) = self.target {
-                let shared = self
-                    .rds()
-                    .shared_with(self.source.kind(), &self.source_ref())
+        let rds = self.rds();
+        match copy_needed(ctx, &self.account, &self.region, &info, self.target).await? {
+            // R6: a direct share must fit in the 20-account share list.
+            None => {
+                if let Some(target) = self.target {
+                    let shared = rds
+                        .shared_with(self.source.kind(), &self.source_ref())
+                        .await
+                        .map_err(aws(ctx))?;
+                    let mut list =
+                        ShareList::from_accounts(shared.iter().filter_map(|a| a.parse().ok()))
+                            .map_err(|e| conflict(ctx, e.to_string()))?;
+                    list.add(target).map_err(|e| conflict(ctx, e.to_string()))?;
+                }
+            }
+            // The copy's identifier must be free, or this stack's own.
+            Some(_) => {
+                if let Some(existing) = rds
+                    .describe_snapshot(self.source.kind(), self.copy_id.as_str())
                     .await
-                    .map_err(aws(ctx))?;
-                let mut list =
-                    ShareList::from_accounts(shared.iter().filter_map(|a| a.parse().ok()))
-                        .map_err(|e| conflict(ctx, e.to_string()))?;
-                list.add(target).map_err(|e| conflict(ctx, e.to_string()))?;
+                    .map_err(aws(ctx))?
+                {
+                    if !is_ours(ctx, &rds, &existing.arn).await? {
+                        return Err(Error::NotOurs {
+                            resource: ctx.name().to_owned(),
+                            what: format!("snapshot {}", self.copy_id),
+                        });
+                    }
+                }
             }
         }
         Ok(())
@@ -455,11 +489,11 @@ impl Resource for SourceCopy {
                     Change::new(ctx.name(), self.kind(), Action::Create, copy_reason(rule))
                         .rule(rule)
                         .detail(format!(
-                            "{} {} to {} (a full copy: time grows with size, R21)",
-                            copy_op(self.source.kind()),
-                            self.source,
-                            self.copy_id
-                        ))
+                    "{} {} to {}, then AddTagsToResource (a full copy: time grows with size, R21)",
+                    copy_op(self.source.kind()),
+                    self.source,
+                    self.copy_id
+                ))
                 }
                 None => Change::new(
                     ctx.name(),
@@ -476,6 +510,33 @@ impl Resource for SourceCopy {
         let mut record: CopyRecord = ctx.load().await?.unwrap_or_default();
         let rds = self.rds();
         let kind = self.source.kind();
+        // The decision is made once and kept: a later change of the source key's policy must
+        // not turn a direct share into a copy (or back) halfway.
+        if record.direct {
+            let source = self.source_info(ctx).await?;
+            return Ok(SnapshotOutputs::from_info(
+                &source,
+                &self.source_ref(),
+                false,
+            ));
+        }
+        if let Some(copy) = &record.copy {
+            // Resuming: the copy may exist already; the source is needed only to start it.
+            if rds
+                .describe_snapshot(kind, copy)
+                .await
+                .map_err(aws(ctx))?
+                .is_some()
+            {
+                let request = CopyRequest {
+                    source: &self.source_ref(),
+                    target: copy,
+                    ..Default::default()
+                };
+                let info = ensure_copy(ctx, &rds, self.account.id(), kind, request).await?;
+                return Ok(SnapshotOutputs::from_info(&info, copy, true));
+            }
+        }
         let source = self.source_info(ctx).await?;
         if record.copy.is_none() {
             if copy_needed(ctx, &self.account, &self.region, &source, self.target)
@@ -824,7 +885,7 @@ impl Resource for TargetCopy {
             None => Change::new(ctx.name(), self.kind(), Action::Create, format!("copy the shared snapshot into {} under {} to cut the tie to the source key", self.account.id(), self.key))
                 .rule(Rule::R7)
                 .detail(format!(
-                    "{} from the shared ARN to {} (kept at teardown)",
+                    "{} from the shared ARN to {}, then AddTagsToResource (kept at teardown)",
                     copy_op(self.kind),
                     self.id
                 )),
@@ -852,13 +913,19 @@ impl Resource for TargetCopy {
     }
 
     async fn still_needs(&self, ctx: &Context, _dependency: &str) -> Result<bool> {
-        // R7: once the copy under the target's key is available, the source side may go.
-        let info = self
-            .rds()
+        // R7: the share and the source key are needed only while a copy of this stack's is on
+        // its way. Once it is available, or if none was ever made, the source side may go.
+        let rds = self.rds();
+        match rds
             .describe_snapshot(self.kind, self.id.as_str())
             .await
-            .map_err(aws(ctx))?;
-        Ok(!info.is_some_and(|i| i.is_available()))
+            .map_err(aws(ctx))?
+        {
+            Some(info) if !info.is_available() && !info.has_failed() => {
+                is_ours(ctx, &rds, &info.arn).await
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn plan_teardown(&self, ctx: &Context) -> Result<Change> {
@@ -945,13 +1012,13 @@ impl Resource for Restore {
     }
 
     async fn preflight(&self, ctx: &Context) -> Result<()> {
-        // The identifier must be free in the target, unless this stack restored it already.
-        let recorded = ctx.load::<serde_json::Value>().await?.is_some();
+        // The identifier must be free in the target, unless this stack started the restore.
+        let started = ctx.load::<serde_json::Value>().await?.is_some();
         let exists = Rds::new(&self.account, &self.region)
             .database_exists(self.kind, &self.spec.identifier)
             .await
             .map_err(aws(ctx))?;
-        if exists && !recorded {
+        if exists && !started {
             return Err(Error::NotOurs {
                 resource: ctx.name().to_owned(),
                 what: format!(
@@ -992,13 +1059,21 @@ impl Resource for Restore {
     async fn deploy(&self, ctx: &Context) -> Result<RestoreOutputs> {
         let from = ctx.outputs(&self.from).await?;
         let rds = Rds::new(&self.account, &self.region);
-        let engine = match self.kind {
-            SnapshotKind::Cluster => "aurora-mysql",
-            SnapshotKind::Db => "mysql",
+        // The snapshot's own engine (aurora-postgresql, mysql, ...).
+        let engine = if from.engine.is_empty() {
+            match self.kind {
+                SnapshotKind::Cluster => "aurora-mysql".to_owned(),
+                SnapshotKind::Db => "mysql".to_owned(),
+            }
+        } else {
+            from.engine.clone()
         };
+        // The intent is saved first: after a crash the re-run knows the database is its own.
+        ctx.save(&serde_json::json!({ "restoring": self.spec.identifier }))
+            .await?;
         let tags = ctx.tags();
         let request = RestoreRequest {
-            engine,
+            engine: &engine,
             subnet_group: self.spec.subnet_group.as_ref().map(|g| g.as_str()),
             instance_class: self.spec.instance_class.as_deref(),
             security_groups: &self.spec.security_groups,
@@ -1007,8 +1082,34 @@ impl Resource for Restore {
         rds.restore(self.kind, &from.identifier, &self.spec.identifier, &request)
             .await
             .map_err(aws(ctx))?;
-        ctx.save(&serde_json::json!({ "restored": self.spec.identifier }))
-            .await?;
+        // Wait for the database before changing it: RDS refuses changes while it is creating.
+        let mut backoff = Backoff::new(ctx.runtime().config());
+        loop {
+            ctx.runtime()
+                .rate_limit(self.account.id(), &self.region)
+                .await;
+            match rds
+                .database_status(self.kind, &self.spec.identifier)
+                .await
+                .map_err(aws(ctx))?
+            {
+                Some(status) if status == "available" => break,
+                status => {
+                    if backoff.timed_out() {
+                        return Err(conflict(
+                            ctx,
+                            format!(
+                                "database {} is {} after {:?}; deploy again to keep waiting",
+                                self.spec.identifier,
+                                status.unwrap_or_else(|| "not visible".into()),
+                                backoff.elapsed()
+                            ),
+                        ));
+                    }
+                    backoff.pause().await;
+                }
+            }
+        }
         let mut notes = vec![
             "the restored database keeps the source's master password; its Secrets Manager secret was not carried over (R10)".to_owned(),
         ];
@@ -1017,6 +1118,11 @@ impl Resource for Restore {
                 .await
                 .map_err(aws(ctx))?;
             notes.push("ManageMasterUserPassword is on: RDS now keeps the password in Secrets Manager (R10)".into());
+        }
+        if self.kind == SnapshotKind::Cluster {
+            notes.push(
+                "a cluster restored from a snapshot has no DB instances until you add them".into(),
+            );
         }
         Ok(RestoreOutputs {
             identifier: self.spec.identifier.clone(),
@@ -1084,6 +1190,9 @@ impl ReencryptCopy {
 /// The record of a re-encryption.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct ReencryptRecord {
+    /// Set before the original is deleted (asked for), so that a re-run after a crash knows
+    /// why it is gone.
+    deleting_source: bool,
     source_deleted: bool,
 }
 
@@ -1105,35 +1214,61 @@ impl Resource for ReencryptCopy {
 
     async fn preflight(&self, ctx: &Context) -> Result<()> {
         let record: ReencryptRecord = ctx.load().await?.unwrap_or_default();
-        if record.source_deleted {
+        if record.deleting_source || record.source_deleted {
             return Ok(());
         }
-        let info = self
-            .rds()
-            .describe_snapshot(self.source.kind(), self.source.id().as_str())
+        let rds = self.rds();
+        let kind = self.source.kind();
+        let info = rds
+            .describe_snapshot(kind, self.source.id().as_str())
             .await
             .map_err(aws(ctx))?;
-        match info {
-            None => Err(conflict(
+        let info = match info {
+            None => {
+                return Err(conflict(
+                    ctx,
+                    format!("the source snapshot {} does not exist", self.source),
+                ))
+            }
+            Some(i) if !i.is_available() => {
+                return Err(conflict(
+                    ctx,
+                    format!(
+                        "the source snapshot {} is {}, not available",
+                        self.source, i.status
+                    ),
+                ))
+            }
+            Some(i) if self.delete_source && i.snapshot_type != "manual" => {
+                return Err(conflict(
+                    ctx,
+                    format!(
+                        "delete_source: {} is {}; only manual snapshots are deleted",
+                        self.source, i.snapshot_type
+                    ),
+                ))
+            }
+            Some(i) => i,
+        };
+        if info.kms_key.is_none() && kind == SnapshotKind::Cluster {
+            return Err(conflict(
                 ctx,
-                format!("the source snapshot {} does not exist", self.source),
-            )),
-            Some(i) if !i.is_available() => Err(conflict(
-                ctx,
-                format!(
-                    "the source snapshot {} is {}, not available",
-                    self.source, i.status
-                ),
-            )),
-            Some(i) if self.delete_source && i.snapshot_type != "manual" => Err(conflict(
-                ctx,
-                format!(
-                    "delete_source: {} is {}; only manual snapshots are deleted",
-                    self.source, i.snapshot_type
-                ),
-            )),
-            Some(_) => Ok(()),
+                format!("{} is not encrypted, and RDS cannot encrypt a cluster snapshot by copying it; restore it into an encrypted cluster instead", self.source),
+            ));
         }
+        if let Some(existing) = rds
+            .describe_snapshot(kind, self.id.as_str())
+            .await
+            .map_err(aws(ctx))?
+        {
+            if !is_ours(ctx, &rds, &existing.arn).await? {
+                return Err(Error::NotOurs {
+                    resource: ctx.name().to_owned(),
+                    what: format!("snapshot {}", self.id),
+                });
+            }
+        }
+        Ok(())
     }
 
     async fn plan(&self, ctx: &Context) -> Result<Change> {
@@ -1159,7 +1294,7 @@ impl Resource for ReencryptCopy {
                     )
                     .rule(Rule::R3)
                     .detail(format!(
-                        "{} (a full copy: its time grows with the snapshot's size, R21)",
+                        "{}, then AddTagsToResource (a full copy: its time grows with the snapshot's size, R21)",
                         copy_op(self.source.kind())
                     ));
                     if self.delete_source {
@@ -1200,6 +1335,8 @@ impl Resource for ReencryptCopy {
         if self.delete_source {
             let mut record: ReencryptRecord = ctx.load().await?.unwrap_or_default();
             if !record.source_deleted {
+                record.deleting_source = true;
+                ctx.save(&record).await?;
                 rds.delete_snapshot(self.source.kind(), self.source.id().as_str())
                     .await
                     .map_err(aws(ctx))?;

@@ -552,7 +552,8 @@ fn handle(
                 other => Err(unknown(other, &incoming.operation)),
             };
             match (result, &injected) {
-                (Ok(_), Some(Fault::ErrorAfterApply(fault))) => error_reply(fault),
+                // The call happened (or failed on its own); either way the answer is lost.
+                (_, Some(Fault::ErrorAfterApply(fault))) => error_reply(fault),
                 (Ok(reply), Some(Fault::Delay(d))) => {
                     delay = Some(*d);
                     reply

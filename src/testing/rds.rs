@@ -676,7 +676,29 @@ fn database_xml(d: &FakeDatabase, member_name: &str) -> String {
         }
     };
     x += &el("Engine", &d.engine);
-    x += &el("Status", "available");
+    // Clusters report `Status`, instances `DBInstanceStatus`.
+    let arn = format!(
+        "arn:{}:rds:{}:{}:{}:{}",
+        d.region.partition(),
+        d.region,
+        d.account,
+        if d.kind == SnapshotKind::Cluster {
+            "cluster"
+        } else {
+            "db"
+        },
+        d.id
+    );
+    match d.kind {
+        SnapshotKind::Cluster => {
+            x += &el("Status", "available");
+            x += &el("DBClusterArn", arn);
+        }
+        SnapshotKind::Db => {
+            x += &el("DBInstanceStatus", "available");
+            x += &el("DBInstanceArn", arn);
+        }
+    }
     if let Some(k) = &d.kms_key {
         x += &el("KmsKeyId", k);
     }
@@ -750,10 +772,13 @@ fn copy(
         return Err(AwsFault::new("SnapshotQuotaExceeded", "Cannot copy the snapshot because the maximum number of snapshot copies in progress has been reached."));
     }
     let kms_key = match (&source.kms_key, params.str("KmsKeyId")) {
+        // A DB snapshot copy can encrypt an unencrypted source; a cluster snapshot copy
+        // cannot.
+        (None, Some(k)) if kind == SnapshotKind::Db => Some(target_key(world, caller, &k)?),
         (None, Some(_)) => {
             return Err(AwsFault::new(
                 "InvalidParameterValue",
-                "KmsKeyId is only for encrypted snapshots",
+                "KmsKeyId can only be given for an encrypted cluster snapshot",
             ))
         }
         (None, None) => None,
@@ -787,7 +812,11 @@ fn copy(
     } else {
         Vec::new()
     };
-    tags.extend(form_tags(params));
+    // One value per key; the tags given with the copy win over copied ones.
+    for (k, v) in form_tags(params) {
+        tags.retain(|(existing, _)| existing != &k);
+        tags.push((k, v));
+    }
     if let Some(bad) = tags
         .iter()
         .find(|(k, _)| k.to_ascii_lowercase().starts_with("aws:"))
