@@ -35,6 +35,14 @@ pub enum Error {
         /// What is wrong.
         source: Box<KeyError>,
     },
+    /// A backup role whose parts do not fit together (R11, R15, R18, R23).
+    #[error("{resource}: {source}")]
+    BackupRole {
+        /// The resource.
+        resource: String,
+        /// What is wrong.
+        source: Box<crate::backup::BackupRoleError>,
+    },
     /// A policy snapshift refuses to write.
     #[error("{resource}: {source}")]
     Policy {
@@ -96,6 +104,7 @@ impl Error {
         match self {
             Error::Key { source, .. } => source.rule(),
             Error::Policy { source, .. } => source.rule(),
+            Error::BackupRole { source, .. } => source.rule(),
             Error::StillNeeded { .. } => Some(Rule::R8),
             _ => None,
         }

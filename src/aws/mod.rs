@@ -1,6 +1,7 @@
 //! The AWS boundary: accounts and their SDK configuration, the crate's own AWS error, and one
 //! module per service that talks to the SDK. Nothing outside this module calls the SDK.
 
+pub mod iam;
 pub mod kms;
 pub mod rds;
 pub mod sts;

@@ -28,6 +28,8 @@
 //!   snapshot needs its key's policy to allow that account, and fails with
 //!   `KMSKeyNotAccessibleFault` once the key is pending deletion (R7, R9); taking a snapshot
 //!   needs no key access (R9). A shared snapshot must be named by its ARN (R3).
+//! - **IAM** roles with trust policies, inline policies and tags; `DeleteRole` is refused
+//!   with `DeleteConflict` while inline policies remain, as AWS does.
 //! - **STS** `GetCallerIdentity` answers with the account of the access key; `AssumeRole`
 //!   hands out credentials of the role's account.
 //!
@@ -42,6 +44,7 @@
 //! fail (a lost response). [`FakeAws::calls`] lists every call with its account, region and
 //! outcome, so tests can count calls per operation.
 
+mod iam;
 mod kms;
 mod rds;
 mod sts;
@@ -131,6 +134,7 @@ pub(crate) struct World {
     pub access_keys: BTreeMap<String, AccountId>,
     pub kms: kms::Kms,
     pub rds: rds::Rds,
+    pub iam: iam::Iam,
     counts: BTreeMap<String, usize>,
     faults: Vec<Injected>,
     log: Vec<Call>,
@@ -370,12 +374,24 @@ impl FakeAws {
             .collect()
     }
 
+    /// The IAM roles of `account`.
+    pub fn roles(&self, account: AccountId) -> Vec<FakeRole> {
+        self.world()
+            .iam
+            .roles
+            .values()
+            .filter(|r| r.account == account)
+            .cloned()
+            .collect()
+    }
+
     /// The alias names of `account` in `region` and the key ids they point at.
     pub fn aliases(&self, account: AccountId, region: &Region) -> BTreeMap<String, String> {
         self.world().kms.aliases(account, region)
     }
 }
 
+pub use iam::FakeRole;
 pub use kms::FakeKey;
 pub use rds::{FakeDatabase, FakeSnapshot};
 
@@ -542,6 +558,11 @@ fn handle(
                 "sts" => sts::handle(world, &caller, &incoming.operation, &incoming.params).map(
                     |inner| {
                         wire::query_reply(&incoming.operation, sts::NAMESPACE, &inner, request_id)
+                    },
+                ),
+                "iam" => iam::handle(world, &caller, &incoming.operation, &incoming.params).map(
+                    |inner| {
+                        wire::query_reply(&incoming.operation, iam::NAMESPACE, &inner, request_id)
                     },
                 ),
                 "rds" => rds::handle(world, &caller, &incoming.operation, &incoming.params).map(

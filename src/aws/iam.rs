@@ -1,0 +1,189 @@
+//! IAM: roles and their inline policies, as the engine needs them.
+
+use aws_sdk_iam::types::Tag;
+
+use super::{Account, AwsError};
+
+fn err<E, R>(op: &'static str) -> impl FnOnce(aws_sdk_iam::error::SdkError<E, R>) -> AwsError
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + super::RawResponse,
+{
+    move |e| AwsError::from_sdk("iam", op, e)
+}
+
+/// What snapshift reads about a role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleInfo {
+    /// The role ARN.
+    pub arn: String,
+    /// Its tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// IAM of one account (a global service).
+#[derive(Debug, Clone)]
+pub struct Iam {
+    client: aws_sdk_iam::Client,
+}
+
+/// Decodes the URL-encoded policy documents IAM returns.
+fn url_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match (
+            b,
+            s.get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok()),
+        ) {
+            (b'%', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Iam {
+    /// IAM of `account`.
+    pub fn new(account: &Account) -> Iam {
+        Iam {
+            client: aws_sdk_iam::Client::new(account.sdk_config()),
+        }
+    }
+
+    /// `GetRole`; `None` when there is no such role.
+    pub async fn role(&self, name: &str) -> Result<Option<RoleInfo>, AwsError> {
+        match self.client.get_role().role_name(name).send().await {
+            Ok(out) => Ok(out.role().map(|r| RoleInfo {
+                arn: r.arn().to_owned(),
+                tags: r
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                    .collect(),
+            })),
+            Err(e) => {
+                let e = AwsError::from_sdk("iam", "GetRole", e);
+                if e.is("NoSuchEntity") {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// `CreateRole` with a trust policy and tags.
+    pub async fn create_role(
+        &self,
+        name: &str,
+        trust_policy: &str,
+        tags: &[(String, String)],
+    ) -> Result<String, AwsError> {
+        let tags = tags
+            .iter()
+            .map(|(k, v)| {
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|e| AwsError::malformed("iam", "Tag", e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self
+            .client
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust_policy)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(err("CreateRole"))?;
+        Ok(out.role().map(|r| r.arn().to_owned()).unwrap_or_default())
+    }
+
+    /// The inline policy `policy` of role `role`, decoded; `None` when there is none.
+    pub async fn role_policy(&self, role: &str, policy: &str) -> Result<Option<String>, AwsError> {
+        match self
+            .client
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(policy)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(url_decode(out.policy_document()))),
+            Err(e) => {
+                let e = AwsError::from_sdk("iam", "GetRolePolicy", e);
+                if e.is("NoSuchEntity") {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// `PutRolePolicy`.
+    pub async fn put_role_policy(
+        &self,
+        role: &str,
+        policy: &str,
+        document: &str,
+    ) -> Result<(), AwsError> {
+        self.client
+            .put_role_policy()
+            .role_name(role)
+            .policy_name(policy)
+            .policy_document(document)
+            .send()
+            .await
+            .map_err(err("PutRolePolicy"))?;
+        Ok(())
+    }
+
+    /// `DeleteRolePolicy`; `false` when there was none.
+    pub async fn delete_role_policy(&self, role: &str, policy: &str) -> Result<bool, AwsError> {
+        match self
+            .client
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(policy)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = AwsError::from_sdk("iam", "DeleteRolePolicy", e);
+                if e.is("NoSuchEntity") {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// `DeleteRole`; `false` when there was none. Inline policies must go first.
+    pub async fn delete_role(&self, role: &str) -> Result<bool, AwsError> {
+        match self.client.delete_role().role_name(role).send().await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = AwsError::from_sdk("iam", "DeleteRole", e);
+                if e.is("NoSuchEntity") {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}

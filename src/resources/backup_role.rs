@@ -1,0 +1,256 @@
+//! The AWS Backup role deployed to IAM: the role trusted by `backup.amazonaws.com` (R14) with
+//! the least-privilege inline policy (R15); torn down inline policy first, then the role.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    aws::{iam::Iam, Account},
+    backup::BackupRole,
+    engine::{Action, Change, Context, Resource},
+    error::{Error, Result},
+    ids::{Region, RoleName},
+    policy::PolicyDocument,
+    rules::Rule,
+};
+
+/// The name of the inline policy snapshift puts on the role.
+pub const INLINE_POLICY: &str = "snapshift-backup";
+
+/// What a deployed backup role gives other resources (the backup selection names it, R14).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupRoleOutputs {
+    /// The role name.
+    pub name: String,
+    /// The role ARN.
+    pub arn: String,
+}
+
+/// What the state records of the role.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct RoleRecord {
+    /// Saved before `CreateRole`: after a crash, a role of that name with this stack's tags
+    /// is this resource's own.
+    creating: bool,
+    /// The role exists and is this resource's own.
+    created: bool,
+}
+
+/// A [`BackupRole`] deployed as an IAM role with its inline policy.
+#[derive(Debug, Clone)]
+pub struct BackupRoleResource {
+    account: Account,
+    region: Region,
+    name: RoleName,
+    policy: PolicyDocument,
+    trust: PolicyDocument,
+}
+
+impl BackupRoleResource {
+    /// The role `name` in `account`, with `role`'s policies. The policy is checked here (R11,
+    /// R15, R18, R23), before any call; the role's account must be `account`.
+    pub fn new(account: &Account, name: RoleName, role: &BackupRole) -> Result<BackupRoleResource> {
+        if role.account != account.id() {
+            return Err(Error::Definition {
+                stack: "backup-role".into(),
+                problem: format!(
+                    "the backup role is described for account {}, but deployed with account {}",
+                    role.account,
+                    account.id()
+                ),
+            });
+        }
+        let policy = role.policy().map_err(|source| Error::BackupRole {
+            resource: "backup-role".into(),
+            source: Box::new(source),
+        })?;
+        Ok(BackupRoleResource {
+            account: account.clone(),
+            region: role.source_region.clone(),
+            name,
+            policy,
+            trust: BackupRole::trust_policy(),
+        })
+    }
+
+    fn iam(&self) -> Iam {
+        Iam::new(&self.account)
+    }
+
+    async fn is_ours(&self, ctx: &Context) -> Result<Option<bool>> {
+        let role = self
+            .iam()
+            .role(self.name.as_str())
+            .await
+            .map_err(Error::aws_in(ctx.name()))?;
+        Ok(role.map(|r| ctx.tags().iter().all(|t| r.tags.contains(t))))
+    }
+
+    async fn policy_matches(&self, ctx: &Context) -> Result<bool> {
+        let live = self
+            .iam()
+            .role_policy(self.name.as_str(), INLINE_POLICY)
+            .await
+            .map_err(Error::aws_in(ctx.name()))?;
+        let live: Option<serde_json::Value> = live.and_then(|p| serde_json::from_str(&p).ok());
+        Ok(live == serde_json::to_value(&self.policy).ok())
+    }
+}
+
+#[async_trait]
+impl Resource for BackupRoleResource {
+    type Outputs = BackupRoleOutputs;
+
+    fn kind(&self) -> &'static str {
+        "iam-backup-role"
+    }
+
+    fn account(&self) -> &Account {
+        &self.account
+    }
+
+    fn region(&self) -> &Region {
+        &self.region
+    }
+
+    async fn preflight(&self, ctx: &Context) -> Result<()> {
+        let record: RoleRecord = ctx.load().await?.unwrap_or_default();
+        if !record.creating && self.is_ours(ctx).await? == Some(false) {
+            return Err(Error::NotOurs {
+                resource: ctx.name().to_owned(),
+                what: format!("IAM role {}", self.name),
+            });
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, ctx: &Context) -> Result<Change> {
+        Ok(match self.is_ours(ctx).await? {
+            None => Change::new(
+                ctx.name(),
+                self.kind(),
+                Action::Create,
+                format!("role {} trusted by backup.amazonaws.com (R14)", self.name),
+            )
+            .rule(Rule::R15)
+            .detail(format!("CreateRole {}", self.name))
+            .detail(format!(
+                "PutRolePolicy {INLINE_POLICY} (least privilege, R15)"
+            )),
+            Some(_) if !self.policy_matches(ctx).await? => Change::new(
+                ctx.name(),
+                self.kind(),
+                Action::Update,
+                "the inline policy differs from the definition",
+            )
+            .rule(Rule::R15)
+            .detail(format!("PutRolePolicy {INLINE_POLICY}")),
+            Some(_) => Change::new(
+                ctx.name(),
+                self.kind(),
+                Action::Unchanged,
+                "matches the definition",
+            ),
+        })
+    }
+
+    async fn deploy(&self, ctx: &Context) -> Result<BackupRoleOutputs> {
+        let mut record: RoleRecord = ctx.load().await?.unwrap_or_default();
+        let iam = self.iam();
+        let arn = match iam
+            .role(self.name.as_str())
+            .await
+            .map_err(Error::aws_in(ctx.name()))?
+        {
+            Some(role) => {
+                if !ctx.tags().iter().all(|t| role.tags.contains(t)) {
+                    return Err(Error::NotOurs {
+                        resource: ctx.name().to_owned(),
+                        what: format!("IAM role {}", self.name),
+                    });
+                }
+                role.arn
+            }
+            None => {
+                record.creating = true;
+                ctx.save(&record).await?;
+                iam.create_role(self.name.as_str(), &self.trust.to_json(), &ctx.tags())
+                    .await
+                    .map_err(Error::aws_in(ctx.name()))?
+            }
+        };
+        if !record.created {
+            record.created = true;
+            ctx.save(&record).await?;
+        }
+        if !self.policy_matches(ctx).await? {
+            iam.put_role_policy(self.name.as_str(), INLINE_POLICY, &self.policy.to_json())
+                .await
+                .map_err(Error::aws_in(ctx.name()))?;
+        }
+        Ok(BackupRoleOutputs {
+            name: self.name.to_string(),
+            arn,
+        })
+    }
+
+    async fn plan_teardown(&self, ctx: &Context) -> Result<Change> {
+        Ok(Change::new(
+            ctx.name(),
+            self.kind(),
+            Action::Delete,
+            format!("delete role {}", self.name),
+        )
+        .detail(format!(
+            "DeleteRolePolicy {INLINE_POLICY}, then DeleteRole (inline policies first)"
+        )))
+    }
+
+    async fn teardown(&self, ctx: &Context) -> Result<Vec<String>> {
+        let record: RoleRecord = ctx.load().await?.unwrap_or_default();
+        if !record.creating && !record.created {
+            return Ok(Vec::new());
+        }
+        match self.is_ours(ctx).await? {
+            None => return Ok(Vec::new()),
+            Some(false) => {
+                return Ok(vec![format!(
+                    "role {} left in place: this stack did not make it",
+                    self.name
+                )])
+            }
+            Some(true) => {}
+        }
+        let iam = self.iam();
+        let mut removed = Vec::new();
+        if iam
+            .delete_role_policy(self.name.as_str(), INLINE_POLICY)
+            .await
+            .map_err(Error::aws_in(ctx.name()))?
+        {
+            removed.push(format!(
+                "inline policy {INLINE_POLICY} of {} deleted",
+                self.name
+            ));
+        }
+        if iam
+            .delete_role(self.name.as_str())
+            .await
+            .map_err(Error::aws_in(ctx.name()))?
+        {
+            removed.push(format!("role {} deleted", self.name));
+        }
+        Ok(removed)
+    }
+
+    async fn refresh(&self, ctx: &Context) -> Result<Vec<String>> {
+        Ok(match self.is_ours(ctx).await? {
+            None => vec![format!("role {} no longer exists", self.name)],
+            Some(_) if !self.policy_matches(ctx).await? => vec![format!(
+                "the inline policy of {} was changed outside snapshift",
+                self.name
+            )],
+            Some(_) => Vec::new(),
+        })
+    }
+}
