@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{
     unknown,
-    wire::{xml_escape, AwsFault, Params},
+    wire::{el, form_tags, AwsFault, Params},
     Caller, World,
 };
 use crate::ids::AccountId;
@@ -59,10 +59,6 @@ fn url_encode(s: &str) -> String {
         .collect()
 }
 
-fn el(name: &str, value: &str) -> String {
-    format!("<{name}>{}</{name}>", xml_escape(value))
-}
-
 fn role_xml(r: &FakeRole) -> String {
     let tags: String = r
         .tags
@@ -74,24 +70,10 @@ fn role_xml(r: &FakeRole) -> String {
         el("Path", "/"),
         el("RoleName", &r.name),
         el("RoleId", &r.id),
-        el("Arn", &r.arn()),
+        el("Arn", r.arn()),
         el("CreateDate", "2026-01-01T00:00:00Z"),
-        el("AssumeRolePolicyDocument", &url_encode(&r.trust_policy)),
+        el("AssumeRolePolicyDocument", url_encode(&r.trust_policy)),
     )
-}
-
-fn form_tags(params: &Params) -> Vec<(String, String)> {
-    (1..)
-        .map_while(|i| {
-            let key = params.str(&format!("Tags.member.{i}.Key"))?;
-            Some((
-                key,
-                params
-                    .str(&format!("Tags.member.{i}.Value"))
-                    .unwrap_or_default(),
-            ))
-        })
-        .collect()
 }
 
 fn policy_json(params: &Params, field: &str) -> Result<String, AwsFault> {
@@ -129,7 +111,7 @@ pub(crate) fn handle(
                 name,
                 trust_policy,
                 policies: BTreeMap::new(),
-                tags: form_tags(params),
+                tags: form_tags(params, "Tags.member"),
                 id,
             };
             let xml = role_xml(&role);
@@ -167,7 +149,7 @@ pub(crate) fn handle(
                 "{}{}{}",
                 el("RoleName", &name),
                 el("PolicyName", &policy),
-                el("PolicyDocument", &url_encode(document))
+                el("PolicyDocument", url_encode(document))
             ))
         }
         "DeleteRolePolicy" => {
@@ -199,7 +181,7 @@ pub(crate) fn handle(
             Ok(String::new())
         }
         "TagRole" => {
-            let tags = form_tags(params);
+            let tags = form_tags(params, "Tags.member");
             let role = world
                 .iam
                 .roles

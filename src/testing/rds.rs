@@ -9,7 +9,7 @@ use std::{
 
 use super::{
     kms, unknown,
-    wire::{xml_escape, AwsFault, Params},
+    wire::{el, form_list, form_tags, AwsFault, Params},
     Caller, World,
 };
 use crate::ids::{AccountId, Region, SnapshotKind};
@@ -142,10 +142,6 @@ fn iso8601(epoch: f64) -> String {
     )
 }
 
-fn el(name: &str, value: impl std::fmt::Display) -> String {
-    format!("<{name}>{}</{name}>", xml_escape(&value.to_string()))
-}
-
 fn tags_xml(tags: &[(String, String)]) -> String {
     let inner: String = tags
         .iter()
@@ -218,27 +214,6 @@ fn not_found(kind: SnapshotKind, id: &str) -> AwsFault {
             AwsFault::new("DBSnapshotNotFound", format!("DBSnapshot {id} not found.")).status(404)
         }
     }
-}
-
-/// `prefix.1`, `prefix.2`, ... of a form.
-fn form_list(params: &Params, prefix: &str) -> Vec<String> {
-    (1..)
-        .map_while(|i| params.str(&format!("{prefix}.{i}")))
-        .collect()
-}
-
-fn form_tags(params: &Params) -> Vec<(String, String)> {
-    (1..)
-        .map_while(|i| {
-            let key = params.str(&format!("Tags.Tag.{i}.Key"))?;
-            Some((
-                key,
-                params
-                    .str(&format!("Tags.Tag.{i}.Value"))
-                    .unwrap_or_default(),
-            ))
-        })
-        .collect()
 }
 
 /// Finds a snapshot by identifier (caller's account and region) or ARN; another account's
@@ -402,7 +377,7 @@ pub(crate) fn handle(
                 kms_key: db.kms_key.clone(),
                 snapshot_type: "manual".into(),
                 shared_with: BTreeSet::new(),
-                tags: form_tags(params),
+                tags: form_tags(params, "Tags.Tag"),
                 allocated_gb: 1,
                 option_group: None,
                 copied_from: None,
@@ -564,7 +539,7 @@ pub(crate) fn handle(
         }
         "AddTagsToResource" => {
             let arn = params.str("ResourceName").unwrap_or_default();
-            let tags = form_tags(params);
+            let tags = form_tags(params, "Tags.Tag");
             if let Some(bad) = tags
                 .iter()
                 .find(|(k, _)| k.to_ascii_lowercase().starts_with("aws:"))
@@ -813,7 +788,7 @@ fn copy(
         Vec::new()
     };
     // One value per key; the tags given with the copy win over copied ones.
-    for (k, v) in form_tags(params) {
+    for (k, v) in form_tags(params, "Tags.Tag") {
         tags.retain(|(existing, _)| existing != &k);
         tags.push((k, v));
     }

@@ -243,3 +243,31 @@ pub(crate) fn xml_escape(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
+
+/// An XML element with escaped text.
+pub(crate) fn el(name: &str, value: impl std::fmt::Display) -> String {
+    format!("<{name}>{}</{name}>", xml_escape(&value.to_string()))
+}
+
+/// `prefix.1`, `prefix.2`, ... of a form.
+pub(crate) fn form_list(params: &Params, prefix: &str) -> Vec<String> {
+    (1..)
+        .map_while(|i| params.str(&format!("{prefix}.{i}")))
+        .collect()
+}
+
+/// The tags of a form, `prefix.N.Key` and `prefix.N.Value` (`Tags.Tag` for RDS, `Tags.member`
+/// for IAM).
+pub(crate) fn form_tags(params: &Params, prefix: &str) -> Vec<(String, String)> {
+    (1..)
+        .map_while(|i| {
+            let key = params.str(&format!("{prefix}.{i}.Key"))?;
+            Some((
+                key,
+                params
+                    .str(&format!("{prefix}.{i}.Value"))
+                    .unwrap_or_default(),
+            ))
+        })
+        .collect()
+}
