@@ -476,32 +476,6 @@ impl Rds {
         }
     }
 
-    /// Whether a DB cluster (`kind` cluster) or instance exists.
-    pub async fn database_exists(&self, kind: SnapshotKind, id: &str) -> Result<bool, AwsError> {
-        let result = match kind {
-            SnapshotKind::Cluster => self
-                .client
-                .describe_db_clusters()
-                .db_cluster_identifier(id)
-                .send()
-                .await
-                .map(|o| !o.db_clusters().is_empty())
-                .map_err(err("DescribeDBClusters")),
-            SnapshotKind::Db => self
-                .client
-                .describe_db_instances()
-                .db_instance_identifier(id)
-                .send()
-                .await
-                .map(|o| !o.db_instances().is_empty())
-                .map_err(err("DescribeDBInstances")),
-        };
-        match result {
-            Err(e) if e.is("DBClusterNotFoundFault") || e.is("DBInstanceNotFound") => Ok(false),
-            other => other,
-        }
-    }
-
     /// Turns on RDS-managed master passwords for a cluster (R10).
     pub async fn manage_master_user_password(&self, cluster: &str) -> Result<(), AwsError> {
         self.client

@@ -126,6 +126,12 @@ impl Context {
         ]
     }
 
+    /// Whether a resource with `tags` was made by this resource of this stack: it carries
+    /// every tag of [`tags`](Self::tags).
+    pub fn owns(&self, tags: &[(String, String)]) -> bool {
+        self.tags().iter().all(|t| tags.contains(t))
+    }
+
     /// The resource's saved record, if it has one.
     pub async fn load<T: DeserializeOwned>(&self) -> Result<Option<T>> {
         let state = self.state.lock().await;

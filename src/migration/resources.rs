@@ -82,7 +82,7 @@ fn conflict(ctx: &Context, problem: String) -> Error {
 /// Whether a snapshot carries this resource's tags, i.e. this stack made it.
 async fn is_ours(ctx: &Context, rds: &Rds, arn: &str) -> Result<bool> {
     let tags = rds.tags(arn).await.map_err(aws(ctx))?;
-    Ok(ctx.tags().iter().all(|t| tags.contains(t)))
+    Ok(ctx.owns(&tags))
 }
 
 /// Deletes snapshot `id` if it exists and carries this resource's tags (waiting for a copy in
@@ -1015,9 +1015,10 @@ impl Resource for Restore {
         // The identifier must be free in the target, unless this stack started the restore.
         let started = ctx.load::<serde_json::Value>().await?.is_some();
         let exists = Rds::new(&self.account, &self.region)
-            .database_exists(self.kind, &self.spec.identifier)
+            .database_status(self.kind, &self.spec.identifier)
             .await
-            .map_err(aws(ctx))?;
+            .map_err(aws(ctx))?
+            .is_some();
         if exists && !started {
             return Err(Error::NotOurs {
                 resource: ctx.name().to_owned(),

@@ -83,7 +83,7 @@ impl BackupRoleResource {
             .role(self.name.as_str())
             .await
             .map_err(Error::aws_in(ctx.name()))?;
-        Ok(role.map(|r| ctx.tags().iter().all(|t| r.tags.contains(t))))
+        Ok(role.map(|r| ctx.owns(&r.tags)))
     }
 
     async fn policy_matches(&self, ctx: &Context) -> Result<bool> {
@@ -163,7 +163,7 @@ impl Resource for BackupRoleResource {
             .map_err(Error::aws_in(ctx.name()))?
         {
             Some(role) => {
-                if !ctx.tags().iter().all(|t| role.tags.contains(t)) {
+                if !ctx.owns(&role.tags) {
                     return Err(Error::NotOurs {
                         resource: ctx.name().to_owned(),
                         what: format!("IAM role {}", self.name),
