@@ -2,7 +2,10 @@
 
 use aws_sdk_iam::types::Tag;
 
-use super::{Account, AwsError};
+use super::{none_on, Account, AwsError};
+
+/// The code IAM answers for a role or policy that is not there.
+const NO_SUCH_ENTITY: &[&str] = &["NoSuchEntity"];
 
 fn err<E, R>(op: &'static str) -> impl FnOnce(aws_sdk_iam::error::SdkError<E, R>) -> AwsError
 where
@@ -61,24 +64,23 @@ impl Iam {
 
     /// `GetRole`; `None` when there is no such role.
     pub async fn role(&self, name: &str) -> Result<Option<RoleInfo>, AwsError> {
-        match self.client.get_role().role_name(name).send().await {
-            Ok(out) => Ok(out.role().map(|r| RoleInfo {
+        let out = self
+            .client
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(err("GetRole"));
+        Ok(none_on(out, NO_SUCH_ENTITY)?.and_then(|out| {
+            out.role().map(|r| RoleInfo {
                 arn: r.arn().to_owned(),
                 tags: r
                     .tags()
                     .iter()
                     .map(|t| (t.key().to_owned(), t.value().to_owned()))
                     .collect(),
-            })),
-            Err(e) => {
-                let e = AwsError::from_sdk("iam", "GetRole", e);
-                if e.is("NoSuchEntity") {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+            })
+        }))
     }
 
     /// `CreateRole` with a trust policy and tags.
@@ -112,24 +114,15 @@ impl Iam {
 
     /// The inline policy `policy` of role `role`, decoded; `None` when there is none.
     pub async fn role_policy(&self, role: &str, policy: &str) -> Result<Option<String>, AwsError> {
-        match self
+        let out = self
             .client
             .get_role_policy()
             .role_name(role)
             .policy_name(policy)
             .send()
             .await
-        {
-            Ok(out) => Ok(Some(url_decode(out.policy_document()))),
-            Err(e) => {
-                let e = AwsError::from_sdk("iam", "GetRolePolicy", e);
-                if e.is("NoSuchEntity") {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+            .map_err(err("GetRolePolicy"));
+        Ok(none_on(out, NO_SUCH_ENTITY)?.map(|out| url_decode(out.policy_document())))
     }
 
     /// `PutRolePolicy`.
@@ -152,38 +145,26 @@ impl Iam {
 
     /// `DeleteRolePolicy`; `false` when there was none.
     pub async fn delete_role_policy(&self, role: &str, policy: &str) -> Result<bool, AwsError> {
-        match self
+        let out = self
             .client
             .delete_role_policy()
             .role_name(role)
             .policy_name(policy)
             .send()
             .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = AwsError::from_sdk("iam", "DeleteRolePolicy", e);
-                if e.is("NoSuchEntity") {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+            .map_err(err("DeleteRolePolicy"));
+        Ok(none_on(out, NO_SUCH_ENTITY)?.is_some())
     }
 
     /// `DeleteRole`; `false` when there was none. Inline policies must go first.
     pub async fn delete_role(&self, role: &str) -> Result<bool, AwsError> {
-        match self.client.delete_role().role_name(role).send().await {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = AwsError::from_sdk("iam", "DeleteRole", e);
-                if e.is("NoSuchEntity") {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        let out = self
+            .client
+            .delete_role()
+            .role_name(role)
+            .send()
+            .await
+            .map_err(err("DeleteRole"));
+        Ok(none_on(out, NO_SUCH_ENTITY)?.is_some())
     }
 }

@@ -2,7 +2,10 @@
 
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
 
-use super::{Account, AwsError};
+use super::{none_on, Account, AwsError};
+
+/// The code KMS answers for a key or alias that is not there.
+const NOT_FOUND: &[&str] = &["NotFoundException"];
 use crate::ids::{AccountId, AliasName, IdError, KeyArn, KeyId, Region};
 
 /// A key's lifecycle state, as KMS reports it.
@@ -154,17 +157,16 @@ impl Kms {
 
     /// `DescribeKey`; `None` when the key or alias does not exist.
     pub async fn describe_key(&self, key: &str) -> Result<Option<KeyInfo>, AwsError> {
-        match self.client.describe_key().key_id(key).send().await {
-            Ok(out) => KeyInfo::from_sdk("DescribeKey", out.key_metadata()).map(Some),
-            Err(e) => {
-                let e = AwsError::from_sdk("kms", "DescribeKey", e);
-                if e.is("NotFoundException") {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        let out = self
+            .client
+            .describe_key()
+            .key_id(key)
+            .send()
+            .await
+            .map_err(err("DescribeKey"));
+        none_on(out, NOT_FOUND)?
+            .map(|out| KeyInfo::from_sdk("DescribeKey", out.key_metadata()))
+            .transpose()
     }
 
     /// `GetKeyPolicy` of the default policy.
@@ -207,23 +209,14 @@ impl Kms {
 
     /// `DeleteAlias`; `false` when there was no such alias.
     pub async fn delete_alias(&self, alias: &AliasName) -> Result<bool, AwsError> {
-        match self
+        let out = self
             .client
             .delete_alias()
             .alias_name(alias.as_str())
             .send()
             .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = AwsError::from_sdk("kms", "DeleteAlias", e);
-                if e.is("NotFoundException") {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+            .map_err(err("DeleteAlias"));
+        Ok(none_on(out, NOT_FOUND)?.is_some())
     }
 
     /// `ReplicateKey`: a replica of multi-region key `key` in `replica_region` with its own
@@ -325,12 +318,9 @@ impl Kms {
                     continue;
                 };
                 // A key whose tags this caller may not read (or that just went) is not ours.
-                let tags = match self.tags(&id).await {
-                    Ok(tags) => tags,
-                    Err(e) if e.is("AccessDeniedException") || e.is("NotFoundException") => {
-                        continue
-                    }
-                    Err(e) => return Err(e),
+                let unreadable = &["AccessDeniedException", "NotFoundException"];
+                let Some(tags) = none_on(self.tags(&id).await, unreadable)? else {
+                    continue;
                 };
                 if wanted.iter().all(|w| tags.contains(w)) {
                     found.push(id);

@@ -265,6 +265,20 @@ impl AwsError {
     }
 }
 
+/// Reads a call that failed with one of `codes` as "not there": `Ok(None)`. Where a missing
+/// thing is expected (a describe before a create, a delete that already happened), this is
+/// the one place that says which error codes mean it.
+pub(crate) fn none_on<T>(
+    result: Result<T, AwsError>,
+    codes: &[&str],
+) -> Result<Option<T>, AwsError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if codes.iter().any(|code| e.is(code)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// What snapshift reads from an SDK raw response.
 pub(crate) trait RawResponse {
     fn status(&self) -> u16;

@@ -3,7 +3,7 @@
 
 use aws_sdk_rds::types::Tag;
 
-use super::{Account, AwsError};
+use super::{none_on, Account, AwsError};
 use crate::ids::{AccountId, Region, SnapshotKind};
 
 /// What snapshift reads about a snapshot.
@@ -142,10 +142,14 @@ fn tags(pairs: &[(String, String)]) -> Vec<Tag> {
         .collect()
 }
 
-/// The "not found" codes of the two snapshot kinds.
-fn is_not_found(e: &AwsError) -> bool {
-    e.is("DBSnapshotNotFound") || e.is("DBClusterSnapshotNotFoundFault")
-}
+/// The codes RDS answers for a snapshot that is not there (the two kinds differ).
+const SNAPSHOT_NOT_FOUND: &[&str] = &["DBSnapshotNotFound", "DBClusterSnapshotNotFoundFault"];
+
+/// The codes RDS answers for a cluster or instance that is not there.
+const DATABASE_NOT_FOUND: &[&str] = &["DBClusterNotFoundFault", "DBInstanceNotFound"];
+
+/// The codes RDS answers for a cluster or instance that exists already.
+const DATABASE_EXISTS: &[&str] = &["DBClusterAlreadyExistsFault", "DBInstanceAlreadyExists"];
 
 impl Rds {
     /// RDS of `account` in `region`.
@@ -192,10 +196,7 @@ impl Rds {
                 .map(|o| o.db_snapshots().first().map(SnapshotInfo::from_db))
                 .map_err(err("DescribeDBSnapshots")),
         };
-        match result {
-            Err(e) if is_not_found(&e) => Ok(None),
-            other => other,
-        }
+        Ok(none_on(result, SNAPSHOT_NOT_FOUND)?.flatten())
     }
 
     /// `CopyDBSnapshot` / `CopyDBClusterSnapshot`.
@@ -347,11 +348,7 @@ impl Rds {
                 .map(drop)
                 .map_err(err("DeleteDBSnapshot")),
         };
-        match result {
-            Ok(()) => Ok(true),
-            Err(e) if is_not_found(&e) => Ok(false),
-            Err(e) => Err(e),
-        }
+        Ok(none_on(result, SNAPSHOT_NOT_FOUND)?.is_some())
     }
 
     /// The tags of a resource by ARN.
@@ -417,13 +414,7 @@ impl Rds {
                 .map(drop)
                 .map_err(err("RestoreDBInstanceFromDBSnapshot")),
         };
-        match result {
-            Ok(()) => Ok(true),
-            Err(e) if e.is("DBClusterAlreadyExistsFault") || e.is("DBInstanceAlreadyExists") => {
-                Ok(false)
-            }
-            Err(e) => Err(e),
-        }
+        Ok(none_on(result, DATABASE_EXISTS)?.is_some())
     }
 
     /// Adds (or overwrites) tags on a resource by ARN.
@@ -470,10 +461,7 @@ impl Rds {
                 })
                 .map_err(err("DescribeDBInstances")),
         };
-        match result {
-            Err(e) if e.is("DBClusterNotFoundFault") || e.is("DBInstanceNotFound") => Ok(None),
-            other => other,
-        }
+        Ok(none_on(result, DATABASE_NOT_FOUND)?.flatten())
     }
 
     /// Turns on RDS-managed master passwords for a cluster (R10).
