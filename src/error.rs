@@ -88,6 +88,22 @@ pub enum Error {
         /// What is in the way, and what to do.
         problem: String,
     },
+    /// A backup rule setting AWS Backup would refuse (R13, R24).
+    #[error(transparent)]
+    BackupRule(#[from] crate::backup::RuleError),
+    /// A vault that still holds recovery points: teardown stops there, deletes nothing that
+    /// holds data, and keeps what the recovery points need (their keys, the role).
+    #[error("{resource}: vault {vault} in {region} still holds {} recovery point(s): {}; nothing that holds data was deleted, and teardown stopped here, keeping the keys they need. Delete or move them (or keep the vault), then tear down again", recovery_points.len(), recovery_points.join(", "))]
+    VaultNotEmpty {
+        /// The resource.
+        resource: String,
+        /// The vault.
+        vault: String,
+        /// Its region.
+        region: String,
+        /// The recovery points it holds.
+        recovery_points: Vec<String>,
+    },
     /// A stack definition mistake.
     #[error("stack `{stack}`: {problem}")]
     Definition {
@@ -106,6 +122,7 @@ impl Error {
             Error::Policy { source, .. } => source.rule(),
             Error::BackupRole { source, .. } => source.rule(),
             Error::StillNeeded { .. } => Some(Rule::R8),
+            Error::BackupRule(source) => Some(source.rule()),
             _ => None,
         }
     }

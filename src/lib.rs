@@ -2,16 +2,24 @@
 //! (re-keying snapshots AWS refuses to share), within an account (re-encryption under a new
 //! key), and across regions with AWS Backup.
 //!
-//! This release holds the pure layer the rest is built on:
-//! - [`ids`]: validated identifiers (accounts, regions, ARNs, keys, snapshots, names);
-//! - [`policy`]: typed IAM and KMS policy documents with the checks AWS applies (R4);
-//! - [`key`]: the [`ShareableKey`](key::ShareableKey) builder and its key policy (R2, R12, R23);
-//! - [`backup`]: the least-privilege AWS Backup role (R15) and validated backup rule settings
-//!   (R13, R24);
-//! - [`share`]: share lists within AWS's limit (R6);
-//! - [`rules`]: the AWS rules R1..R24 that errors and docs cite.
+//! The flows, each a set of resources added to an [`engine::Stack`] that previews, deploys,
+//! tears down and resumes from its state file:
+//! - [`migration`]: a snapshot moved to another account (R1 to R10), or re-encrypted under a
+//!   new key within one account;
+//! - [`cross_region`]: an AWS Backup plan that copies Aurora recovery points to another region
+//!   under a key you choose, with its least-privilege role and the way back (R11 to R18).
 //!
-//! Nothing here does I/O.
+//! Underneath:
+//! - [`engine`]: the stack, its plan, its state file and the waiting runtime (R5, R19, R20);
+//! - [`resources`]: keys, vaults, roles, plans and selections as deployable resources;
+//! - [`aws`]: accounts and one module per AWS service, the only code that calls the SDK;
+//! - pure code that does no I/O: [`ids`] (validated identifiers), [`policy`] (typed IAM and
+//!   KMS policies with AWS's checks, R4), [`key`] (the [`ShareableKey`](key::ShareableKey)
+//!   builder, R2, R12, R23), [`backup`] (the backup role, rule settings, plan and selection,
+//!   R13 to R15, R24), [`share`] (R6), [`tags`] and [`rules`] (R1..R24, cited by errors and
+//!   docs);
+//! - `testing` (feature `testing`): `FakeAws`, a stateful fake of the AWS APIs for examples
+//!   and your own tests.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(
@@ -21,6 +29,7 @@
 
 pub mod aws;
 pub mod backup;
+pub mod cross_region;
 pub mod engine;
 pub mod error;
 pub mod ids;
@@ -48,4 +57,6 @@ pub mod doc_snippets {
     pub struct CrossRegionKeyPolicy;
     #[doc = include_str!("../docs/iam/backup-role.md")]
     pub struct BackupRole;
+    #[doc = include_str!("../docs/cross-region-backup.md")]
+    pub struct CrossRegionBackup;
 }

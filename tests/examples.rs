@@ -20,6 +20,10 @@ mod cross_account_migration;
 #[path = "../examples/same_account_reencrypt.rs"]
 mod same_account_reencrypt;
 
+#[allow(dead_code)]
+#[path = "../examples/cross_region_backup.rs"]
+mod cross_region_backup;
+
 use serde_json::Value;
 
 const SEED_000: &str = include_str!("fixtures/seeds/000-shareable-key-policy.json");
@@ -160,4 +164,22 @@ async fn same_account_reencrypt_example_runs_on_the_fake() {
         &dir,
     ]);
     same_account_reencrypt::run(args).await.unwrap();
+}
+
+// R11, R17: the cross-region example runs its whole story on the fake: deploy, backup, copy,
+// the way back, and a teardown that stops at a vault with recovery points, then finishes.
+#[tokio::test]
+async fn cross_region_backup_example_runs_on_the_fake() {
+    use clap::Parser;
+    for (i, extra) in [&["--dr-restore"][..], &["--destination-default-vault"][..]]
+        .iter()
+        .enumerate()
+    {
+        let dir = temp_state(&format!("cross-region-{i}"));
+        let mut argv = vec!["cross_region_backup", "--state-dir", &dir];
+        argv.extend(extra.iter().copied());
+        cross_region_backup::run(cross_region_backup::Args::parse_from(argv))
+            .await
+            .unwrap();
+    }
 }

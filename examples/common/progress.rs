@@ -79,7 +79,7 @@ impl Progress for Bars {
                 (resource, format!("queued: {reason}"), false)
             }
             ProgressEvent::Done { resource, elapsed } => {
-                (resource, format!("available after {}", secs(elapsed)), true)
+                (resource, format!("done after {}", secs(elapsed)), true)
             }
             _ => return,
         };

@@ -1,6 +1,7 @@
 //! The AWS boundary: accounts and their SDK configuration, the crate's own AWS error, and one
 //! module per service that talks to the SDK. Nothing outside this module calls the SDK.
 
+pub mod backup;
 pub mod iam;
 pub mod kms;
 pub mod rds;
@@ -206,6 +207,23 @@ impl AwsError {
             kind: AwsErrorKind::Other,
             code: None,
             message: Some(format!("unexpected answer: {what}")),
+            request_id: None,
+            status: None,
+        }
+    }
+
+    /// A request the SDK could not build (a required field missing); nothing was sent.
+    pub(crate) fn request(
+        service: &'static str,
+        operation: &'static str,
+        what: String,
+    ) -> AwsError {
+        AwsError {
+            service,
+            operation,
+            kind: AwsErrorKind::Other,
+            code: None,
+            message: Some(format!("request not sent: {what}")),
             request_id: None,
             status: None,
         }

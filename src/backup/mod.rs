@@ -1,10 +1,12 @@
-//! AWS Backup, pure half: the least-privilege backup role (R15) and validated backup rule
-//! settings (R13, R24).
+//! AWS Backup, pure half: the least-privilege backup role (R15), validated backup rule
+//! settings (R13, R24), and the plan and selection definitions (R13, R14).
 
+mod plan;
 mod role;
 mod rule;
 
-pub use role::{sid, BackupRole, BackupRoleError, BACKUP_SERVICE_PRINCIPAL};
+pub use plan::{lifecycle_json, CopyDefinition, PlanDefinition, SelectionDefinition, Selector};
+pub use role::{sid, BackupRole, BackupRoleError, ProtectedCluster, BACKUP_SERVICE_PRINCIPAL};
 pub use rule::{Lifecycle, RuleError, Schedule, StartWindow, Windows};
 
 #[cfg(test)]

@@ -80,6 +80,36 @@ pub struct BackupRole {
     pub primary_key: KeyArn,
     /// The key of the destination vault (the replica, R11).
     pub replica_key: KeyArn,
+    /// Further clusters of the same account and region the role covers, each with its own
+    /// groups (optional; `cluster` is the first).
+    #[builder(default)]
+    pub more_clusters: Vec<ProtectedCluster>,
+}
+
+/// A cluster a backup role covers, with the groups a restore of it needs (R15).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProtectedCluster {
+    /// The cluster. Restores under names that start with it are allowed too (`<cluster>*`).
+    pub cluster: ClusterId,
+    /// Its DB subnet group.
+    pub subnet_group: SubnetGroupName,
+    /// Its DB cluster parameter group.
+    pub parameter_group: ParameterGroupName,
+}
+
+impl ProtectedCluster {
+    /// A cluster with its subnet group and cluster parameter group.
+    pub fn new(
+        cluster: ClusterId,
+        subnet_group: SubnetGroupName,
+        parameter_group: ParameterGroupName,
+    ) -> ProtectedCluster {
+        ProtectedCluster {
+            cluster,
+            subnet_group,
+            parameter_group,
+        }
+    }
 }
 
 /// A backup role whose parts do not fit together.
@@ -203,11 +233,23 @@ impl BackupRole {
             arn("rds", src, "cluster-snapshot:awsbackup:*"),
             arn("rds", dst, "cluster-snapshot:awsbackup:*"),
         ];
-        let mut rds_resources = vec![
-            arn("rds", src, &format!("cluster:{}*", self.cluster)),
-            arn("rds", src, &format!("subgrp:{}", self.subnet_group)),
-            arn("rds", src, &format!("cluster-pg:{}", self.parameter_group)),
-        ];
+        let first = ProtectedCluster::new(
+            self.cluster.clone(),
+            self.subnet_group.clone(),
+            self.parameter_group.clone(),
+        );
+        let mut rds_resources: Vec<String> = Vec::new();
+        for c in std::iter::once(&first).chain(&self.more_clusters) {
+            for resource in [
+                arn("rds", src, &format!("cluster:{}*", c.cluster)),
+                arn("rds", src, &format!("subgrp:{}", c.subnet_group)),
+                arn("rds", src, &format!("cluster-pg:{}", c.parameter_group)),
+            ] {
+                if !rds_resources.contains(&resource) {
+                    rds_resources.push(resource);
+                }
+            }
+        }
         rds_resources.extend(backup_snapshots.iter().cloned());
         let statements = vec![
             Statement::allow()

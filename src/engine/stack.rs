@@ -305,6 +305,12 @@ impl Stack {
         &self.name
     }
 
+    /// The stack's waiting runtime (progress events, rate limiters), for work outside
+    /// resources such as backup jobs.
+    pub(crate) fn runtime(&self) -> &super::wait::Runtime {
+        &self.runtime
+    }
+
     /// The path of the state file.
     pub fn state_path(&self) -> PathBuf {
         self.store.path(&self.name)

@@ -21,7 +21,7 @@ pub use arn::{Arn, PrincipalArn, Service};
 pub use key::{AliasName, KeyArn, KeyId, KeyRef};
 pub use names::{
     BackupPlanName, BackupRuleName, ClusterId, InstanceId, OptionGroupName, ParameterGroupName,
-    PolicyName, RoleName, SubnetGroupName, VaultName,
+    PolicyName, RoleName, SelectionName, SubnetGroupName, VaultName,
 };
 pub use snapshot::{SnapshotId, SnapshotKind, SnapshotOrigin, SnapshotRef};
 

@@ -192,6 +192,14 @@ name_type!(
 );
 
 name_type!(
+    /// An AWS Backup selection name: 1 to 50 letters, digits, hyphens, underscores and
+    /// periods.
+    SelectionName,
+    "backup selection name",
+    backup_name_problem
+);
+
+name_type!(
     /// An IAM role name: 1 to 64 letters, digits and `_+=,.@-`.
     RoleName,
     "IAM role name",

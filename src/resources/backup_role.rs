@@ -4,10 +4,11 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::KeyResource;
 use crate::{
     aws::{iam::Iam, Account},
     backup::BackupRole,
-    engine::{Action, Change, Context, Resource},
+    engine::{Action, Change, Context, Handle, Resource},
     error::{Error, Result},
     ids::{Region, RoleName},
     policy::PolicyDocument,
@@ -42,8 +43,12 @@ pub struct BackupRoleResource {
     account: Account,
     region: Region,
     name: RoleName,
+    role: BackupRole,
     policy: PolicyDocument,
     trust: PolicyDocument,
+    /// The multi-region key of the same stack whose primary and replica the role may use;
+    /// their ARNs are known once it is deployed.
+    keys: Option<Handle<KeyResource>>,
 }
 
 impl BackupRoleResource {
@@ -68,8 +73,51 @@ impl BackupRoleResource {
             account: account.clone(),
             region: role.source_region.clone(),
             name,
+            role: role.clone(),
             policy,
             trust: BackupRole::trust_policy(),
+            keys: None,
+        })
+    }
+
+    /// The same role, but its key statement names the primary and the destination-region
+    /// replica of `key`, a multi-region key of the same stack (R12, R15), read from its outputs
+    /// at deploy. The keys in `role` stand in for them until then (they are checked, not
+    /// used).
+    pub fn with_key(mut self, key: &Handle<KeyResource>) -> BackupRoleResource {
+        self.keys = Some(key.clone());
+        self
+    }
+
+    /// The policy with the keys of the key resource, if it names one; `None` while that key
+    /// is not deployed.
+    async fn live_policy(&self, ctx: &Context) -> Result<Option<PolicyDocument>> {
+        let Some(handle) = &self.keys else {
+            return Ok(Some(self.policy.clone()));
+        };
+        let Ok(outputs) = ctx.outputs(handle).await else {
+            return Ok(None);
+        };
+        let replica = outputs
+            .replicas
+            .iter()
+            .find(|r| r.region() == &self.role.destination_region)
+            .ok_or_else(|| Error::Conflict {
+                resource: ctx.name().to_owned(),
+                problem: format!(
+                    "key `{}` has no replica in {} (R12)",
+                    handle.name(),
+                    self.role.destination_region
+                ),
+            })?;
+        let role = BackupRole {
+            primary_key: outputs.key_arn.clone(),
+            replica_key: replica.clone(),
+            ..self.role.clone()
+        };
+        role.policy().map(Some).map_err(|source| Error::BackupRole {
+            resource: ctx.name().to_owned(),
+            source: Box::new(source),
         })
     }
 
@@ -87,13 +135,16 @@ impl BackupRoleResource {
     }
 
     async fn policy_matches(&self, ctx: &Context) -> Result<bool> {
+        let Some(policy) = self.live_policy(ctx).await? else {
+            return Ok(false);
+        };
         let live = self
             .iam()
             .role_policy(self.name.as_str(), INLINE_POLICY)
             .await
             .map_err(Error::aws_in(ctx.name()))?;
         let live: Option<serde_json::Value> = live.and_then(|p| serde_json::from_str(&p).ok());
-        Ok(live == serde_json::to_value(&self.policy).ok())
+        Ok(live == serde_json::to_value(&policy).ok())
     }
 }
 
@@ -184,7 +235,14 @@ impl Resource for BackupRoleResource {
             ctx.save(&record).await?;
         }
         if !self.policy_matches(ctx).await? {
-            iam.put_role_policy(self.name.as_str(), INLINE_POLICY, &self.policy.to_json())
+            let policy = self
+                .live_policy(ctx)
+                .await?
+                .ok_or_else(|| Error::Conflict {
+                    resource: ctx.name().to_owned(),
+                    problem: "its key is not deployed yet".into(),
+                })?;
+            iam.put_role_policy(self.name.as_str(), INLINE_POLICY, &policy.to_json())
                 .await
                 .map_err(Error::aws_in(ctx.name()))?;
         }

@@ -3,9 +3,9 @@
 //!
 //! One server serves several accounts and regions: each account gets its own access key id
 //! ([`FakeAws::account`]), and the region is read from the SigV4 credential scope of each
-//! request, as AWS does. It answers in AWS's wire formats (awsJson1.1 for KMS, awsQuery XML for
-//! STS) with AWS's error codes, so the real SDK clients, retries and error handling run
-//! against it unchanged.
+//! request, as AWS does. It answers in AWS's wire formats (awsJson1.1 for KMS, restJson1 for
+//! AWS Backup, awsQuery XML for STS, IAM and RDS) with AWS's error codes, so the real SDK
+//! clients, retries and error handling run against it unchanged.
 //!
 //! # What it models, rule by rule
 //! - **KMS** keys, aliases, replicas, policies, grants and tags per account and region.
@@ -30,11 +30,27 @@
 //!   needs no key access (R9). A shared snapshot must be named by its ARN (R3).
 //! - **IAM** roles with trust policies, inline policies and tags; `DeleteRole` is refused
 //!   with `DeleteConflict` while inline policies remain, as AWS does.
+//! - **AWS Backup** vaults, plans, selections, recovery points, and backup, copy and restore
+//!   jobs of Aurora clusters that finish after a configurable job time
+//!   ([`FakeAws::set_backup_job_time`]). A backup is an RDS cluster snapshot named
+//!   `awsbackup:job-<id>` under the cluster's own key; a copy is `awsbackup:copyjob-<id>` in
+//!   the destination region under the destination vault's key, and under `alias/aws/rds` of
+//!   that region when the vault uses the AWS managed `alias/aws/backup` key, as the `Default`
+//!   vault does (R11, R16). A copy job fails when the role's inline policies do not allow
+//!   `backup:CopyIntoBackupVault` on the destination vault and, for a customer managed key,
+//!   `kms:CreateGrant`, `kms:GenerateDataKey` and `kms:Decrypt` on it. Plan rules need a
+//!   six-field cron schedule, a start window of at least 60 minutes, a longer completion
+//!   window and existing target and destination vaults (R13), and lifecycles that delete at
+//!   least 90 days after the move to cold storage (R24). A selection's role must trust
+//!   `backup.amazonaws.com` (R14). A restore makes the cluster without DB instances (R17).
+//!   Vaults holding recovery points and plans holding selections refuse deletion with AWS's
+//!   messages.
 //! - **STS** `GetCallerIdentity` answers with the account of the access key; `AssumeRole`
 //!   hands out credentials of the role's account.
 //!
 //! # What it does not model
-//! IAM identity policies (callers act as administrators of their own account), key rotation,
+//! IAM identity policies of callers (callers act as administrators of their own account; only
+//! AWS Backup copy jobs read the inline policies of their role), key rotation,
 //! cryptographic operations, grant constraints, pagination (every list fits one page), and
 //! eventual consistency.
 //!
@@ -44,6 +60,7 @@
 //! fail (a lost response). [`FakeAws::calls`] lists every call with its account, region and
 //! outcome, so tests can count calls per operation.
 
+mod backup;
 mod iam;
 mod kms;
 mod rds;
@@ -135,6 +152,7 @@ pub(crate) struct World {
     pub kms: kms::Kms,
     pub rds: rds::Rds,
     pub iam: iam::Iam,
+    pub backup: backup::Backup,
     counts: BTreeMap<String, usize>,
     faults: Vec<Injected>,
     log: Vec<Call>,
@@ -203,10 +221,14 @@ impl FakeAws {
         self.server.uri()
     }
 
+    /// The state, with the backup jobs whose time has come finished.
     fn world(&self) -> MutexGuard<'_, World> {
-        self.world
+        let mut world = self
+            .world
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        backup::settle(&mut world);
+        world
     }
 
     /// The access key id of `account` (registered on first use).
@@ -389,8 +411,113 @@ impl FakeAws {
     pub fn aliases(&self, account: AccountId, region: &Region) -> BTreeMap<String, String> {
         self.world().kms.aliases(account, region)
     }
+
+    /// How long an AWS Backup job (backup, copy or restore) takes (default 50 ms); until
+    /// then it is `RUNNING`, its recovery point `CREATING`.
+    pub fn set_backup_job_time(&self, time: Duration) {
+        self.world().backup.job_time = time;
+    }
+
+    /// The backup vaults of `account` in `region` (the `Default` vault once something used
+    /// it).
+    pub fn vaults(&self, account: AccountId, region: &Region) -> Vec<FakeVault> {
+        self.world()
+            .backup
+            .vaults
+            .values()
+            .filter(|v| v.account == account && &v.region == region)
+            .cloned()
+            .collect()
+    }
+
+    /// The AWS Backup recovery points of `account` in `region`, in every vault.
+    pub fn recovery_points(&self, account: AccountId, region: &Region) -> Vec<FakeRecoveryPoint> {
+        self.world()
+            .backup
+            .recovery_points
+            .values()
+            .filter(|p| p.account == account && &p.region == region)
+            .cloned()
+            .collect()
+    }
+
+    /// The backup plans of `account` in `region`.
+    pub fn backup_plans(&self, account: AccountId, region: &Region) -> Vec<FakeBackupPlan> {
+        self.world()
+            .backup
+            .plans
+            .values()
+            .filter(|p| p.account == account && &p.region == region)
+            .cloned()
+            .collect()
+    }
+
+    /// The backup selections of `account` in `region`, of every plan.
+    pub fn backup_selections(
+        &self,
+        account: AccountId,
+        region: &Region,
+    ) -> Vec<FakeBackupSelection> {
+        self.world()
+            .backup
+            .selections
+            .values()
+            .filter(|s| s.account == account && &s.region == region)
+            .cloned()
+            .collect()
+    }
+
+    /// Seeds an Aurora cluster `cluster_id` (engine `aurora-mysql`, one DB instance
+    /// `<cluster_id>-instance-1`) under `key` (id, alias or ARN in its account; `None` for an
+    /// unencrypted cluster), without a snapshot. Returns the cluster ARN, which
+    /// `StartBackupJob` takes. An existing cluster of that name is refused with
+    /// `DBClusterAlreadyExistsFault`.
+    pub fn seed_cluster(
+        &self,
+        account: AccountId,
+        region: &Region,
+        cluster_id: &str,
+        key: Option<&str>,
+    ) -> Result<String, AwsFault> {
+        let mut world = self.world();
+        let caller = Caller {
+            account,
+            region: region.clone(),
+        };
+        let kms_key = match key {
+            Some(k) => Some(kms::resolve_arn(&mut world, &caller, k)?),
+            None => None,
+        };
+        let id = cluster_id.to_ascii_lowercase();
+        let kind = crate::ids::SnapshotKind::Cluster;
+        if world
+            .rds
+            .databases
+            .contains_key(&(account, region.clone(), kind, id.clone()))
+        {
+            return Err(AwsFault::new(
+                "DBClusterAlreadyExistsFault",
+                format!("DB cluster {id} already exists"),
+            ));
+        }
+        let db = FakeDatabase {
+            kind,
+            account,
+            region: region.clone(),
+            id: id.clone(),
+            engine: "aurora-mysql".into(),
+            kms_key,
+            restored_from: None,
+            manage_master_user_password: true,
+            instances: vec![format!("{id}-instance-1")],
+        };
+        let arn = backup::cluster_arn(&db);
+        world.rds.add_database(db);
+        Ok(arn)
+    }
 }
 
+pub use backup::{FakeBackupPlan, FakeBackupSelection, FakeRecoveryPoint, FakeVault};
 pub use iam::FakeRole;
 pub use kms::FakeKey;
 pub use rds::{FakeDatabase, FakeSnapshot};
@@ -469,6 +596,7 @@ impl Respond for Responder {
             .world
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        backup::settle(&mut world);
         world.serial += 1;
         let request_id = format!(
             "fake-{:08x}-0000-4000-8000-{:012x}",
@@ -523,14 +651,15 @@ fn handle(
         .and_then(|k| world.access_keys.get(k).copied());
     let error_reply = |fault: &AwsFault| match incoming.service.as_str() {
         "kms" => wire::json_error(fault),
+        "backup" => wire::rest_error(fault),
         _ => wire::query_error(fault, request_id),
     };
     let mut delay = None;
     let reply = match (&injected, account, incoming.region.parse::<Region>()) {
         (Some(Fault::Error(fault)), _, _) => error_reply(fault),
         (_, None, _) => {
-            // KMS (JSON) and the query services name the same problem differently.
-            let code = if incoming.service == "kms" {
+            // The JSON services and the query services name the same problem differently.
+            let code = if matches!(incoming.service.as_str(), "kms" | "backup") {
                 "UnrecognizedClientException"
             } else {
                 "InvalidClientTokenId"
@@ -565,6 +694,8 @@ fn handle(
                         wire::query_reply(&incoming.operation, iam::NAMESPACE, &inner, request_id)
                     },
                 ),
+                "backup" => backup::handle(world, &caller, &incoming.operation, &incoming.params)
+                    .map(wire::rest_reply),
                 "rds" => rds::handle(world, &caller, &incoming.operation, &incoming.params).map(
                     |inner| {
                         wire::query_reply(&incoming.operation, RDS_NAMESPACE, &inner, request_id)

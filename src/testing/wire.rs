@@ -1,5 +1,6 @@
-//! The wire formats the fake speaks: reading SigV4-signed requests of the awsJson1.1 (KMS)
-//! and awsQuery (STS, RDS, IAM) protocols, and writing AWS-shaped answers and errors.
+//! The wire formats the fake speaks: reading SigV4-signed requests of the awsJson1.1 (KMS),
+//! restJson1 (AWS Backup) and awsQuery (STS, RDS, IAM) protocols, and writing AWS-shaped
+//! answers and errors.
 
 use std::collections::BTreeMap;
 
@@ -22,23 +23,51 @@ pub(crate) enum Params {
     Json(Value),
     /// awsQuery: the form fields.
     Form(BTreeMap<String, String>),
+    /// restJson1: the JSON body, the path segments (percent-decoded, without empty segments,
+    /// so a trailing slash changes nothing) and the query string.
+    Rest {
+        /// The JSON body (an empty object when there is none).
+        body: Value,
+        /// The decoded path segments, e.g. `["backup-vaults", "my-vault"]`.
+        path: Vec<String>,
+        /// The decoded query parameters.
+        query: BTreeMap<String, String>,
+    },
 }
 
 impl Params {
-    /// A top-level string field (JSON) or form field.
+    /// A top-level string field (JSON body) or form field.
     pub fn str(&self, name: &str) -> Option<String> {
         match self {
-            Params::Json(v) => v.get(name).and_then(Value::as_str).map(str::to_owned),
+            Params::Json(v) | Params::Rest { body: v, .. } => {
+                v.get(name).and_then(Value::as_str).map(str::to_owned)
+            }
             Params::Form(f) => f.get(name).cloned(),
         }
     }
 
-    /// The JSON body (empty object for forms).
+    /// The JSON body (`null` for forms).
     pub fn json(&self) -> &Value {
         static EMPTY: Value = Value::Null;
         match self {
-            Params::Json(v) => v,
+            Params::Json(v) | Params::Rest { body: v, .. } => v,
             Params::Form(_) => &EMPTY,
+        }
+    }
+
+    /// The `i`-th decoded path segment of a restJson1 request.
+    pub fn segment(&self, i: usize) -> Option<&str> {
+        match self {
+            Params::Rest { path, .. } => path.get(i).map(String::as_str),
+            _ => None,
+        }
+    }
+
+    /// A query parameter of a restJson1 request.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        match self {
+            Params::Rest { query, .. } => query.get(name).map(String::as_str),
+            _ => None,
         }
     }
 }
@@ -62,6 +91,9 @@ pub struct AwsFault {
     pub code: String,
     /// The message.
     pub message: String,
+    /// Further string fields of a restJson1 error body: AWS Backup's `AlreadyExistsException`
+    /// carries `Arn` and `CreatorRequestId`. The other protocols leave them out.
+    pub details: BTreeMap<String, String>,
 }
 
 impl AwsFault {
@@ -71,12 +103,19 @@ impl AwsFault {
             status: 400,
             code: code.to_owned(),
             message: message.into(),
+            details: BTreeMap::new(),
         }
     }
 
     /// The same error with another HTTP status.
     pub fn status(mut self, status: u16) -> AwsFault {
         self.status = status;
+        self
+    }
+
+    /// The same error with a further field `name` in a restJson1 error body.
+    pub fn detail(mut self, name: &str, value: impl Into<String>) -> AwsFault {
+        self.details.insert(name.to_owned(), value.into());
         self
     }
 }
@@ -130,6 +169,9 @@ pub(crate) fn parse(request: &wiremock::Request) -> Result<Incoming, AwsFault> {
             params: Params::Json(json),
         });
     }
+    if service == "backup" {
+        return rest(request, access_key, region, service, &body);
+    }
     let form = parse_form(&body);
     let operation = form.get("Action").cloned().unwrap_or_default();
     Ok(Incoming {
@@ -138,6 +180,43 @@ pub(crate) fn parse(request: &wiremock::Request) -> Result<Incoming, AwsFault> {
         service,
         operation,
         params: Params::Form(form),
+    })
+}
+
+/// A restJson1 request: the operation is the method and the path (AWS Backup's routes, see
+/// [`super::backup::route`]); an unknown route keeps `METHOD /path` as its operation name, so
+/// the fake's answer names it.
+fn rest(
+    request: &wiremock::Request,
+    access_key: Option<String>,
+    region: String,
+    service: String,
+    body: &str,
+) -> Result<Incoming, AwsFault> {
+    let path: Vec<String> = request
+        .url
+        .path()
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .map(percent_decode_path)
+        .collect();
+    let query = request.url.query().map(parse_form).unwrap_or_default();
+    let method = request.method.as_str().to_ascii_uppercase();
+    let operation = super::backup::route(&method, &path)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{method} {}", request.url.path()));
+    let body = if body.trim().is_empty() {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_str(body)
+            .map_err(|e| AwsFault::new("SerializationException", e.to_string()))?
+    };
+    Ok(Incoming {
+        access_key,
+        region,
+        service,
+        operation,
+        params: Params::Rest { body, path, query },
     })
 }
 
@@ -153,12 +232,21 @@ pub(crate) fn parse_form(body: &str) -> BTreeMap<String, String> {
 }
 
 fn percent_decode(s: &str) -> String {
+    decode(s, true)
+}
+
+/// Decodes a percent-encoded URI path segment (`+` stays a plus sign).
+fn percent_decode_path(s: &str) -> String {
+    decode(s, false)
+}
+
+fn decode(s: &str, plus_is_space: bool) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' => {
                 let hex = s
                     .get(i + 1..i + 3)
@@ -194,6 +282,33 @@ pub(crate) fn json_error(fault: &AwsFault) -> Reply {
         status: fault.status,
         content_type: "application/x-amz-json-1.1",
         body: serde_json::json!({"__type": fault.code, "message": fault.message}).to_string(),
+        error_code: Some(fault.code.clone()),
+    }
+}
+
+/// A restJson1 answer: status 200, `application/json`.
+pub(crate) fn rest_reply(value: Value) -> Reply {
+    Reply {
+        status: 200,
+        content_type: "application/json",
+        body: value.to_string(),
+        error_code: None,
+    }
+}
+
+/// A restJson1 error: the code in `x-amzn-errortype` (set by the responder from
+/// `error_code`) and a body `{"Code": .., "Message": .., <details>}`, as AWS Backup sends.
+pub(crate) fn rest_error(fault: &AwsFault) -> Reply {
+    let mut body = serde_json::Map::new();
+    for (name, value) in &fault.details {
+        body.insert(name.clone(), Value::String(value.clone()));
+    }
+    body.insert("Code".into(), Value::String(fault.code.clone()));
+    body.insert("Message".into(), Value::String(fault.message.clone()));
+    Reply {
+        status: fault.status,
+        content_type: "application/json",
+        body: Value::Object(body).to_string(),
         error_code: Some(fault.code.clone()),
     }
 }

@@ -46,6 +46,10 @@ pub fn generate(root: &Path) -> Result<Vec<(String, String)>, String> {
         "docs/iam/backup-role.md".into(),
         backup_role_markdown(&policy, &trust)?,
     ));
+    files.push((
+        "docs/cross-region-backup.md".into(),
+        cross_region_markdown()?,
+    ));
     files.push(("docs/rules.md".into(), rules_markdown()));
     files.push(("examples/README.md".into(), examples_readme(root)?));
     Ok(files)
@@ -331,7 +335,8 @@ const SEE_ALSO: &str = "## See also\n\n\
 - [The rules R1..R24](../rules.md)\n\
 - Key policies: [same account](../key-policies/same-account.md), \
 [cross-account](../key-policies/cross-account.md), [cross-region](../key-policies/cross-region.md)\n\
-- [The AWS Backup role](../iam/backup-role.md)\n";
+- [The AWS Backup role](../iam/backup-role.md)\n\
+- [Cross-region backup](../cross-region-backup.md)\n";
 
 fn backup_role() -> Result<BackupRole, String> {
     Ok(BackupRole::builder()
@@ -429,14 +434,187 @@ fn backup_role_markdown(policy: &PolicyDocument, trust: &PolicyDocument) -> Resu
     Ok(out)
 }
 
+/// The name the cross-region page and the example give the backup.
+const DR_NAME: &str = "example-db-dr";
+
+/// `docs/cross-region-backup.md`: what `CrossRegionBackup` creates, with the policies and the
+/// plan generated from the same definitions the crate deploys.
+fn cross_region_markdown() -> Result<String, String> {
+    use snapshift::backup::{
+        CopyDefinition, Lifecycle, PlanDefinition, SelectionDefinition, Selector, StartWindow,
+        Windows,
+    };
+    let source_vault = format!("{DR_NAME}-source");
+    let destination_vault = format!("{DR_NAME}-destination");
+    let role = BackupRole::builder()
+        .account(parse(OWNER)?)
+        .source_region(parse(SOURCE_REGION)?)
+        .destination_region(parse(DESTINATION_REGION)?)
+        .cluster(parse(CLUSTER)?)
+        .subnet_group(parse(SUBNET_GROUP)?)
+        .parameter_group(parse(PARAMETER_GROUP)?)
+        .source_vault(parse(&source_vault)?)
+        .destination_vault(parse(&destination_vault)?)
+        .primary_key(parse(&primary_key_arn())?)
+        .replica_key(parse(&replica_key_arn())?)
+        .build();
+    let policy = role.policy().map_err(|e| e.to_string())?;
+    let key = snapshift::key::ShareableKey::new()
+        .alias(format!("{DR_NAME}-backup"))
+        .multi_region(true)
+        .replica_region(parse(DESTINATION_REGION)?)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let key_policy = key.key_policy(parse(OWNER)?).map_err(|e| e.to_string())?;
+    let destination_arn =
+        format!("arn:aws:backup:{DESTINATION_REGION}:{OWNER}:backup-vault:{destination_vault}");
+    let lifecycle = Lifecycle::delete_after(35).map_err(|e| e.to_string())?;
+    let plan = PlanDefinition {
+        name: parse(DR_NAME)?,
+        rule_name: parse(&format!("{DR_NAME}-cross-region"))?,
+        target_vault: parse(&source_vault)?,
+        schedule: parse("cron(0 16 * * ? *)")?,
+        windows: Windows::new(StartWindow::minutes(60).map_err(|e| e.to_string())?, 480)
+            .map_err(|e| e.to_string())?,
+        lifecycle,
+        copies: vec![CopyDefinition {
+            destination_vault_arn: destination_arn,
+            lifecycle,
+        }],
+    };
+    let selection = SelectionDefinition {
+        name: parse(DR_NAME)?,
+        selector: Selector::Resources(vec![format!(
+            "arn:aws:rds:{SOURCE_REGION}:{OWNER}:cluster:{CLUSTER}"
+        )]),
+    };
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let mut out = format!("# Cross-region backup of Aurora with AWS Backup\n\n{MARKER}\n\n");
+    out.push_str(&wrap(
+        "**Use it when** an Aurora cluster needs its backups in a second region. RDS \
+         cross-region automated backups do not cover Aurora (R18), so the copies go through \
+         AWS Backup: a plan backs the cluster up into a vault in its own region and copies \
+         each recovery point into a vault in the other region. `CrossRegionBackup` deploys \
+         all of it as one stack, with a least-privilege role, and gives you the way back.",
+    ));
+    let _ = write!(
+        out,
+        "\n\nExample (the setup of [`examples/cross_region_backup.rs`](../examples/cross_region_backup.rs)): \
+         account `{OWNER}`, cluster `{CLUSTER}` in `{SOURCE_REGION}`, copies to \
+         `{DESTINATION_REGION}`, every day at 16:00 UTC, kept 35 days in both regions.\n\n\
+         ```rust,no_run\n\
+         # async fn run(account: snapshift::aws::Account) -> Result<(), Box<dyn std::error::Error>> {{\n\
+         use snapshift::{{\n    \
+         backup::{{Lifecycle, ProtectedCluster, StartWindow, Windows}},\n    \
+         cross_region::CrossRegionBackup,\n    \
+         engine::Stack,\n}};\n\n\
+         let mut stack = Stack::new(\"cross-region-backup\")?;\n\
+         let backup = CrossRegionBackup::new(\"{SOURCE_REGION}\".parse()?, \"{DESTINATION_REGION}\".parse()?)\n    \
+         .cluster(ProtectedCluster::new(\n        \
+         \"{CLUSTER}\".parse()?,\n        \
+         \"{SUBNET_GROUP}\".parse()?,\n        \
+         \"{PARAMETER_GROUP}\".parse()?,\n    ))\n    \
+         .schedule(\"cron(0 16 * * ? *)\".parse()?)\n    \
+         .windows(Windows::new(StartWindow::minutes(60)?, 480)?)\n    \
+         .lifecycle(Lifecycle::delete_after(35)?)\n    \
+         .copy_lifecycle(Lifecycle::delete_after(35)?);\n\
+         let handles = stack.add_cross_region_backup(\"{DR_NAME}\", &account, backup)?;\n\
+         println!(\"{{}}\", stack.preview().await?.render());\n\
+         stack.deploy().await?;\n\
+         let point = stack.backup_now(&handles, &\"{CLUSTER}\".parse()?).await?;\n\
+         let copy = stack.copy_to_destination(&handles, &point).await?;\n\
+         println!(\"{{}} under {{}}\", copy.arn, copy.key_arn);\n\
+         # Ok(())\n# }}\n```\n\n"
+    );
+    out.push_str("## What gets created\n\n");
+    out.push_str("| Order | Resource | What | Rules |\n|---|---|---|---|\n");
+    for (i, (resource, what, rules)) in [
+        (format!("`{DR_NAME}-key`"), format!("a multi-region KMS key in `{SOURCE_REGION}` with alias `alias/{DR_NAME}-backup`, and its replica in `{DESTINATION_REGION}` (skipped with `KeyStrategy::Existing`)"), "R12"),
+        (format!("`{DR_NAME}-role`"), format!("IAM role `{DR_NAME}-backup` trusted by `backup.amazonaws.com`, with the inline policy `snapshift-backup` below"), "R14, R15"),
+        (format!("`{DR_NAME}-destination-vault`"), format!("vault `{destination_vault}` in `{DESTINATION_REGION}` under the replica key"), "R11, R13"),
+        (format!("`{DR_NAME}-source-vault`"), format!("vault `{source_vault}` in `{SOURCE_REGION}` under the primary key"), "R11"),
+        (format!("`{DR_NAME}-plan`"), format!("backup plan `{DR_NAME}`: one rule into the source vault with a copy action to the destination vault"), "R13, R24"),
+        (format!("`{DR_NAME}-selection`"), format!("backup selection `{DR_NAME}`: the cluster by ARN (or a tag), and the role"), "R14"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let _ = writeln!(out, "| {} | {resource} | {what} | {rules} |", i + 1);
+    }
+    out.push('\n');
+    out.push_str(&wrap(
+        "Deploy makes the key first; the role and the destination vault next; the source vault; \
+         then the plan, once both vaults exist (the destination vault must exist before the \
+         plan that copies into it, R13); the selection last. Teardown goes the other way: \
+         selection, plan, source vault, destination vault, role (inline policy first), and the \
+         key (replica before primary, R23). A vault that still holds recovery points is never \
+         deleted: teardown stops there with `Error::VaultNotEmpty`, lists the recovery points, \
+         and keeps the role and the keys they need. A vault you name as existing (such as \
+         `Default`) is used, never changed or deleted.",
+    ));
+    out.push_str("\n\n## The R11 trap: the vault picks the key\n\n");
+    out.push_str(&wrap(
+        "A backup in the source region is encrypted with the cluster's own key. A copy in the \
+         destination region is encrypted with the **destination vault's** key: a backup rule \
+         has no key setting. So a multi-region replica key alone changes nothing; it must be \
+         the key the destination vault was created under. The region's `Default` vault is under \
+         the AWS managed `alias/aws/backup`, and copies into it land as RDS snapshots under the \
+         AWS managed `alias/aws/rds` of the destination region, which cannot be shared with \
+         another account (R1). `preview()` warns in both cases: a destination vault under \
+         `alias/aws/backup`, and a replica that is not the destination vault's key.",
+    ));
+    out.push_str("\n\n");
+    let _ = write!(
+        out,
+        "## The key policy\n\nThe primary and the replica carry the same policy (R12): the \
+         account may use the key through IAM policies, such as the role's. Details in \
+         [the cross-region key policy](key-policies/cross-region.md).\n\n```json\n{}\n```\n\n",
+        key_policy.to_json_pretty()
+    );
+    let _ = write!(
+        out,
+        "## The role policy\n\nStatement by statement in [the AWS Backup role](iam/backup-role.md). \
+         Here with the vault names of this page; the key ARNs are those of the key the stack \
+         made, read at deploy.\n\n```json\n{}\n```\n\n",
+        policy.to_json_pretty()
+    );
+    let _ = write!(
+        out,
+        "## The plan and the selection\n\nAs AWS Backup stores them (the selection's role \
+         ARN is the deployed role's):\n\n```json\n{}\n```\n\n```json\n{}\n```\n\n",
+        pretty(&plan.to_json()),
+        pretty(&selection.to_json(&format!("arn:aws:iam::{OWNER}:role/{DR_NAME}-backup")))
+    );
+    out.push_str("## On-demand jobs and the way back\n\n");
+    out.push_str(&wrap(
+        "`Stack::backup_now` starts a backup job into the source vault; its recovery point is a \
+         cluster snapshot named `awsbackup:job-<id>` (R16). `Stack::copy_to_destination` copies \
+         it; the copy is `awsbackup:copyjob-<id>` in the destination region, under the \
+         destination vault's key (R11). Jobs are waited for with the stack's progress events \
+         and rate limiter, like snapshot copies.",
+    ));
+    out.push_str("\n\n");
+    out.push_str(&wrap(
+        "For disaster recovery, `Stack::copy_back` copies a recovery point from the destination \
+         vault into the source vault (the role has `backup:CopyIntoBackupVault` on both vaults \
+         for this, R17), and `Stack::restore_from_backup` restores it with `StartRestoreJob`. \
+         Through AWS Backup **only the cluster comes back, with no DB instances** (R17): add an \
+         instance before connecting. A restore through RDS (`RestoreDBClusterFromSnapshot` and \
+         `CreateDBInstance`) creates what you ask for.",
+    ));
+    out.push_str("\n\n");
+    out.push_str(&SEE_ALSO.replace("../", ""));
+    Ok(out)
+}
+
 fn rules_markdown() -> String {
     let mut out = format!(
         "# The AWS rules snapshift encodes\n\n{MARKER}\n\nEvery error snapshift raises \
          because of an AWS fact names one of these rules, and the tests that hold the crate \
-         to a rule name it (`// R4`). Each summary says what snapshift does about the rule. \
-         This release checks what can be checked without calling AWS (identifiers, policies, \
-         key and backup settings); the rules about deploying, waiting and cleaning up (R5, \
-         R7 to R10, R19 to R21) describe the engine, which is not in this release yet.\n\n"
+         to a rule name it (`// R4`). Each summary says what snapshift does about the rule: \
+         what can be checked without calling AWS (identifiers, policies, key and backup \
+         settings) is checked before the first call; the rest is handled where deploy, \
+         waiting and teardown meet it.\n\n"
     );
     for rule in Rule::ALL {
         let _ = write!(

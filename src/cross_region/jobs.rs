@@ -1,0 +1,376 @@
+//! On-demand jobs of a deployed cross-region backup: a backup now, its copy to the destination
+//! region, and the disaster-recovery path back (a copy into the source vault, R17, then a
+//! restore that brings back the cluster only, R17). Jobs are waited for with the stack's
+//! progress events and rate limiter, as snapshot copies are (R5, R20).
+
+use super::BackupHandles;
+use crate::{
+    aws::backup::{Backup, CopyJobRequest, JobState},
+    engine::{ProgressEvent, Stack},
+    error::{Error, Result},
+    ids::{ClusterId, Region},
+    resources::{request_token, BackupRoleOutputs, VaultOutputs},
+};
+
+/// A recovery point a job made: where it is and the key that encrypts it (R11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryPointRef {
+    /// Its ARN: for Aurora, a cluster snapshot named `awsbackup:job-...` or
+    /// `awsbackup:copyjob-...` (R16).
+    pub arn: String,
+    /// The vault that holds it.
+    pub vault: String,
+    /// The vault's region.
+    pub region: Region,
+    /// The key that encrypts it: the cluster's key in the source region, the destination
+    /// vault's key for a copy (R11).
+    pub key_arn: String,
+}
+
+/// A cluster restored through AWS Backup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoredCluster {
+    /// The cluster's ARN.
+    pub arn: String,
+    /// Its region.
+    pub region: Region,
+    /// What the restore did not bring back: AWS Backup restores the cluster only, with no DB
+    /// instances (R17).
+    pub note: String,
+}
+
+fn job_error(what: &str, message: String) -> Error {
+    Error::Conflict {
+        resource: what.to_owned(),
+        problem: message,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum JobKind {
+    Backup,
+    Copy,
+    Restore,
+}
+
+impl Stack {
+    async fn deployed<R: crate::engine::Resource>(
+        &self,
+        handle: &crate::engine::Handle<R>,
+    ) -> Result<R::Outputs> {
+        self.outputs(handle)?.ok_or_else(|| Error::Conflict {
+            resource: handle.name().to_owned(),
+            problem: "not deployed: run deploy first".into(),
+        })
+    }
+
+    async fn wait_job(
+        &self,
+        handles: &BackupHandles,
+        backup: &Backup,
+        label: &str,
+        kind: JobKind,
+        id: &str,
+    ) -> Result<String> {
+        let runtime = self.runtime();
+        let mut backoff = crate::engine::wait::Backoff::new(runtime.config());
+        runtime.emit(ProgressEvent::Started {
+            resource: label.to_owned(),
+            what: format!("job {id}"),
+        });
+        let mut last_percent = None;
+        loop {
+            runtime
+                .rate_limit(handles.account.id(), backup.region())
+                .await;
+            let state = match kind {
+                JobKind::Backup => backup.backup_job(id).await,
+                JobKind::Copy => backup.copy_job(id).await,
+                JobKind::Restore => backup.restore_job(id).await,
+            }
+            .map_err(Error::aws_in(label))?;
+            match state {
+                JobState::Completed { arn } => {
+                    runtime.emit(ProgressEvent::Done {
+                        resource: label.to_owned(),
+                        elapsed: backoff.elapsed(),
+                    });
+                    return Ok(arn);
+                }
+                JobState::Failed { state, message } => {
+                    return Err(job_error(
+                        label,
+                        format!("AWS Backup job {id} is {state}: {message}"),
+                    ))
+                }
+                JobState::Running { state, percent } => {
+                    if let Some(p) = percent.filter(|p| Some(*p) != last_percent) {
+                        last_percent = Some(p);
+                        runtime.emit(ProgressEvent::Percent {
+                            resource: label.to_owned(),
+                            percent: p,
+                            elapsed: backoff.elapsed(),
+                        });
+                    }
+                    if backoff.heartbeat_due() {
+                        runtime.emit(ProgressEvent::Heartbeat {
+                            resource: label.to_owned(),
+                            status: state.clone(),
+                            elapsed: backoff.elapsed(),
+                        });
+                    }
+                    if backoff.timed_out() {
+                        return Err(job_error(
+                            label,
+                            format!(
+                                "AWS Backup job {id} is still {state} after {:?}; it goes on in AWS",
+                                backoff.elapsed()
+                            ),
+                        ));
+                    }
+                }
+            }
+            backoff.pause().await;
+        }
+    }
+
+    async fn point(
+        &self,
+        backup: &Backup,
+        label: &str,
+        vault: &str,
+        arn: &str,
+    ) -> Result<RecoveryPointRef> {
+        let point = backup
+            .recovery_point(vault, arn)
+            .await
+            .map_err(Error::aws_in(label))?
+            .ok_or_else(|| {
+                job_error(
+                    label,
+                    format!("recovery point {arn} is not in vault {vault}"),
+                )
+            })?;
+        Ok(RecoveryPointRef {
+            arn: point.arn,
+            vault: vault.to_owned(),
+            region: backup.region().clone(),
+            key_arn: point.key_arn,
+        })
+    }
+
+    /// Backs `cluster` up now into the source vault (`StartBackupJob`) and waits for it. The
+    /// recovery point is a cluster snapshot `awsbackup:job-...` (R16) under the cluster's own
+    /// key (R11).
+    pub async fn backup_now(
+        &self,
+        handles: &BackupHandles,
+        cluster: &ClusterId,
+    ) -> Result<RecoveryPointRef> {
+        let label = format!("{}-backup-job", handles.name);
+        if !handles.clusters.iter().any(|c| &c.cluster == cluster) {
+            return Err(job_error(
+                &label,
+                format!("cluster {cluster} is not one this backup protects; its role would be refused (R15)"),
+            ));
+        }
+        let vault: VaultOutputs = self.deployed(&handles.source_vault).await?;
+        let role: BackupRoleOutputs = self.deployed(&handles.role).await?;
+        let region = &handles.source_region;
+        let backup = Backup::new(&handles.account, region);
+        let resource = format!(
+            "arn:{}:rds:{region}:{}:cluster:{cluster}",
+            region.partition(),
+            handles.account.id()
+        );
+        self.runtime()
+            .rate_limit(handles.account.id(), region)
+            .await;
+        let job = backup
+            .start_backup_job(
+                &vault.name,
+                &resource,
+                &role.arn,
+                &handles.lifecycle,
+                &request_token(&label),
+            )
+            .await
+            .map_err(Error::aws_in(&label))?;
+        let arn = self
+            .wait_job(handles, &backup, &label, JobKind::Backup, &job.id)
+            .await?;
+        self.point(&backup, &label, &vault.name, &arn).await
+    }
+
+    /// Copies a recovery point of the source vault to the destination vault (`StartCopyJob`)
+    /// and waits. The copy is `awsbackup:copyjob-...` (R16) under the destination vault's key
+    /// (R11). The backup plan does this on its schedule; this is the on-demand run.
+    pub async fn copy_to_destination(
+        &self,
+        handles: &BackupHandles,
+        point: &RecoveryPointRef,
+    ) -> Result<RecoveryPointRef> {
+        let from: VaultOutputs = self.deployed(&handles.source_vault).await?;
+        let to: VaultOutputs = self.deployed(&handles.destination_vault).await?;
+        let label = format!("{}-copy-job", handles.name);
+        self.copy_job(
+            handles,
+            &label,
+            point,
+            (&from, &handles.source_region),
+            (&to, &handles.destination_region),
+            &handles.copy_lifecycle,
+        )
+        .await
+    }
+
+    /// Disaster recovery, step one: copies a recovery point of the destination vault back
+    /// into the source vault (`StartCopyJob` from the destination region). The role needs
+    /// `backup:CopyIntoBackupVault` on the source vault too, which its policy has (R17).
+    pub async fn copy_back(
+        &self,
+        handles: &BackupHandles,
+        point: &RecoveryPointRef,
+    ) -> Result<RecoveryPointRef> {
+        let from: VaultOutputs = self.deployed(&handles.destination_vault).await?;
+        let to: VaultOutputs = self.deployed(&handles.source_vault).await?;
+        let label = format!("{}-copy-back-job", handles.name);
+        self.copy_job(
+            handles,
+            &label,
+            point,
+            (&from, &handles.destination_region),
+            (&to, &handles.source_region),
+            &handles.lifecycle,
+        )
+        .await
+    }
+
+    async fn copy_job(
+        &self,
+        handles: &BackupHandles,
+        label: &str,
+        point: &RecoveryPointRef,
+        (from, from_region): (&VaultOutputs, &Region),
+        (to, to_region): (&VaultOutputs, &Region),
+        lifecycle: &crate::backup::Lifecycle,
+    ) -> Result<RecoveryPointRef> {
+        if point.vault != from.name || &point.region != from_region {
+            return Err(job_error(
+                label,
+                format!(
+                    "recovery point {} is in vault {} ({}), not in {} ({from_region})",
+                    point.arn, point.vault, point.region, from.name
+                ),
+            ));
+        }
+        let role: BackupRoleOutputs = self.deployed(&handles.role).await?;
+        let backup = Backup::new(&handles.account, from_region);
+        self.runtime()
+            .rate_limit(handles.account.id(), from_region)
+            .await;
+        let id = backup
+            .start_copy_job(&CopyJobRequest {
+                recovery_point: &point.arn,
+                source_vault: &from.name,
+                destination_vault_arn: &to.arn,
+                role_arn: &role.arn,
+                lifecycle,
+                idempotency_token: &request_token(label),
+            })
+            .await
+            .map_err(Error::aws_in(label))?;
+        let arn = self
+            .wait_job(handles, &backup, label, JobKind::Copy, &id)
+            .await?;
+        let there = Backup::new(&handles.account, to_region);
+        self.point(&there, label, &to.name, &arn).await
+    }
+
+    /// Disaster recovery, step two: restores a recovery point as cluster `cluster_id`
+    /// (`StartRestoreJob`) in the point's region and waits. Through AWS Backup only the
+    /// cluster comes back, with no DB instances (R17): add an instance before connecting.
+    /// `engine` is the cluster's engine (`aurora-mysql`, `aurora-postgresql`); the restore
+    /// uses the protected cluster's subnet group when the point is in the source region.
+    pub async fn restore_from_backup(
+        &self,
+        handles: &BackupHandles,
+        point: &RecoveryPointRef,
+        cluster_id: &ClusterId,
+        engine: &str,
+    ) -> Result<RestoredCluster> {
+        let label = format!("{}-restore-job", handles.name);
+        let role: BackupRoleOutputs = self.deployed(&handles.role).await?;
+        let mut metadata = vec![
+            ("DBClusterIdentifier".to_owned(), cluster_id.to_string()),
+            ("Engine".to_owned(), engine.to_owned()),
+        ];
+        if point.region == handles.source_region {
+            if let Some(c) = handles.clusters.first() {
+                metadata.push(("DBSubnetGroupName".to_owned(), c.subnet_group.to_string()));
+            }
+        }
+        let backup = Backup::new(&handles.account, &point.region);
+        self.runtime()
+            .rate_limit(handles.account.id(), &point.region)
+            .await;
+        let id = backup
+            .start_restore_job(&point.arn, &role.arn, &metadata, &request_token(&label))
+            .await
+            .map_err(Error::aws_in(&label))?;
+        let arn = self
+            .wait_job(handles, &backup, &label, JobKind::Restore, &id)
+            .await?;
+        Ok(RestoredCluster {
+            note: format!(
+                "AWS Backup restored the cluster {cluster_id} only: it has no DB instances (R17). Add one (CreateDBInstance with --db-cluster-identifier {cluster_id}) before connecting; a restore through RDS would create the instances you ask for"
+            ),
+            arn,
+            region: point.region.clone(),
+        })
+    }
+
+    /// The recovery points a vault of the backup holds (for example, what keeps teardown
+    /// from deleting it).
+    pub async fn recovery_points(
+        &self,
+        handles: &BackupHandles,
+        destination: bool,
+    ) -> Result<Vec<RecoveryPointRef>> {
+        let (handle, region) = if destination {
+            (&handles.destination_vault, &handles.destination_region)
+        } else {
+            (&handles.source_vault, &handles.source_region)
+        };
+        let vault: VaultOutputs = self.deployed(handle).await?;
+        let backup = Backup::new(&handles.account, region);
+        let points = backup
+            .recovery_points(&vault.name)
+            .await
+            .map_err(Error::aws_in(handle.name()))?;
+        Ok(points
+            .into_iter()
+            .map(|p| RecoveryPointRef {
+                arn: p.arn,
+                vault: vault.name.clone(),
+                region: region.clone(),
+                key_arn: p.key_arn,
+            })
+            .collect())
+    }
+
+    /// Deletes a recovery point this stack's jobs made (`DeleteRecoveryPoint`), so that its
+    /// vault can be torn down. Points the backup plan made on its schedule are yours to keep
+    /// or delete; this deletes only the one named.
+    pub async fn delete_recovery_point(
+        &self,
+        handles: &BackupHandles,
+        point: &RecoveryPointRef,
+    ) -> Result<bool> {
+        let backup = Backup::new(&handles.account, &point.region);
+        backup
+            .delete_recovery_point(&point.vault, &point.arn)
+            .await
+            .map_err(Error::aws_in(&point.vault))
+    }
+}

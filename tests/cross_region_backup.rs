@@ -1,0 +1,558 @@
+//! Cross-region backup against the fake AWS: deploy, an on-demand backup and its copy, the
+//! R11 trap, teardown that stops at a vault with recovery points, the way back (R17), and a
+//! fault at every step boundary.
+
+use std::{path::PathBuf, time::Duration};
+
+use snapshift::{
+    aws::Account,
+    backup::{Lifecycle, ProtectedCluster, StartWindow, Windows},
+    cross_region::{BackupHandles, CrossRegionBackup, KeyStrategy, VaultChoice},
+    engine::{Stack, WaitConfig},
+    error::Error,
+    ids::{AccountId, Region},
+    rules::Rule,
+    testing::{AwsFault, FakeAws, Fault},
+};
+
+const A: &str = "111111111111";
+
+fn id(s: &str) -> AccountId {
+    s.parse().unwrap()
+}
+
+fn src() -> Region {
+    "ap-northeast-1".parse().unwrap()
+}
+
+fn dst() -> Region {
+    "ap-northeast-3".parse().unwrap()
+}
+
+struct World {
+    fake: FakeAws,
+    a: Account,
+    dir: PathBuf,
+}
+
+async fn world(test: &str) -> World {
+    let fake = FakeAws::start().await;
+    fake.set_backup_job_time(Duration::from_millis(20));
+    fake.seed_cluster(id(A), &src(), "example-db", Some("alias/aws/rds"))
+        .unwrap();
+    let a = fake.account(id(A)).await;
+    let dir = std::env::temp_dir().join(format!("snapshift-xrb-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    World { fake, a, dir }
+}
+
+fn cluster() -> ProtectedCluster {
+    ProtectedCluster::new(
+        "example-db".parse().unwrap(),
+        "example-db-subnet-group".parse().unwrap(),
+        "example-db-cluster-pg".parse().unwrap(),
+    )
+}
+
+fn definition() -> CrossRegionBackup {
+    CrossRegionBackup::new(src(), dst())
+        .cluster(cluster())
+        .schedule("cron(0 16 * * ? *)".parse().unwrap())
+        .windows(Windows::new(StartWindow::minutes(60).unwrap(), 480).unwrap())
+        .lifecycle(Lifecycle::delete_after(35).unwrap())
+        .copy_lifecycle(Lifecycle::delete_after(35).unwrap())
+}
+
+impl World {
+    fn stack(&self, backup: CrossRegionBackup) -> (Stack, BackupHandles) {
+        let mut stack = Stack::new("dr")
+            .unwrap()
+            .state_dir(&self.dir)
+            .wait(WaitConfig::fast());
+        let handles = stack
+            .add_cross_region_backup("example-db-dr", &self.a, backup)
+            .unwrap();
+        (stack, handles)
+    }
+
+    fn replica_arn(&self, stack: &Stack, handles: &BackupHandles) -> String {
+        let key = stack
+            .outputs(handles.key.as_ref().unwrap())
+            .unwrap()
+            .unwrap();
+        key.replicas
+            .iter()
+            .find(|r| r.region() == &dst())
+            .unwrap()
+            .to_string()
+    }
+
+    fn counts(&self) -> (usize, usize, usize, usize, usize, usize) {
+        (
+            self.fake.keys(id(A), &src()).len(),
+            self.fake.keys(id(A), &dst()).len(),
+            // The `Default` vaults exist on demand, as in AWS; count the stack's.
+            self.fake
+                .vaults(id(A), &src())
+                .iter()
+                .chain(self.fake.vaults(id(A), &dst()).iter())
+                .filter(|v| v.name != "Default")
+                .count(),
+            self.fake.roles(id(A)).len(),
+            self.fake.backup_plans(id(A), &src()).len(),
+            self.fake.backup_selections(id(A), &src()).len(),
+        )
+    }
+}
+
+// R11, R12, R16: deploy, back up now, copy: the copy is under the replica key, the destination
+// vault's key, and AWS Backup's names.
+#[tokio::test]
+async fn r11_r16_backup_and_copy_land_under_the_replica_key() {
+    let w = world("replica").await;
+    let (stack, handles) = w.stack(definition());
+    let preview = stack.preview().await.unwrap();
+    assert!(
+        preview.warnings.iter().all(|w| w.rule != Some(Rule::R11)),
+        "no R11 warning for a vault under the replica: {:?}",
+        preview.warnings
+    );
+    stack.deploy().await.unwrap();
+    assert_eq!(w.counts(), (1, 1, 2, 1, 1, 1));
+
+    let point = stack
+        .backup_now(&handles, &"example-db".parse().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        point.arn.starts_with(&format!(
+            "arn:aws:rds:ap-northeast-1:{A}:cluster-snapshot:awsbackup:job-"
+        )),
+        "R16: {}",
+        point.arn
+    );
+    let copy = stack.copy_to_destination(&handles, &point).await.unwrap();
+    assert!(
+        copy.arn.starts_with(&format!(
+            "arn:aws:rds:ap-northeast-3:{A}:cluster-snapshot:awsbackup:copyjob-"
+        )),
+        "R16: {}",
+        copy.arn
+    );
+    let replica = w.replica_arn(&stack, &handles);
+    assert_eq!(copy.key_arn, replica, "R11: the destination vault's key");
+    // The RDS snapshot itself is under that key too.
+    let snapshot = w
+        .fake
+        .snapshots(id(A), &dst())
+        .into_iter()
+        .find(|s| copy.arn.ends_with(&s.id))
+        .unwrap();
+    assert_eq!(snapshot.kms_key.as_deref(), Some(replica.as_str()));
+}
+
+// R11: copies into the destination's Default vault land under alias/aws/rds of that region,
+// and the preview said so, twice: the AWS managed key, and the replica that changes nothing.
+#[tokio::test]
+async fn r11_default_vault_gives_alias_aws_rds_and_preview_warns() {
+    let w = world("default").await;
+    let (stack, handles) =
+        w.stack(definition().destination_vault(VaultChoice::Existing("Default".parse().unwrap())));
+    let preview = stack.preview().await.unwrap();
+    let r11: Vec<&str> = preview
+        .warnings
+        .iter()
+        .filter(|w| w.rule == Some(Rule::R11))
+        .map(|w| w.message.as_str())
+        .collect();
+    assert_eq!(r11.len(), 2, "{r11:?}");
+    assert!(
+        r11[0].contains("alias/aws/rds of ap-northeast-3"),
+        "{}",
+        r11[0]
+    );
+    assert!(
+        r11[1].contains("a replica alone changes nothing"),
+        "{}",
+        r11[1]
+    );
+    assert!(preview.render().contains("alias/aws/rds"));
+
+    stack.deploy().await.unwrap();
+    let point = stack
+        .backup_now(&handles, &"example-db".parse().unwrap())
+        .await
+        .unwrap();
+    let copy = stack.copy_to_destination(&handles, &point).await.unwrap();
+    let rds_key = w.fake.aliases(id(A), &dst())["alias/aws/rds"].clone();
+    assert!(
+        copy.key_arn.ends_with(&rds_key),
+        "R11: {} is not alias/aws/rds ({rds_key})",
+        copy.key_arn
+    );
+    assert_ne!(copy.key_arn, w.replica_arn(&stack, &handles));
+}
+
+// Teardown in order; a vault that holds a recovery point stops it there: nothing holding data
+// is deleted, the keys and the role stay, and the error lists what remains. Once the point is
+// gone, teardown finishes (replica before primary, R23).
+#[tokio::test]
+async fn r23_teardown_stops_at_a_vault_with_recovery_points_and_keeps_the_keys() {
+    let w = world("teardown").await;
+    let (stack, handles) = w.stack(definition());
+    stack.deploy().await.unwrap();
+    let point = stack
+        .backup_now(&handles, &"example-db".parse().unwrap())
+        .await
+        .unwrap();
+    let copy = stack.copy_to_destination(&handles, &point).await.unwrap();
+    // The source point goes; the copy stays in the destination vault.
+    assert!(stack.delete_recovery_point(&handles, &point).await.unwrap());
+    w.fake.clear_log();
+
+    let err = stack.teardown().await.unwrap_err();
+    match &err {
+        Error::VaultNotEmpty {
+            vault,
+            recovery_points,
+            ..
+        } => {
+            assert_eq!(vault, "example-db-dr-destination");
+            assert_eq!(recovery_points.len(), 1);
+            assert!(
+                recovery_points[0].contains(&copy.arn),
+                "{recovery_points:?}"
+            );
+        }
+        other => panic!("expected VaultNotEmpty, got {other}"),
+    }
+    assert!(err
+        .to_string()
+        .contains("nothing that holds data was deleted"));
+    let deleted: Vec<String> = w
+        .fake
+        .mutating_calls()
+        .iter()
+        .filter(|c| c.error.is_none())
+        .map(|c| c.operation.clone())
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            "DeleteBackupSelection",
+            "DeleteBackupPlan",
+            "DeleteBackupVault"
+        ],
+        "selection, plan, then the (empty) source vault; the destination vault, role and keys stay"
+    );
+    assert_eq!(w.counts(), (1, 1, 1, 1, 0, 0));
+    assert_eq!(w.fake.recovery_points(id(A), &dst()).len(), 1);
+    let keys = w.fake.keys(id(A), &src());
+    assert_eq!(keys[0].state, "Enabled", "the key the copy needs is kept");
+
+    // The copy is deleted by its owner; teardown resumes and finishes in order.
+    assert!(stack.delete_recovery_point(&handles, &copy).await.unwrap());
+    w.fake.clear_log();
+    stack.teardown().await.unwrap();
+    let order: Vec<(String, String)> = w
+        .fake
+        .mutating_calls()
+        .iter()
+        .filter(|c| c.error.is_none())
+        .map(|c| (c.operation.clone(), c.region.clone()))
+        .collect();
+    let ops: Vec<&str> = order.iter().map(|(o, _)| o.as_str()).collect();
+    assert_eq!(
+        ops,
+        [
+            "DeleteBackupVault",
+            "DeleteRolePolicy",
+            "DeleteRole",
+            "DeleteAlias",
+            "ScheduleKeyDeletion",
+            "ScheduleKeyDeletion"
+        ]
+    );
+    assert_eq!(order[4].1, "ap-northeast-3", "R23: the replica first");
+    assert_eq!(order[5].1, "ap-northeast-1");
+    assert_eq!(w.counts().2..=w.counts().5, 0..=0);
+}
+
+// R17: the way back: copy from the destination vault into the source vault, then restore:
+// the cluster only, no instances, and the output says so.
+#[tokio::test]
+async fn r17_disaster_recovery_copies_back_and_restores_the_cluster_only() {
+    let w = world("dr").await;
+    let (stack, handles) = w.stack(definition());
+    stack.deploy().await.unwrap();
+    let point = stack
+        .backup_now(&handles, &"example-db".parse().unwrap())
+        .await
+        .unwrap();
+    let copy = stack.copy_to_destination(&handles, &point).await.unwrap();
+    let back = stack.copy_back(&handles, &copy).await.unwrap();
+    assert_eq!(back.region, src());
+    assert_eq!(back.vault, "example-db-dr-source");
+    let restored = stack
+        .restore_from_backup(
+            &handles,
+            &back,
+            &"example-db-restored".parse().unwrap(),
+            "aurora-mysql",
+        )
+        .await
+        .unwrap();
+    assert!(restored.arn.ends_with(":cluster:example-db-restored"));
+    assert!(restored.note.contains("no DB instances (R17)"));
+    let db = w
+        .fake
+        .databases(id(A), &src())
+        .into_iter()
+        .find(|d| d.id == "example-db-restored")
+        .unwrap();
+    assert!(db.instances.is_empty(), "R17: no instances");
+}
+
+// R15, R17: the role's policy names both vaults (the way back needs the source vault) and the
+// keys the stack made; a role without CopyIntoBackupVault on the destination fails the copy.
+#[tokio::test]
+async fn r15_the_role_policy_names_both_vaults_and_the_deployed_keys() {
+    let w = world("role").await;
+    let (stack, handles) = w.stack(definition());
+    stack.deploy().await.unwrap();
+    let role = &w.fake.roles(id(A))[0];
+    let policy: serde_json::Value =
+        serde_json::from_str(&role.policies["snapshift-backup"]).unwrap();
+    let text = policy.to_string();
+    assert!(text.contains(&format!(
+        "arn:aws:backup:ap-northeast-1:{A}:backup-vault:example-db-dr-source"
+    )));
+    assert!(text.contains(&format!(
+        "arn:aws:backup:ap-northeast-3:{A}:backup-vault:example-db-dr-destination"
+    )));
+    assert!(text.contains(&w.replica_arn(&stack, &handles)));
+    assert!(!text.contains("mrk-00000000000000000000000000000000"));
+    // R14: trusted by AWS Backup.
+    assert!(role.trust_policy.contains("backup.amazonaws.com"));
+}
+
+// R14: the selection names the cluster by ARN, or a tag; by tag the preview says what the role
+// covers.
+#[tokio::test]
+async fn r14_selection_by_arn_or_by_tag() {
+    let w = world("selection").await;
+    let (stack, _) = w.stack(definition());
+    stack.deploy().await.unwrap();
+    let selection = &w.fake.backup_selections(id(A), &src())[0];
+    assert_eq!(
+        selection.resources,
+        [format!("arn:aws:rds:ap-northeast-1:{A}:cluster:example-db")]
+    );
+    assert!(selection.role_arn.ends_with(":role/example-db-dr-backup"));
+
+    let w = world("selection-tag").await;
+    let (stack, _) = w.stack(definition().select_by_tag("backup", "cross-region"));
+    let preview = stack.preview().await.unwrap();
+    assert!(preview
+        .warnings
+        .iter()
+        .any(|w| w.rule == Some(Rule::R15) && w.message.contains("example-db")));
+    stack.deploy().await.unwrap();
+    let selection = &w.fake.backup_selections(id(A), &src())[0];
+    assert!(selection.resources.is_empty());
+    assert_eq!(
+        selection.tags,
+        [("backup".to_owned(), "cross-region".to_owned())]
+    );
+}
+
+// R13, R24: bad settings are typed errors before any call; R18: two regions.
+#[tokio::test]
+async fn r13_r18_r24_bad_definitions_are_refused_before_any_call() {
+    assert_eq!(
+        StartWindow::minutes(59).unwrap_err().rule(),
+        Rule::R13,
+        "R13: at least 60 minutes"
+    );
+    assert_eq!(
+        Lifecycle::new(Some(30), Some(100)).unwrap_err().rule(),
+        Rule::R24
+    );
+    assert!("cron(0 16 * * * *)"
+        .parse::<snapshift::backup::Schedule>()
+        .is_err());
+    let w = world("bad").await;
+    let mut stack = Stack::new("bad").unwrap().state_dir(&w.dir);
+    let err = stack
+        .add_cross_region_backup(
+            "same",
+            &w.a,
+            CrossRegionBackup::new(src(), src()).cluster(cluster()),
+        )
+        .unwrap_err();
+    assert_eq!(err.rule(), Some(Rule::R18), "{err}");
+    let err = stack
+        .add_cross_region_backup("none", &w.a, CrossRegionBackup::new(src(), dst()))
+        .unwrap_err();
+    assert!(err.to_string().contains("protects no cluster"), "{err}");
+    let err = stack
+        .add_cross_region_backup(
+            "keys",
+            &w.a,
+            definition().keys(KeyStrategy::Existing {
+                source: format!(
+                    "arn:aws:kms:ap-northeast-3:{A}:key/mrk-1234567890abcdef1234567890abcdef"
+                )
+                .parse()
+                .unwrap(),
+                destination: format!(
+                    "arn:aws:kms:ap-northeast-3:{A}:key/mrk-5678567890abcdef1234567890abcdef"
+                )
+                .parse()
+                .unwrap(),
+            }),
+        )
+        .unwrap_err();
+    assert_eq!(err.rule(), Some(Rule::R11), "{err}");
+    assert!(w.fake.calls().is_empty(), "nothing was called");
+}
+
+// A fault at every step boundary of deploy (the call fails, or succeeds with its answer
+// lost), then a re-run: everything exists once.
+#[tokio::test]
+async fn fault_at_every_deploy_step_then_rerun_completes_without_duplicates() {
+    let steps = [
+        "CreateKey",
+        "CreateAlias",
+        "ReplicateKey",
+        "CreateRole",
+        "PutRolePolicy",
+        "CreateBackupVault",
+        "CreateBackupPlan",
+        "CreateBackupSelection",
+    ];
+    for (i, operation) in steps.iter().enumerate() {
+        for (j, fault) in [
+            Fault::crash("InjectedCrash"),
+            Fault::ErrorAfterApply(AwsFault::new("InjectedCrash", "crash")),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for nth in 1..=2 {
+                if nth == 2 && *operation != "CreateBackupVault" {
+                    continue;
+                }
+                let w = world(&format!("fault-{i}-{j}-{nth}")).await;
+                let (stack, _) = w.stack(definition());
+                w.fake.inject(operation, nth, fault.clone());
+                assert!(
+                    stack.deploy().await.is_err(),
+                    "{operation} #{nth} {fault:?}: the fault must surface"
+                );
+                stack
+                    .deploy()
+                    .await
+                    .unwrap_or_else(|e| panic!("{operation} #{nth} {fault:?}: re-run: {e}"));
+                assert_eq!(
+                    w.counts(),
+                    (1, 1, 2, 1, 1, 1),
+                    "{operation} #{nth} {fault:?}: one of each"
+                );
+                stack
+                    .teardown()
+                    .await
+                    .unwrap_or_else(|e| panic!("{operation} #{nth} {fault:?}: teardown: {e}"));
+                assert_eq!(
+                    w.counts().2..=w.counts().5,
+                    0..=0,
+                    "{operation} #{nth} {fault:?}: no orphans"
+                );
+            }
+        }
+    }
+}
+
+// A fault at every step of teardown, then a re-run finishes it.
+#[tokio::test]
+async fn fault_at_every_teardown_step_then_rerun_finishes() {
+    let steps = [
+        "DeleteBackupSelection",
+        "DeleteBackupPlan",
+        "DeleteBackupVault",
+        "DeleteRolePolicy",
+        "DeleteRole",
+        "DeleteAlias",
+        "ScheduleKeyDeletion",
+    ];
+    for (i, operation) in steps.iter().enumerate() {
+        for (j, fault) in [
+            Fault::crash("InjectedCrash"),
+            Fault::ErrorAfterApply(AwsFault::new("InjectedCrash", "crash")),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let w = world(&format!("tfault-{i}-{j}")).await;
+            let (stack, _) = w.stack(definition());
+            stack.deploy().await.unwrap();
+            w.fake.inject(operation, 1, fault.clone());
+            let first = stack.teardown().await;
+            // A lost answer to ScheduleKeyDeletion is noticed at once: the key reads back as
+            // pending deletion, so that teardown goes on. Every other fault stops it.
+            let absorbed = j == 1 && *operation == "ScheduleKeyDeletion";
+            assert_eq!(
+                first.is_err(),
+                !absorbed,
+                "{operation} {fault:?}: {first:?}"
+            );
+            stack
+                .teardown()
+                .await
+                .unwrap_or_else(|e| panic!("{operation} {fault:?}: re-run: {e}"));
+            assert_eq!(
+                w.counts().2..=w.counts().5,
+                0..=0,
+                "{operation} {fault:?}: nothing left"
+            );
+            let pending = w
+                .fake
+                .keys(id(A), &src())
+                .iter()
+                .chain(w.fake.keys(id(A), &dst()).iter())
+                .filter(|k| k.state.starts_with("Pending"))
+                .count();
+            assert_eq!(pending, 2, "{operation} {fault:?}: both keys scheduled");
+        }
+    }
+}
+
+// A second deploy changes nothing; a changed rule is an update in place.
+#[tokio::test]
+async fn redeploy_is_a_no_op_and_a_changed_rule_updates_the_plan() {
+    let w = world("redeploy").await;
+    let (stack, _) = w.stack(definition());
+    stack.deploy().await.unwrap();
+    w.fake.clear_log();
+    stack.deploy().await.unwrap();
+    assert_eq!(w.fake.mutating_calls(), vec![]);
+
+    let (stack, _) = w.stack(definition().schedule("cron(0 18 * * ? *)".parse().unwrap()));
+    let preview = stack.preview().await.unwrap();
+    let plan_change = preview
+        .changes
+        .iter()
+        .find(|c| c.resource == "example-db-dr-plan")
+        .unwrap();
+    assert_eq!(plan_change.action, snapshift::engine::Action::Update);
+    w.fake.clear_log();
+    stack.deploy().await.unwrap();
+    let ops: Vec<String> = w
+        .fake
+        .mutating_calls()
+        .iter()
+        .map(|c| c.operation.clone())
+        .collect();
+    assert_eq!(ops, ["UpdateBackupPlan"]);
+    assert_eq!(w.counts(), (1, 1, 2, 1, 1, 1));
+}
