@@ -556,3 +556,83 @@ async fn redeploy_is_a_no_op_and_a_changed_rule_updates_the_plan() {
     assert_eq!(ops, ["UpdateBackupPlan"]);
     assert_eq!(w.counts(), (1, 1, 2, 1, 1, 1));
 }
+
+// Existing keys: the vaults are made under them, the copy lands under the destination key
+// (R11), and teardown never schedules their deletion (they are not the stack's).
+#[tokio::test]
+async fn r11_existing_keys_are_used_and_never_scheduled_for_deletion() {
+    use snapshift::aws::kms::{Kms, NewKey};
+    let w = world("existing-keys").await;
+    let policy = snapshift::key::ShareableKey::new()
+        .multi_region(true)
+        .build()
+        .unwrap()
+        .key_policy(id(A))
+        .unwrap()
+        .to_json();
+    let kms = Kms::new(&w.a, &src());
+    let primary = kms
+        .create_key(&NewKey {
+            policy: &policy,
+            description: "team key",
+            multi_region: true,
+            tags: &[],
+        })
+        .await
+        .unwrap();
+    let key_id: snapshift::ids::KeyId = primary
+        .arn
+        .to_string()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let replica = kms
+        .replicate_key(&key_id, &dst(), &policy, "team key", &[])
+        .await
+        .unwrap();
+    let (stack, handles) = w.stack(definition().keys(KeyStrategy::Existing {
+        source: primary.arn.clone(),
+        destination: replica.arn.clone(),
+    }));
+    assert!(handles.key.is_none());
+    stack.deploy().await.unwrap();
+    let point = stack
+        .backup_now(&handles, &"example-db".parse().unwrap())
+        .await
+        .unwrap();
+    let copy = stack.copy_to_destination(&handles, &point).await.unwrap();
+    assert_eq!(copy.key_arn, replica.arn.to_string());
+    for p in [&copy, &point] {
+        stack.delete_recovery_point(&handles, p).await.unwrap();
+    }
+    w.fake.clear_log();
+    stack.teardown().await.unwrap();
+    assert_eq!(w.fake.count("ScheduleKeyDeletion"), 0);
+    assert!(w
+        .fake
+        .keys(id(A), &src())
+        .iter()
+        .all(|k| k.state == "Enabled"));
+}
+
+// A vault of the same name that the stack did not make: preflight refuses, nothing changes.
+#[tokio::test]
+async fn a_foreign_vault_of_the_same_name_stops_deploy_before_any_change() {
+    use snapshift::aws::backup::Backup;
+    let w = world("foreign").await;
+    Backup::new(&w.a, &dst())
+        .create_vault("example-db-dr-destination", None, &[], "someone-else")
+        .await
+        .unwrap();
+    let (stack, _) = w.stack(definition());
+    w.fake.clear_log();
+    let err = stack.deploy().await.unwrap_err();
+    assert!(matches!(err, Error::NotOurs { .. }), "{err}");
+    assert!(
+        err.to_string().contains("example-db-dr-destination"),
+        "{err}"
+    );
+    assert_eq!(w.fake.mutating_calls(), vec![]);
+}
