@@ -104,6 +104,14 @@ pub enum Error {
         /// The recovery points it holds.
         recovery_points: Vec<String>,
     },
+    /// A deploy with `keep_going` in which some resources failed: the report says what
+    /// deployed, what failed (with each error) and what was skipped. A re-run retries only what
+    /// is not done.
+    #[error("{} resource(s) deployed, {} failed, {} skipped: {}", report.outputs.len(), report.failed.len(), report.skipped.len(), report.failed.iter().map(|(r, e)| format!("{r}: {e}")).collect::<Vec<_>>().join("; "))]
+    Incomplete {
+        /// What happened to each resource.
+        report: Box<crate::engine::DeployReport>,
+    },
     /// A stack definition mistake.
     #[error("stack `{stack}`: {problem}")]
     Definition {

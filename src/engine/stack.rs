@@ -8,7 +8,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use futures::{stream, StreamExt};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -79,11 +79,25 @@ impl Options {
     }
 }
 
-/// What a deploy did: each resource's outputs.
+/// What a deploy did: each resource's outputs, and with
+/// [`keep_going`](Stack::keep_going), what failed and what was not started because of it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeployReport {
     /// Outputs by resource name.
     pub outputs: BTreeMap<String, serde_json::Value>,
+    /// Resources whose deploy failed, with the error.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failed: BTreeMap<String, String>,
+    /// Resources not started because something they depend on failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+}
+
+impl DeployReport {
+    /// Whether every resource deployed.
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty()
+    }
 }
 
 /// What a teardown did.
@@ -196,6 +210,7 @@ pub struct Stack {
     name: String,
     store: StateStore,
     concurrency: usize,
+    keep_going: bool,
     entries: Vec<Entry>,
     verified: tokio::sync::Mutex<BTreeSet<AccountId>>,
     runtime: Arc<super::wait::Runtime>,
@@ -260,6 +275,7 @@ impl Stack {
             name: name.to_owned(),
             store: StateStore::new(".snapshift"),
             concurrency: 4,
+            keep_going: false,
             entries: Vec::new(),
             verified: tokio::sync::Mutex::new(BTreeSet::new()),
             runtime: Arc::new(super::wait::Runtime::new(
@@ -280,6 +296,17 @@ impl Stack {
     #[must_use]
     pub fn concurrency(mut self, n: usize) -> Stack {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// Whether a failed resource lets the others go on (default no). With it, deploy starts
+    /// everything that does not depend on a failed resource, and then answers
+    /// [`Error::Incomplete`] with the report of what deployed, what failed and what was
+    /// skipped; a re-run retries only what is not done. For batches, where one snapshot's
+    /// problem must not stop fifty others.
+    #[must_use]
+    pub fn keep_going(mut self, on: bool) -> Stack {
+        self.keep_going = on;
         self
     }
 
@@ -467,12 +494,14 @@ impl Stack {
     /// # Guarantees
     /// Idempotent: a second deploy with nothing changed makes no mutating call. Resumable: a
     /// crash at any point, then a re-run, finishes the job without duplicates (see
-    /// [`Resource`]). A failure stops new work; resources already started finish or save
-    /// their progress.
+    /// [`Resource`]). Each resource starts as soon as its dependencies are done. A failure
+    /// stops new work, and resources already started finish or save their progress; with
+    /// [`keep_going`](Self::keep_going), only the failed resource's dependents stop.
     ///
     /// # Errors
     /// [`Error::State`] when another process holds the stack or the state file cannot be
-    /// used; [`Error::WrongAccount`] before any change; the first resource error otherwise.
+    /// used; [`Error::WrongAccount`] before any change; the first resource error otherwise,
+    /// or with `keep_going`, [`Error::Incomplete`] with every failure.
     pub async fn deploy(&self) -> Result<DeployReport> {
         let _lock = self.store.lock(&self.name)?;
         let state = Arc::new(tokio::sync::Mutex::new(self.store.load(&self.name)?));
@@ -483,44 +512,72 @@ impl Stack {
                 .preflight(&self.context(&entry.name, &state))
                 .await?;
         }
-        let mut done = BTreeSet::new();
+        // Dataflow: a resource starts as soon as everything it depends on is done (so a
+        // share follows its own copy, not the slowest copy of the batch), at most
+        // `concurrency` at a time.
+        let mut done: BTreeSet<String> = BTreeSet::new();
+        let mut blocked: BTreeSet<String> = BTreeSet::new();
+        let mut started: BTreeSet<String> = BTreeSet::new();
         let mut report = DeployReport::default();
+        let mut first_error: Option<Error> = None;
+        let mut running = futures::stream::FuturesUnordered::new();
         loop {
-            let ready: Vec<&Entry> = self
-                .entries
-                .iter()
-                .filter(|e| {
-                    !done.contains(&e.name) && e.options.depends_on.iter().all(|d| done.contains(d))
-                })
-                .collect();
-            if ready.is_empty() {
-                break;
-            }
-            let results: Vec<(String, Result<serde_json::Value>)> = stream::iter(ready)
-                .map(|entry| {
-                    let state = Arc::clone(&state);
-                    async move { (entry.name.clone(), self.deploy_one(entry, &state).await) }
-                })
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
-            let mut first_error = None;
-            for (name, result) in results {
-                match result {
-                    Ok(outputs) => {
-                        report.outputs.insert(name.clone(), outputs);
-                        done.insert(name);
+            if first_error.is_none() {
+                for entry in &self.entries {
+                    if running.len() >= self.concurrency {
+                        break;
                     }
-                    Err(e) => {
-                        first_error.get_or_insert(e);
+                    if started.contains(&entry.name) || blocked.contains(&entry.name) {
+                        continue;
+                    }
+                    if entry.options.depends_on.iter().any(|d| blocked.contains(d)) {
+                        blocked.insert(entry.name.clone());
+                        report.skipped.push(entry.name.clone());
+                        continue;
+                    }
+                    if entry.options.depends_on.iter().all(|d| done.contains(d)) {
+                        started.insert(entry.name.clone());
+                        let state = Arc::clone(&state);
+                        running.push(async move {
+                            (entry.name.clone(), self.deploy_one(entry, &state).await)
+                        });
                     }
                 }
             }
-            if let Some(e) = first_error {
-                return Err(e);
+            let Some((name, result)) = running.next().await else {
+                break;
+            };
+            match result {
+                Ok(outputs) => {
+                    report.outputs.insert(name.clone(), outputs);
+                    done.insert(name);
+                }
+                Err(e) if self.keep_going => {
+                    report.failed.insert(name.clone(), e.to_string());
+                    blocked.insert(name);
+                }
+                Err(e) => {
+                    // Stop starting work; what runs finishes or saves its progress.
+                    first_error.get_or_insert(e);
+                }
             }
         }
-        Ok(report)
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        // Entries blocked after the last start pass (their dependency failed last).
+        for entry in &self.entries {
+            if !started.contains(&entry.name) && !blocked.contains(&entry.name) {
+                report.skipped.push(entry.name.clone());
+            }
+        }
+        if report.is_complete() {
+            Ok(report)
+        } else {
+            Err(Error::Incomplete {
+                report: Box::new(report),
+            })
+        }
     }
 
     async fn deploy_one(
