@@ -851,3 +851,29 @@ async fn definition_mistakes_are_refused_before_any_call() {
     assert!(err.to_string().contains("would lose the data"), "{err}");
     assert_eq!(w.fake.calls(), vec![]);
 }
+
+// R20: with a fifth of the calls throttled, every migration of a batch still completes: the
+// SDK retries, and a deploy throttled past its retries runs again (it is idempotent).
+#[tokio::test]
+async fn r20_throttling_under_load_is_retried_without_failures() {
+    let w = world("throttled").await;
+    let (stack, key) = w.stack();
+    let mut stack = stack.concurrency(16);
+    for i in 0..6 {
+        let source = w.seed(
+            SnapshotKind::Cluster,
+            &format!("s{i}"),
+            Some("alias/aws/rds"),
+        );
+        stack
+            .add_migration(&format!("m{i}"), w.migration(source, &key))
+            .unwrap();
+    }
+    w.fake.set_throttling(0.2);
+    stack.deploy().await.unwrap();
+    assert_eq!(w.snapshots(B).len(), 6, "every target copy made, once");
+    assert_eq!(w.snapshots(A).len(), 12, "six sources and six copies");
+    assert!(w.fake.throttled() > 10, "throttled {}", w.fake.throttled());
+    stack.teardown().await.unwrap();
+    assert_eq!(w.snapshots(A).len(), 6, "no orphan copy");
+}

@@ -79,6 +79,10 @@ impl Options {
     }
 }
 
+/// How many times a resource's deploy is run again after throttling that outlasted the SDK's
+/// own retries (R20).
+const THROTTLED_RETRIES: u32 = 8;
+
 /// What a deploy did: each resource's outputs, and with
 /// [`keep_going`](Stack::keep_going), what failed and what was not started because of it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -607,10 +611,24 @@ impl Stack {
             record.retain = entry.options.retain;
             self.store.save(&s)?;
         }
-        let outputs = entry
-            .resource
-            .deploy(&self.context(&entry.name, state))
-            .await?;
+        // Throttling that outlasts the SDK's retries (R20) is retried here: deploy is
+        // idempotent, so running it again picks up where the throttled call stopped.
+        let mut backoff = super::wait::Backoff::new(self.runtime.config());
+        let mut attempts = 0;
+        let outputs = loop {
+            match entry
+                .resource
+                .deploy(&self.context(&entry.name, state))
+                .await
+            {
+                Err(e) if e.is_throttled() && attempts < THROTTLED_RETRIES => {
+                    attempts += 1;
+                    tracing::info!(resource = %entry.name, attempts, "throttled; deploying it again");
+                    backoff.pause().await;
+                }
+                other => break other?,
+            }
+        };
         let mut s = state.lock().await;
         if let Some(record) = s.resources.get_mut(&entry.name) {
             record.outputs = outputs.clone();
@@ -697,10 +715,23 @@ impl Stack {
                     });
                 }
             }
-            let removed = entry
-                .resource
-                .teardown(&self.context(&entry.name, &state))
-                .await?;
+            // As in deploy: throttling that outlasts the SDK's retries runs the (idempotent)
+            // teardown again (R20).
+            let mut backoff = super::wait::Backoff::new(self.runtime.config());
+            let mut attempts = 0;
+            let removed = loop {
+                match entry
+                    .resource
+                    .teardown(&self.context(&entry.name, &state))
+                    .await
+                {
+                    Err(e) if e.is_throttled() && attempts < THROTTLED_RETRIES => {
+                        attempts += 1;
+                        backoff.pause().await;
+                    }
+                    other => break other?,
+                }
+            };
             report
                 .removed
                 .extend(removed.into_iter().map(|r| (entry.name.clone(), r)));

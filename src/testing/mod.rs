@@ -54,6 +54,11 @@
 //! cryptographic operations, grant constraints, pagination (every list fits one page), and
 //! eventual consistency.
 //!
+//! # Throttling
+//! [`FakeAws::set_throttling`] answers a share of the calls with AWS's throttling error, as an
+//! account over its API rate gets (R20); which calls is decided by their order, so a run
+//! repeats. [`FakeAws::throttled`] counts them.
+//!
 //! # Faults and the request log
 //! [`FakeAws::inject`] makes the n-th next call of an operation fail with a chosen AWS error
 //! (throttling, HTTP 500, any code), stall past the client's timeout, or take effect and then
@@ -157,20 +162,22 @@ pub(crate) struct World {
     faults: Vec<Injected>,
     log: Vec<Call>,
     pub serial: u64,
+    /// The share of calls answered with a throttling error (0 to 1), R20.
+    throttle_ratio: f64,
+    /// How many calls were throttled by `throttle_ratio`.
+    throttled: usize,
 }
 
 impl World {
     /// 32 hex digits, unique in this fake, that look like AWS's random ids.
     pub fn fresh_hex(&mut self) -> String {
         self.serial += 1;
-        // splitmix64: spreads the serial over the digits; a bijection, so ids stay unique.
-        let mix = |mut z: u64| {
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
         let s = self.serial.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        format!("{:016x}{:016x}", mix(s), mix(s ^ 0x5555_5555_5555_5555))
+        format!(
+            "{:016x}{:016x}",
+            splitmix(s),
+            splitmix(s ^ 0x5555_5555_5555_5555)
+        )
     }
 
     /// Now, in seconds since the epoch, for timestamps.
@@ -180,6 +187,13 @@ impl World {
             .map(|d| d.as_secs_f64())
             .unwrap_or_default()
     }
+}
+
+/// splitmix64: spreads a counter over 64 bits; a bijection, so ids made from it stay unique.
+fn splitmix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// What a handler knows about the caller.
@@ -291,6 +305,19 @@ impl FakeAws {
             at,
             fault,
         });
+    }
+
+    /// Answers a share `ratio` (0 to 1) of the calls to KMS, RDS, IAM and AWS Backup with a
+    /// throttling error (`ThrottlingException`, or `Throttling` for the query protocols), as
+    /// AWS does when an account's API rate is exceeded (R20). Which calls are throttled is
+    /// decided by their order, so a run repeats.
+    pub fn set_throttling(&self, ratio: f64) {
+        self.world().throttle_ratio = ratio.clamp(0.0, 1.0);
+    }
+
+    /// How many calls `set_throttling` has throttled.
+    pub fn throttled(&self) -> usize {
+        self.world().throttled
     }
 
     /// Every call answered so far, in order.
@@ -640,11 +667,24 @@ fn handle(
     let count = world.counts.entry(incoming.operation.clone()).or_insert(0);
     *count += 1;
     let n = *count;
-    let injected = world
+    let mut injected = world
         .faults
         .iter()
         .position(|f| f.operation == incoming.operation && f.at == n)
         .map(|i| world.faults.remove(i).fault);
+    // R20: a share of the calls throttled, decided by the call's serial (repeatable runs).
+    if injected.is_none() && world.throttle_ratio > 0.0 && incoming.service != "sts" {
+        let draw = (splitmix(world.serial) >> 11) as f64 / (1u64 << 53) as f64;
+        if draw < world.throttle_ratio {
+            world.throttled += 1;
+            // awsQuery services (RDS, IAM) say `Throttling`; the JSON ones `ThrottlingException`.
+            let code = match incoming.service.as_str() {
+                "kms" | "backup" => "ThrottlingException",
+                _ => "Throttling",
+            };
+            injected = Some(Fault::Error(AwsFault::new(code, "Rate exceeded")));
+        }
+    }
     let account = incoming
         .access_key
         .as_ref()
