@@ -91,6 +91,9 @@ pub struct WaitConfig {
     pub calls_per_second: u32,
     /// Copies in flight per account and destination region (R19; AWS allows 20).
     pub copy_quota: usize,
+    /// The copy speed assumed until one is measured, in MiB per second (R21): a copy is
+    /// first checked when about its size divided by this speed has passed, then more often.
+    pub copy_mib_per_second: u32,
 }
 
 impl Default for WaitConfig {
@@ -102,6 +105,7 @@ impl Default for WaitConfig {
             heartbeat: Duration::from_secs(60),
             calls_per_second: 5,
             copy_quota: crate::rules::limits::DEFAULT_COPY_QUOTA,
+            copy_mib_per_second: 35,
         }
     }
 }
@@ -116,6 +120,7 @@ impl WaitConfig {
             heartbeat: Duration::from_millis(100),
             calls_per_second: 1000,
             copy_quota: crate::rules::limits::DEFAULT_COPY_QUOTA,
+            copy_mib_per_second: 10_240,
         }
     }
 }
@@ -150,7 +155,18 @@ pub struct Runtime {
     pub(crate) config: WaitConfig,
     pub(crate) progress: Arc<dyn Progress>,
     limiters: Mutex<BTreeMap<(AccountId, Region), Arc<Limiter>>>,
-    slots: Mutex<BTreeMap<(AccountId, Region), Arc<Semaphore>>>,
+    slots: Mutex<BTreeMap<(AccountId, Region), Slots>>,
+    sources: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Measured copy speed per account and region, GiB per second.
+    speeds: Mutex<BTreeMap<(AccountId, Region), f64>>,
+}
+
+/// The copy slots of one account and destination region, and how many AWS's refusals took
+/// away (R19).
+#[derive(Debug, Clone)]
+struct Slots {
+    semaphore: Arc<Semaphore>,
+    quota: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -168,6 +184,8 @@ impl Runtime {
             progress,
             limiters: Mutex::new(BTreeMap::new()),
             slots: Mutex::new(BTreeMap::new()),
+            sources: Mutex::new(BTreeMap::new()),
+            speeds: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -198,6 +216,22 @@ impl Runtime {
         limiter.acquire().await;
     }
 
+    fn slots(&self, account: AccountId, region: &Region) -> Slots {
+        let mut map = self
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry((account, region.clone()))
+            .or_insert_with(|| {
+                let quota = self.config.copy_quota.max(1);
+                Slots {
+                    semaphore: Arc::new(Semaphore::new(quota)),
+                    quota: Arc::new(std::sync::atomic::AtomicUsize::new(quota)),
+                }
+            })
+            .clone()
+    }
+
     /// Takes a copy slot of `account` in destination `region`, waiting while all are in use
     /// (R19). The slot is released when the permit is dropped.
     pub async fn copy_slot(
@@ -206,27 +240,95 @@ impl Runtime {
         region: &Region,
         resource: &str,
     ) -> Option<OwnedSemaphorePermit> {
-        let semaphore = {
-            let mut map = self
-                .slots
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            Arc::clone(
-                map.entry((account, region.clone()))
-                    .or_insert_with(|| Arc::new(Semaphore::new(self.config.copy_quota.max(1)))),
-            )
-        };
-        if semaphore.available_permits() == 0 {
+        let slots = self.slots(account, region);
+        if slots.semaphore.available_permits() == 0 {
             self.emit(ProgressEvent::Queued {
                 resource: resource.to_owned(),
                 reason: format!(
                     "{} copies already in flight to {region} (R19)",
-                    self.config.copy_quota
+                    slots.quota.load(std::sync::atomic::Ordering::Relaxed)
                 ),
             });
         }
         // The semaphores are never closed, so this is always `Some`.
-        semaphore.acquire_owned().await.ok()
+        slots.semaphore.acquire_owned().await.ok()
+    }
+
+    /// AWS refused a copy with `SnapshotQuotaExceeded` although a slot was free: others
+    /// (another tool, the console) copy too. Takes one slot away for the rest of the run,
+    /// down to one, and returns the quota now used (R19).
+    pub fn lower_copy_quota(&self, account: AccountId, region: &Region) -> usize {
+        use std::sync::atomic::Ordering;
+        let slots = self.slots(account, region);
+        let current = slots.quota.load(Ordering::Relaxed);
+        if current <= 1 {
+            return current;
+        }
+        // Take a slot as soon as one is free and never give it back.
+        if let Ok(permit) = Arc::clone(&slots.semaphore).try_acquire_owned() {
+            permit.forget();
+            slots.quota.fetch_sub(1, Ordering::Relaxed);
+        } else {
+            let semaphore = Arc::clone(&slots.semaphore);
+            let quota = Arc::clone(&slots.quota);
+            quota.fetch_sub(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                if let Ok(permit) = semaphore.acquire_owned().await {
+                    permit.forget();
+                }
+            });
+        }
+        slots.quota.load(Ordering::Relaxed)
+    }
+
+    /// Serializes copies of one source: AWS queues them anyway, and a queued copy would hold
+    /// a quota slot while showing no progress (R19). Hold the guard while the copy runs.
+    pub async fn source_turn(&self, source: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self
+                .sources
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(map.entry(source.to_owned()).or_default())
+        };
+        lock.lock_owned().await
+    }
+
+    /// How long a copy of `gib` GiB should take in `account` and `region` (R21), and whether
+    /// that comes from copies measured in this run (`true`) or from the configured speed.
+    pub fn expected_copy_time(
+        &self,
+        account: AccountId,
+        region: &Region,
+        gib: f64,
+    ) -> (Duration, bool) {
+        let measured = self
+            .speeds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(account, region.clone()))
+            .copied();
+        let per_second =
+            measured.unwrap_or(f64::from(self.config.copy_mib_per_second.max(1)) / 1024.0);
+        let expected =
+            Duration::try_from_secs_f64(gib.max(1.0) / per_second).unwrap_or(self.config.timeout);
+        (expected, measured.is_some())
+    }
+
+    /// Records a finished copy of `gib` GiB that took `elapsed`, to plan the polls of the
+    /// next ones (a moving average).
+    pub fn record_copy(&self, account: AccountId, region: &Region, gib: f64, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        if secs <= 0.0 || gib <= 0.0 {
+            return;
+        }
+        let speed = gib / secs;
+        let mut speeds = self
+            .speeds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = speeds.entry((account, region.clone())).or_insert(speed);
+        *entry = 0.7 * *entry + 0.3 * speed;
     }
 }
 
@@ -239,6 +341,8 @@ pub struct Backoff {
     timeout: Duration,
     heartbeat: Duration,
     last_heartbeat: Instant,
+    first: Option<Duration>,
+    growth: f64,
 }
 
 impl Backoff {
@@ -252,6 +356,8 @@ impl Backoff {
             timeout: config.timeout,
             heartbeat: config.heartbeat,
             last_heartbeat: now,
+            first: None,
+            growth: 2.0,
         }
     }
 
@@ -279,6 +385,49 @@ impl Backoff {
     pub async fn pause(&mut self) {
         tokio::time::sleep(self.interval).await;
         self.interval = (self.interval * 2).min(self.max);
+    }
+
+    /// A backoff for work expected to take `expected` (a copy of known size, R21). With a
+    /// `measured` expectation, the first pause lasts until 90 % of it has passed, and later
+    /// ones start at a twentieth of it and grow by half each time: a copy is noticed soon
+    /// after it ends, with a handful of polls whatever its length. With a guessed one, pauses
+    /// double from the initial interval up to an eighth of the guess, so a wrong guess costs
+    /// a few polls, not a long wait.
+    pub fn for_expected(config: &WaitConfig, expected: Duration, measured: bool) -> Backoff {
+        let mut backoff = Backoff::new(config);
+        if measured {
+            backoff.first = Some((expected * 9 / 10).max(config.initial_interval));
+            backoff.interval = (expected / 20).clamp(config.initial_interval, config.max_interval);
+            backoff.growth = 1.5;
+        } else {
+            backoff.max = config.max_interval.max(expected / 8);
+        }
+        backoff
+    }
+
+    /// The next pause: the first of [`for_expected`](Self::for_expected), then the growing
+    /// interval. A long pause is cut at each heartbeat, so that `on_heartbeat` can tell the
+    /// user the work goes on.
+    pub async fn pause_with(&mut self, mut on_heartbeat: impl FnMut(Duration)) {
+        let total = match self.first.take() {
+            Some(first) => first,
+            None => {
+                let now = self.interval;
+                self.interval = self.interval.mul_f64(self.growth).min(self.max);
+                now
+            }
+        };
+        let until = Instant::now() + total;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            tokio::time::sleep(left.min(self.heartbeat)).await;
+            if self.heartbeat_due() {
+                on_heartbeat(self.elapsed());
+            }
+        }
     }
 }
 

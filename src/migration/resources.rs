@@ -105,7 +105,7 @@ async fn delete_own_copy(
         )]);
     }
     if !info.is_available() && !info.has_failed() {
-        wait_available(ctx, rds, account, kind, id).await?;
+        wait_available(ctx, rds, account, kind, id, None).await?;
     }
     rds.delete_snapshot(kind, id).await.map_err(aws(ctx))?;
     Ok(vec![format!("{label} {id} deleted")])
@@ -136,9 +136,13 @@ async fn wait_available(
     account: AccountId,
     kind: SnapshotKind,
     reference: &str,
+    expected: Option<(std::time::Duration, bool)>,
 ) -> Result<SnapshotInfo> {
     let runtime = ctx.runtime();
-    let mut backoff = Backoff::new(runtime.config());
+    let mut backoff = match expected {
+        Some((expected, measured)) => Backoff::for_expected(runtime.config(), expected, measured),
+        None => Backoff::new(runtime.config()),
+    };
     let mut last_percent = None;
     loop {
         runtime.rate_limit(account, rds.region()).await;
@@ -190,45 +194,64 @@ async fn wait_available(
                 ),
             ));
         }
-        backoff.pause().await;
+        let (resource, status) = (ctx.name().to_owned(), info.status.clone());
+        backoff
+            .pause_with(|elapsed| {
+                runtime.emit(ProgressEvent::Heartbeat {
+                    resource: resource.clone(),
+                    status: status.clone(),
+                    elapsed,
+                })
+            })
+            .await;
     }
 }
 
-/// Starts a copy; `true` when this call made it, `false` when a snapshot of that identifier
-/// already existed (a retried call that went through, or someone else's: the caller checks).
-/// `SnapshotQuotaExceeded` is back-pressure: wait and retry (R19).
+/// Starts a copy while holding a copy slot; `true` when this call made it, `false` when a
+/// snapshot of that identifier already existed (a retried call that went through, or someone
+/// else's: the caller checks). `SnapshotQuotaExceeded` is back-pressure (R19): the slot is
+/// given back, the quota lowered once (others copy too), and the copy waits for a slot again.
+/// Returns the slot, to hold while the copy runs.
 async fn start_copy(
     ctx: &Context,
     rds: &Rds,
     account: AccountId,
     kind: SnapshotKind,
     request: &CopyRequest<'_>,
-) -> Result<bool> {
-    let mut backoff = Backoff::new(ctx.runtime().config());
+) -> Result<(bool, Option<tokio::sync::OwnedSemaphorePermit>)> {
+    let runtime = ctx.runtime();
+    let mut backoff = Backoff::new(runtime.config());
+    let mut lowered = false;
     loop {
+        let slot = runtime.copy_slot(account, rds.region(), ctx.name()).await;
         match rds.copy_snapshot(kind, request).await {
             Ok(_) => {
-                ctx.runtime().emit(ProgressEvent::Started {
+                runtime.emit(ProgressEvent::Started {
                     resource: ctx.name().to_owned(),
                     what: format!("copy of {} to {}", request.source, request.target),
                 });
-                return Ok(true);
+                return Ok((true, slot));
             }
             Err(e) if e.is("SnapshotQuotaExceeded") && !backoff.timed_out() => {
-                ctx.runtime().emit(ProgressEvent::Queued {
-                    resource: ctx.name().to_owned(),
-                    reason: format!(
-                        "AWS's copy quota for {account} in {} is full (R19); waiting",
-                        rds.region()
-                    ),
-                });
+                drop(slot);
+                if !lowered {
+                    lowered = true;
+                    let quota = runtime.lower_copy_quota(account, rds.region());
+                    runtime.emit(ProgressEvent::Queued {
+                        resource: ctx.name().to_owned(),
+                        reason: format!(
+                            "AWS's copy quota for {account} in {} is full (R19): snapshift now keeps at most {quota} copies in flight there",
+                            rds.region()
+                        ),
+                    });
+                }
                 backoff.pause().await;
             }
             Err(e)
                 if e.is("DBSnapshotAlreadyExists")
                     || e.is("DBClusterSnapshotAlreadyExistsFault") =>
             {
-                return Ok(false)
+                return Ok((false, slot))
             }
             Err(e) => return Err(aws(ctx)(e)),
         }
@@ -257,18 +280,23 @@ async fn ensure_copy(
         if !is_ours(ctx, rds, &existing.arn).await? {
             return Err(not_ours());
         }
-        return wait_available(ctx, rds, account, kind, request.target).await;
+        let expected = ctx.runtime().expected_copy_time(
+            account,
+            rds.region(),
+            f64::from(existing.allocated_gb.max(1)),
+        );
+        return wait_available(ctx, rds, account, kind, request.target, Some(expected)).await;
     }
     let tags = ctx.tags();
     let request = CopyRequest {
         tags: &tags,
         ..request.clone()
     };
-    let _slot = ctx
-        .runtime()
-        .copy_slot(account, rds.region(), ctx.name())
-        .await;
-    let made_now = start_copy(ctx, rds, account, kind, &request).await?;
+    // One copy of a source at a time (AWS queues the others, R19), and a quota slot only
+    // while a copy can make progress.
+    let _turn = ctx.runtime().source_turn(request.source).await;
+    let started_at = std::time::Instant::now();
+    let (made_now, _slot) = start_copy(ctx, rds, account, kind, &request).await?;
     let started = rds
         .describe_snapshot(kind, request.target)
         .await
@@ -287,7 +315,14 @@ async fn ensure_copy(
     } else if !is_ours(ctx, rds, &started.arn).await? {
         return Err(not_ours());
     }
-    wait_available(ctx, rds, account, kind, request.target).await
+    let gib = f64::from(started.allocated_gb.max(1));
+    let expected = ctx.runtime().expected_copy_time(account, rds.region(), gib);
+    let info = wait_available(ctx, rds, account, kind, request.target, Some(expected)).await?;
+    if made_now {
+        ctx.runtime()
+            .record_copy(account, rds.region(), gib, started_at.elapsed());
+    }
+    Ok(info)
 }
 
 /// Why the source cannot be shared as it is, if it cannot.

@@ -57,7 +57,10 @@
 //! # Throttling
 //! [`FakeAws::set_throttling`] answers a share of the calls with AWS's throttling error, as an
 //! account over its API rate gets (R20); which calls is decided by their order, so a run
-//! repeats. [`FakeAws::throttled`] counts them.
+//! repeats. [`FakeAws::set_rds_rate`] puts RDS behind a token bucket per account and region,
+//! as AWS does. [`FakeAws::throttled`] counts both. Copies of one source are queued one after
+//! another (R19), and [`FakeAws::peak_copies_in_flight`] tells the most copies that were in
+//! flight at once.
 //!
 //! # Faults and the request log
 //! [`FakeAws::inject`] makes the n-th next call of an operation fail with a chosen AWS error
@@ -164,8 +167,12 @@ pub(crate) struct World {
     pub serial: u64,
     /// The share of calls answered with a throttling error (0 to 1), R20.
     throttle_ratio: f64,
-    /// How many calls were throttled by `throttle_ratio`.
+    /// How many calls were throttled by `throttle_ratio` or the RDS token bucket.
     throttled: usize,
+    /// RDS calls per second and burst per account and region (R20), if limited.
+    rds_rate: Option<(f64, u32)>,
+    /// The RDS token buckets: tokens left and when they were counted.
+    buckets: BTreeMap<(AccountId, String), (f64, std::time::Instant)>,
 }
 
 impl World {
@@ -399,6 +406,26 @@ impl FakeAws {
     /// `SnapshotQuotaExceeded` (default 20, R19).
     pub fn set_copy_quota(&self, quota: usize) {
         self.world().rds.copy_quota = quota;
+    }
+
+    /// The most snapshot copies that were in flight at once to `account` in `region` (R19):
+    /// with snapshift's scheduler, never more than the quota.
+    pub fn peak_copies_in_flight(&self, account: AccountId, region: &Region) -> usize {
+        self.world()
+            .rds
+            .peak_in_flight
+            .get(&(account, region.clone()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// RDS's token bucket (R20): each account and region may make `per_second` RDS calls a
+    /// second, in bursts of up to `burst`; past it, `Throttling` ("Rate exceeded"). `None`
+    /// turns it off (the default).
+    pub fn set_rds_rate(&self, rate: Option<(f64, u32)>) {
+        let mut world = self.world();
+        world.rds_rate = rate;
+        world.buckets.clear();
     }
 
     /// The snapshots of `account` in `region`.
@@ -672,6 +699,31 @@ fn handle(
         .iter()
         .position(|f| f.operation == incoming.operation && f.at == n)
         .map(|i| world.faults.remove(i).fault);
+    // R20: RDS's token bucket per account and region.
+    if let (None, Some((rate, burst)), Some(account), "rds") = (
+        &injected,
+        world.rds_rate,
+        incoming
+            .access_key
+            .as_ref()
+            .and_then(|k| world.access_keys.get(k).copied()),
+        incoming.service.as_str(),
+    ) {
+        let now = std::time::Instant::now();
+        let bucket = world
+            .buckets
+            .entry((account, incoming.region.clone()))
+            .or_insert((f64::from(burst), now));
+        bucket.0 =
+            (bucket.0 + now.duration_since(bucket.1).as_secs_f64() * rate).min(f64::from(burst));
+        bucket.1 = now;
+        if bucket.0 >= 1.0 {
+            bucket.0 -= 1.0;
+        } else {
+            world.throttled += 1;
+            injected = Some(Fault::Error(AwsFault::new("Throttling", "Rate exceeded")));
+        }
+    }
     // R20: a share of the calls throttled, decided by the call's serial (repeatable runs).
     if injected.is_none() && world.throttle_ratio > 0.0 && incoming.service != "sts" {
         let draw = (splitmix(world.serial) >> 11) as f64 / (1u64 << 53) as f64;

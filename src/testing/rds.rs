@@ -108,6 +108,8 @@ pub(crate) struct Rds {
     pub databases: BTreeMap<Addr, FakeDatabase>,
     pub copy_time: Duration,
     pub copy_quota: usize,
+    /// The most copies seen in flight at once, per account and destination region (R19).
+    pub peak_in_flight: BTreeMap<(AccountId, Region), usize>,
 }
 
 impl Default for Rds {
@@ -117,6 +119,7 @@ impl Default for Rds {
             databases: BTreeMap::new(),
             copy_time: Duration::from_millis(200),
             copy_quota: crate::rules::limits::DEFAULT_COPY_QUOTA,
+            peak_in_flight: BTreeMap::new(),
         }
     }
 }
@@ -810,6 +813,18 @@ fn copy(
     }
     // R21: a re-encrypting copy is a full copy: its time grows with the size.
     let duration = world.rds.copy_time * source.allocated_gb.max(1);
+    // R19: copies of one source are queued one after another; a queued copy shows 0 %.
+    let source_arn = source.arn();
+    let now = Instant::now();
+    let queue_end = world
+        .rds
+        .snapshots
+        .values()
+        .filter(|s| s.copied_from.as_deref() == Some(source_arn.as_str()))
+        .filter_map(|s| s.ready_at)
+        .filter(|t| *t > now)
+        .max()
+        .unwrap_or(now);
     let copy = FakeSnapshot {
         kind,
         account: caller.account,
@@ -826,11 +841,17 @@ fn copy(
             .str("OptionGroupName")
             .or(source.option_group.clone()),
         copied_from: Some(source.arn()),
-        ready_at: Some(Instant::now() + duration),
+        ready_at: Some(queue_end + duration),
         created: World::now(),
     };
     let xml = snapshot_xml(&copy, caller.account);
     world.rds.snapshots.insert(target_addr, copy);
+    let peak = world
+        .rds
+        .peak_in_flight
+        .entry((caller.account, caller.region.clone()))
+        .or_insert(0);
+    *peak = (*peak).max(in_flight + 1);
     Ok(xml)
 }
 
