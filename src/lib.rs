@@ -6,6 +6,8 @@
 //! tears down and resumes from its state file:
 //! - [`migration`]: a snapshot moved to another account (R1 to R10), or re-encrypted under a
 //!   new key within one account;
+//! - [`fleet`]: every snapshot a selector matches, to one or more accounts, as one stack,
+//!   at the speed AWS's quotas allow (R19 to R21);
 //! - [`cross_region`]: an AWS Backup plan that copies Aurora recovery points to another region
 //!   under a key you choose, with its least-privilege role and the way back (R11 to R18).
 //!
@@ -32,6 +34,7 @@ pub mod backup;
 pub mod cross_region;
 pub mod engine;
 pub mod error;
+pub mod fleet;
 pub mod ids;
 pub mod key;
 pub mod migration;

@@ -31,6 +31,8 @@ pub struct SnapshotInfo {
     pub option_group: Option<String>,
     /// The engine, e.g. `aurora-postgresql` (a restore uses the same).
     pub engine: String,
+    /// When it was taken, in seconds since the epoch, if AWS says.
+    pub created: Option<i64>,
 }
 
 impl SnapshotInfo {
@@ -65,6 +67,7 @@ impl SnapshotInfo {
             allocated_gb: s.allocated_storage().unwrap_or_default(),
             option_group: None,
             engine: s.engine().unwrap_or_default().to_owned(),
+            created: s.snapshot_create_time().map(|t| t.secs()),
         }
     }
 
@@ -84,6 +87,7 @@ impl SnapshotInfo {
             allocated_gb: s.allocated_storage().unwrap_or_default(),
             option_group: s.option_group_name().map(str::to_owned),
             engine: s.engine().unwrap_or_default().to_owned(),
+            created: s.snapshot_create_time().map(|t| t.secs()),
         }
     }
 }
@@ -197,6 +201,60 @@ impl Rds {
                 .map_err(err("DescribeDBSnapshots")),
         };
         Ok(none_on(result, SNAPSHOT_NOT_FOUND)?.flatten())
+    }
+
+    /// The manual and automated snapshots of this account and region, of one cluster or
+    /// instance (`source`) or of all; every page.
+    pub async fn list_snapshots(
+        &self,
+        kind: SnapshotKind,
+        source: Option<&str>,
+    ) -> Result<Vec<SnapshotInfo>, AwsError> {
+        let mut all = Vec::new();
+        let mut marker = None;
+        loop {
+            let (page, next) = match kind {
+                SnapshotKind::Cluster => {
+                    let out = self
+                        .client
+                        .describe_db_cluster_snapshots()
+                        .set_db_cluster_identifier(source.map(str::to_owned))
+                        .set_marker(marker)
+                        .send()
+                        .await
+                        .map_err(err("DescribeDBClusterSnapshots"))?;
+                    (
+                        out.db_cluster_snapshots()
+                            .iter()
+                            .map(SnapshotInfo::from_cluster)
+                            .collect::<Vec<_>>(),
+                        out.marker().map(str::to_owned),
+                    )
+                }
+                SnapshotKind::Db => {
+                    let out = self
+                        .client
+                        .describe_db_snapshots()
+                        .set_db_instance_identifier(source.map(str::to_owned))
+                        .set_marker(marker)
+                        .send()
+                        .await
+                        .map_err(err("DescribeDBSnapshots"))?;
+                    (
+                        out.db_snapshots()
+                            .iter()
+                            .map(SnapshotInfo::from_db)
+                            .collect::<Vec<_>>(),
+                        out.marker().map(str::to_owned),
+                    )
+                }
+            };
+            all.extend(page);
+            marker = next;
+            if marker.is_none() {
+                return Ok(all);
+            }
+        }
     }
 
     /// `CopyDBSnapshot` / `CopyDBClusterSnapshot`.

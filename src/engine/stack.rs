@@ -336,6 +336,13 @@ impl Stack {
         &self.name
     }
 
+    /// A batch's settings: keep going past a failed resource, and at least 256 resources at
+    /// once (the copy quota and rate limiter bound the work in AWS).
+    pub(crate) fn set_batch_mode(&mut self) {
+        self.keep_going = true;
+        self.concurrency = self.concurrency.max(256);
+    }
+
     /// The stack's waiting runtime (progress events, rate limiters), for work outside
     /// resources such as backup jobs.
     pub(crate) fn runtime(&self) -> &super::wait::Runtime {

@@ -56,7 +56,7 @@ pub enum TargetKey {
 }
 
 impl TargetKey {
-    fn reference(&self) -> String {
+    pub(crate) fn reference(&self) -> String {
         match self {
             TargetKey::AwsManaged => "alias/aws/rds".into(),
             TargetKey::Key(k) => k.to_string(),
@@ -363,7 +363,7 @@ impl Stack {
                 region.clone(),
                 m.source.clone(),
                 key.clone(),
-                Some(target.id()),
+                vec![target.id()],
                 copy_id,
                 m.copy_tags,
             ),

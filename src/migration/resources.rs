@@ -331,7 +331,7 @@ async fn copy_needed(
     account: &Account,
     region: &Region,
     info: &SnapshotInfo,
-    target: Option<AccountId>,
+    targets: &[AccountId],
 ) -> Result<Option<Rule>> {
     if info.snapshot_type != "manual" {
         return Ok(Some(Rule::R3));
@@ -348,15 +348,16 @@ async fn copy_needed(
     if key_info.aws_managed {
         return Ok(Some(Rule::R1));
     }
-    let Some(target) = target else {
+    if targets.is_empty() {
         return Ok(Some(Rule::R2));
-    };
+    }
     let policy = kms
         .key_policy(key_info.arn.key_id())
         .await
         .map_err(aws(ctx))?;
-    let grants =
-        PolicyDocument::from_json(&policy).is_ok_and(|p| ShareableKey::policy_grants(&p, target));
+    // Shared as it is only when its key grants every target (R2).
+    let grants = PolicyDocument::from_json(&policy)
+        .is_ok_and(|p| targets.iter().all(|t| ShareableKey::policy_grants(&p, *t)));
     Ok(if grants { None } else { Some(Rule::R2) })
 }
 
@@ -377,7 +378,7 @@ pub struct SourceCopy {
     region: Region,
     source: SnapshotRef,
     key: Handle<KeyResource>,
-    target: Option<AccountId>,
+    targets: Vec<AccountId>,
     copy_id: SnapshotId,
     copy_tags: bool,
 }
@@ -389,7 +390,7 @@ impl SourceCopy {
         region: Region,
         source: SnapshotRef,
         key: Handle<KeyResource>,
-        target: Option<AccountId>,
+        targets: Vec<AccountId>,
         copy_id: SnapshotId,
         copy_tags: bool,
     ) -> SourceCopy {
@@ -398,7 +399,7 @@ impl SourceCopy {
             region,
             source,
             key,
-            target,
+            targets,
             copy_id,
             copy_tags,
         }
@@ -467,10 +468,10 @@ impl Resource for SourceCopy {
             ));
         }
         let rds = self.rds();
-        match copy_needed(ctx, &self.account, &self.region, &info, self.target).await? {
+        match copy_needed(ctx, &self.account, &self.region, &info, &self.targets).await? {
             // R6: a direct share must fit in the 20-account share list.
             None => {
-                if let Some(target) = self.target {
+                if !self.targets.is_empty() {
                     let shared = rds
                         .shared_with(self.source.kind(), &self.source_ref())
                         .await
@@ -478,7 +479,10 @@ impl Resource for SourceCopy {
                     let mut list =
                         ShareList::from_accounts(shared.iter().filter_map(|a| a.parse().ok()))
                             .map_err(|e| conflict(ctx, e.to_string()))?;
-                    list.add(target).map_err(|e| conflict(ctx, e.to_string()))?;
+                    for target in &self.targets {
+                        list.add(*target)
+                            .map_err(|e| conflict(ctx, e.to_string()))?;
+                    }
                 }
             }
             // The copy's identifier must be free, or this stack's own.
@@ -519,7 +523,7 @@ impl Resource for SourceCopy {
         }
         let info = self.source_info(ctx).await?;
         Ok(
-            match copy_needed(ctx, &self.account, &self.region, &info, self.target).await? {
+            match copy_needed(ctx, &self.account, &self.region, &info, &self.targets).await? {
                 Some(rule) => {
                     Change::new(ctx.name(), self.kind(), Action::Create, copy_reason(rule))
                         .rule(rule)
@@ -574,7 +578,7 @@ impl Resource for SourceCopy {
         }
         let source = self.source_info(ctx).await?;
         if record.copy.is_none() {
-            if copy_needed(ctx, &self.account, &self.region, &source, self.target)
+            if copy_needed(ctx, &self.account, &self.region, &source, &self.targets)
                 .await?
                 .is_none()
             {

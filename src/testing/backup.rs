@@ -905,6 +905,7 @@ fn backup_snapshot(
         snapshot_type: "awsbackup".into(),
         size_gb,
         option_group: None,
+        tags: Vec::new(),
     };
     let mut snapshot = rds::from_seed(&seed, key_arn);
     snapshot.engine = engine.to_owned();

@@ -600,6 +600,8 @@ pub struct SeedSnapshot {
     pub size_gb: u32,
     /// The option group of a DB snapshot (R22).
     pub option_group: Option<String>,
+    /// Its tags (a reserved `aws:` key makes a copy with `CopyTags` fail, R22).
+    pub tags: Vec<(String, String)>,
 }
 
 impl SeedSnapshot {
@@ -621,6 +623,7 @@ impl SeedSnapshot {
             snapshot_type: "manual".into(),
             size_gb: 1,
             option_group: None,
+            tags: Vec::new(),
         }
     }
 

@@ -959,7 +959,7 @@ pub(crate) fn from_seed(seed: &super::SeedSnapshot, kms_key: Option<String>) -> 
         kms_key,
         snapshot_type: seed.snapshot_type.clone(),
         shared_with: BTreeSet::new(),
-        tags: Vec::new(),
+        tags: seed.tags.clone(),
         allocated_gb: seed.size_gb,
         option_group: seed.option_group.clone(),
         copied_from: None,

@@ -1,0 +1,511 @@
+//! Fleet migration: every snapshot a selector matches, from one source account to one or more
+//! target accounts, as one stack: one shareable key per source region, one preview, one
+//! progress view and one teardown (R1 to R10, scheduled within R19 to R21).
+//!
+//! ```no_run
+//! # async fn run(source: snapshift::aws::Account, b: snapshift::aws::Account, c: snapshift::aws::Account) -> snapshift::error::Result<()> {
+//! use snapshift::{engine::Stack, fleet::FleetMigration};
+//!
+//! let fleet = FleetMigration::new(&source, "ap-northeast-1".parse()?)
+//!     .latest_of_cluster("orders".parse()?)
+//!     .latest_of_cluster("billing".parse()?)
+//!     .tagged("migrate", "2026-q4")
+//!     .to(&b)
+//!     .to(&c)
+//!     .resolve()
+//!     .await?;
+//! let mut stack = Stack::new("consolidation")?;
+//! let handles = stack.add_fleet("move", fleet)?;
+//! println!("{}", stack.preview().await?.render());
+//! let report = match stack.deploy().await {
+//!     Ok(report) => report,
+//!     Err(snapshift::error::Error::Incomplete { report }) => *report,
+//!     Err(e) => return Err(e),
+//! };
+//! for outcome in handles.outcomes(&stack, &report)? {
+//!     println!("{outcome}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # How it runs
+//! - Snapshots are resolved once, read-only ([`FleetMigration::resolve`]), and ordered largest
+//!   first, so that the long copies start early and the batch ends on short ones.
+//! - Per snapshot: a re-encrypting copy under the region's shareable key when AWS requires one
+//!   (R1 to R3), a share with each target (R6), and a copy in each target (R7). A share starts
+//!   as soon as its own snapshot's copy is done, not after the whole batch.
+//! - The stack keeps going: a snapshot that fails (R22, say) does not stop the others;
+//!   [`FleetHandles::outcomes`] lists each one, and a re-run retries only what is not done.
+//! - Copies are scheduled within AWS's limits: at most the quota in flight per account and
+//!   destination region (R19, lowered when AWS refuses), copies of one source one at a time,
+//!   one rate limiter per account and region, polls planned from each snapshot's size (R20,
+//!   R21).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::{
+    aws::{rds::Rds, Account},
+    engine::{DeployReport, Handle, Options, Stack},
+    error::{Error, Result},
+    ids::{AccountId, ClusterId, InstanceId, Region, SnapshotKind, SnapshotRef},
+    key::ShareableKey,
+    migration::{derived_id, Share, SnapshotOutputs, SourceCopy, TargetCopy, TargetKey},
+    resources::KeyResource,
+};
+
+/// What a fleet migration moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Selector {
+    /// One snapshot.
+    Snapshot(SnapshotRef),
+    /// The newest available snapshot of a cluster or instance.
+    Latest(SnapshotKind, String),
+    /// Every manual snapshot (DB and cluster) with this tag.
+    Tagged(String, String),
+}
+
+/// Many snapshots from one account to one or more accounts: build it, [`resolve`] it, then
+/// add it to a stack with [`Stack::add_fleet`].
+///
+/// [`resolve`]: FleetMigration::resolve
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct FleetMigration {
+    source: Account,
+    region: Region,
+    selectors: Vec<Selector>,
+    targets: Vec<Account>,
+    target_key: TargetKey,
+    copy_tags: bool,
+}
+
+impl FleetMigration {
+    /// A fleet migration out of `source`; snapshots named without an ARN, and the selectors,
+    /// are looked up in `region`.
+    pub fn new(source: &Account, region: Region) -> FleetMigration {
+        FleetMigration {
+            source: source.clone(),
+            region,
+            selectors: Vec::new(),
+            targets: Vec::new(),
+            target_key: TargetKey::AwsManaged,
+            copy_tags: true,
+        }
+    }
+
+    /// Adds one snapshot (an ARN may name another region of the source account).
+    pub fn snapshot(mut self, snapshot: SnapshotRef) -> FleetMigration {
+        self.selectors.push(Selector::Snapshot(snapshot));
+        self
+    }
+
+    /// Adds snapshots.
+    pub fn snapshots(mut self, snapshots: impl IntoIterator<Item = SnapshotRef>) -> FleetMigration {
+        self.selectors
+            .extend(snapshots.into_iter().map(Selector::Snapshot));
+        self
+    }
+
+    /// Adds the newest available snapshot (manual or automated) of a cluster.
+    pub fn latest_of_cluster(mut self, cluster: ClusterId) -> FleetMigration {
+        self.selectors.push(Selector::Latest(
+            SnapshotKind::Cluster,
+            cluster.as_str().to_owned(),
+        ));
+        self
+    }
+
+    /// Adds the newest available snapshot (manual or automated) of a DB instance.
+    pub fn latest_of_instance(mut self, instance: InstanceId) -> FleetMigration {
+        self.selectors.push(Selector::Latest(
+            SnapshotKind::Db,
+            instance.as_str().to_owned(),
+        ));
+        self
+    }
+
+    /// Adds every available manual snapshot, DB and cluster, tagged `key` = `value`.
+    pub fn tagged(mut self, key: &str, value: &str) -> FleetMigration {
+        self.selectors
+            .push(Selector::Tagged(key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Adds a target account.
+    pub fn to(mut self, target: &Account) -> FleetMigration {
+        self.targets.push(target.clone());
+        self
+    }
+
+    /// The key of the copies in the targets (default `alias/aws/rds` of each target, R7).
+    pub fn target_key(mut self, key: TargetKey) -> FleetMigration {
+        self.target_key = key;
+        self
+    }
+
+    /// Whether copies carry the source's tags (default yes; `aws:` tags make such a copy
+    /// fail, R22).
+    pub fn copy_tags(mut self, copy: bool) -> FleetMigration {
+        self.copy_tags = copy;
+        self
+    }
+
+    /// Looks the selectors up (read-only: `Describe*` and tag reads) and returns the
+    /// snapshots to move, each once, largest first. Checks before anything else: at least
+    /// one target, no target that is the source, at most 20 targets (R6).
+    pub async fn resolve(self) -> Result<ResolvedFleet> {
+        let invalid = |problem: String| Error::Definition {
+            stack: "fleet".into(),
+            problem,
+        };
+        if self.targets.is_empty() {
+            return Err(invalid(
+                "name at least one target account with .to(&account)".into(),
+            ));
+        }
+        let mut seen_targets = BTreeSet::new();
+        for t in &self.targets {
+            if t.id() == self.source.id() {
+                return Err(invalid(format!(
+                    "the target account {} is the source account",
+                    t.id()
+                )));
+            }
+            if !seen_targets.insert(t.id()) {
+                return Err(invalid(format!(
+                    "the target account {} is named twice",
+                    t.id()
+                )));
+            }
+        }
+        if self.targets.len() > crate::rules::limits::MAX_SHARED_ACCOUNTS {
+            return Err(invalid(format!(
+                "{} target accounts: a snapshot can be shared with at most {} (R6)",
+                self.targets.len(),
+                crate::rules::limits::MAX_SHARED_ACCOUNTS
+            )));
+        }
+        let rds = Rds::new(&self.source, &self.region);
+        let aws = |e| Error::aws_in("fleet")(e);
+        let mut found: BTreeMap<String, FleetSnapshot> = BTreeMap::new();
+        for selector in &self.selectors {
+            match selector {
+                Selector::Snapshot(reference) => {
+                    if let Some(account) = reference.account() {
+                        if account != self.source.id() {
+                            return Err(invalid(format!(
+                                "{reference} belongs to account {account}, not to the source account {}",
+                                self.source.id()
+                            )));
+                        }
+                    }
+                    let region = reference.region().unwrap_or(&self.region).clone();
+                    let info = Rds::new(&self.source, &region)
+                        .describe_snapshot(reference.kind(), reference.id().as_str())
+                        .await
+                        .map_err(aws)?
+                        .ok_or_else(|| {
+                            invalid(format!("snapshot {reference} does not exist in {region}"))
+                        })?;
+                    found.insert(info.arn.clone(), FleetSnapshot::from_info(&info, region)?);
+                }
+                Selector::Latest(kind, source) => {
+                    let newest = rds
+                        .list_snapshots(*kind, Some(source))
+                        .await
+                        .map_err(aws)?
+                        .into_iter()
+                        .filter(|s| s.is_available() && s.snapshot_type != "awsbackup")
+                        .max_by(|a, b| (a.created, &a.identifier).cmp(&(b.created, &b.identifier)))
+                        .ok_or_else(|| {
+                            invalid(format!(
+                                "{source} has no available snapshot in {}",
+                                self.region
+                            ))
+                        })?;
+                    found.insert(
+                        newest.arn.clone(),
+                        FleetSnapshot::from_info(&newest, self.region.clone())?,
+                    );
+                }
+                Selector::Tagged(key, value) => {
+                    for kind in [SnapshotKind::Cluster, SnapshotKind::Db] {
+                        for info in rds.list_snapshots(kind, None).await.map_err(aws)? {
+                            if info.snapshot_type != "manual" || !info.is_available() {
+                                continue;
+                            }
+                            let tags = rds.tags(&info.arn).await.map_err(aws)?;
+                            if tags.iter().any(|(k, v)| k == key && v == value) {
+                                found.insert(
+                                    info.arn.clone(),
+                                    FleetSnapshot::from_info(&info, self.region.clone())?,
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut snapshots: Vec<FleetSnapshot> = found.into_values().collect();
+        // Largest first: the long copies start early and the batch ends on short ones.
+        snapshots.sort_by(|a, b| b.size_gb.cmp(&a.size_gb).then(a.arn.cmp(&b.arn)));
+        Ok(ResolvedFleet {
+            source: self.source,
+            targets: self.targets,
+            target_key: self.target_key,
+            copy_tags: self.copy_tags,
+            snapshots,
+        })
+    }
+}
+
+/// A snapshot a fleet moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetSnapshot {
+    /// The snapshot, by ARN.
+    pub reference: SnapshotRef,
+    /// Its ARN.
+    pub arn: String,
+    /// Its region.
+    pub region: Region,
+    /// Its size in GiB (a re-encrypting copy's time grows with it, R21).
+    pub size_gb: u32,
+}
+
+impl FleetSnapshot {
+    fn from_info(info: &crate::aws::rds::SnapshotInfo, region: Region) -> Result<FleetSnapshot> {
+        Ok(FleetSnapshot {
+            reference: info.arn.parse()?,
+            arn: info.arn.clone(),
+            region,
+            size_gb: u32::try_from(info.allocated_gb).unwrap_or(0),
+        })
+    }
+}
+
+/// The snapshots a fleet migration moves, looked up: add it to a stack with
+/// [`Stack::add_fleet`].
+#[derive(Debug, Clone)]
+pub struct ResolvedFleet {
+    source: Account,
+    targets: Vec<Account>,
+    target_key: TargetKey,
+    copy_tags: bool,
+    snapshots: Vec<FleetSnapshot>,
+}
+
+impl ResolvedFleet {
+    /// The snapshots, largest first.
+    pub fn snapshots(&self) -> &[FleetSnapshot] {
+        &self.snapshots
+    }
+}
+
+/// One snapshot's resources in the stack.
+#[derive(Debug, Clone)]
+pub struct FleetItem {
+    /// The source snapshot.
+    pub source: FleetSnapshot,
+    /// The copy under the shareable key (or the source itself, when it can be shared as it
+    /// is).
+    pub copy: Handle<SourceCopy>,
+    /// Per target: the share and the copy in the target.
+    pub targets: Vec<(AccountId, Handle<Share>, Handle<TargetCopy>)>,
+}
+
+/// The resources of a fleet migration.
+#[derive(Debug, Clone)]
+pub struct FleetHandles {
+    /// The shareable key of each source region.
+    pub keys: BTreeMap<Region, Handle<KeyResource>>,
+    /// One item per snapshot.
+    pub items: Vec<FleetItem>,
+}
+
+/// What happened to one snapshot for one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The source snapshot's ARN.
+    pub source: String,
+    /// The target account.
+    pub target: AccountId,
+    /// How it ended.
+    pub status: OutcomeStatus,
+}
+
+/// How a snapshot's migration to one target ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutcomeStatus {
+    /// The copy is in the target: its ARN.
+    Done(String),
+    /// A step failed: the resource and the error.
+    Failed(String, String),
+    /// Not attempted, because an earlier step failed or the deploy stopped.
+    NotDone,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.status {
+            OutcomeStatus::Done(arn) => write!(f, "done     {} -> {}", self.source, arn),
+            OutcomeStatus::Failed(resource, error) => write!(
+                f,
+                "failed   {} -> {}: {resource}: {error}",
+                self.source, self.target
+            ),
+            OutcomeStatus::NotDone => {
+                write!(f, "not done {} -> {}", self.source, self.target)
+            }
+        }
+    }
+}
+
+impl FleetHandles {
+    /// Each snapshot's outcome for each target, from the stack's state and a deploy's report.
+    pub fn outcomes(&self, stack: &Stack, report: &DeployReport) -> Result<Vec<Outcome>> {
+        let mut out = Vec::new();
+        for item in &self.items {
+            for (target, share, copy) in &item.targets {
+                let failed = [item.copy.name(), share.name(), copy.name()]
+                    .into_iter()
+                    .find_map(|n| report.failed.get(n).map(|e| (n.to_owned(), e.clone())));
+                let status = match (stack.outputs::<TargetCopy>(copy)?, failed) {
+                    (Some(SnapshotOutputs { arn, .. }), _) => OutcomeStatus::Done(arn),
+                    (None, Some((resource, error))) => OutcomeStatus::Failed(resource, error),
+                    (None, None) => OutcomeStatus::NotDone,
+                };
+                out.push(Outcome {
+                    source: item.source.arn.clone(),
+                    target: *target,
+                    status,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A resource name for a snapshot: readable, unique, at most 40 characters.
+fn item_name(name: &str, snapshot: &FleetSnapshot) -> String {
+    // FNV-1a: stable across runs and platforms (the name is in the state file).
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in snapshot.arn.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let readable: String = snapshot
+        .reference
+        .id()
+        .as_str()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(20)
+        .collect();
+    format!(
+        "{name}-{}-{:06x}",
+        readable.trim_end_matches('-'),
+        hash & 0xff_ffff
+    )
+}
+
+impl Stack {
+    /// Adds a fleet migration under `name` (at most 12 letters, digits and hyphens): a
+    /// shareable key per source region granting every target, and per snapshot a copy, a
+    /// share and a copy in each target (kept at teardown). The stack keeps going when one
+    /// snapshot fails ([`Stack::keep_going`]), and runs at least 256 resources at once: the
+    /// copy quota and the rate limiter, not the stack, bound the work in AWS.
+    pub fn add_fleet(&mut self, name: &str, fleet: ResolvedFleet) -> Result<FleetHandles> {
+        if name.is_empty()
+            || name.len() > 12
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(Error::Definition {
+                stack: self.name().to_owned(),
+                problem: format!("fleet name `{name}` must be 1 to 12 letters, digits and hyphens"),
+            });
+        }
+        self.set_batch_mode();
+        let mut keys: BTreeMap<Region, Handle<KeyResource>> = BTreeMap::new();
+        for region in fleet
+            .snapshots
+            .iter()
+            .map(|s| s.region.clone())
+            .collect::<BTreeSet<_>>()
+        {
+            let mut key = ShareableKey::new()
+                .alias(format!("{name}-{}-share", self.name()))
+                .description(format!(
+                    "snapshift: shareable key of fleet {name} in stack {}",
+                    self.name()
+                ));
+            for target in &fleet.targets {
+                key = key.grant_account(target.id());
+            }
+            let key = key.build().map_err(|e| Error::key(name, e))?;
+            let handle = self.add(
+                &format!("{name}-key-{region}"),
+                KeyResource::new(&fleet.source, region.clone(), key)?,
+            )?;
+            keys.insert(region, handle);
+        }
+        let target_ids: Vec<AccountId> = fleet.targets.iter().map(Account::id).collect();
+        let mut items = Vec::new();
+        for snapshot in &fleet.snapshots {
+            let base = item_name(name, snapshot);
+            let kind = snapshot.reference.kind();
+            let Some(key) = keys.get(&snapshot.region).cloned() else {
+                continue;
+            };
+            let copy_id = derived_id(snapshot.reference.id(), &format!("-{name}-share"), kind)?;
+            let copy = self.add_with(
+                &format!("{base}-copy"),
+                SourceCopy::new(
+                    &fleet.source,
+                    snapshot.region.clone(),
+                    snapshot.reference.clone(),
+                    key.clone(),
+                    target_ids.clone(),
+                    copy_id,
+                    fleet.copy_tags,
+                ),
+                Options::new().depends_on(&key),
+            )?;
+            let mut targets = Vec::new();
+            for target in &fleet.targets {
+                let share = self.add_with(
+                    &format!("{base}-share-{}", target.id()),
+                    Share::new(
+                        &fleet.source,
+                        snapshot.region.clone(),
+                        kind,
+                        copy.clone(),
+                        target.id(),
+                    ),
+                    Options::new().depends_on(&copy),
+                )?;
+                let target_copy = self.add_with(
+                    &format!("{base}-to-{}", target.id()),
+                    TargetCopy::new(
+                        target,
+                        snapshot.region.clone(),
+                        kind,
+                        share.clone(),
+                        derived_id(snapshot.reference.id(), "", kind)?,
+                        fleet.target_key.reference(),
+                        fleet.copy_tags,
+                        None,
+                    ),
+                    Options::new().depends_on(&share).retain(),
+                )?;
+                targets.push((target.id(), share, target_copy));
+            }
+            items.push(FleetItem {
+                source: snapshot.clone(),
+                copy,
+                targets,
+            });
+        }
+        Ok(FleetHandles { keys, items })
+    }
+}

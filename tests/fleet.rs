@@ -1,0 +1,272 @@
+//! Fleet migration against the fake AWS: a batch to two accounts, a snapshot that fails on
+//! its own (R22), a crash mid-batch, the selectors, the quota and throttling under load.
+
+use std::{path::PathBuf, time::Duration};
+
+use snapshift::{
+    aws::Account,
+    engine::{Stack, WaitConfig},
+    error::Error,
+    fleet::{FleetMigration, OutcomeStatus},
+    ids::{AccountId, Region},
+    testing::{FakeAws, SeedSnapshot},
+};
+
+const A: &str = "111111111111";
+const B: &str = "222222222222";
+const C: &str = "333333333333";
+
+fn id(s: &str) -> AccountId {
+    s.parse().unwrap()
+}
+
+fn region() -> Region {
+    "ap-northeast-1".parse().unwrap()
+}
+
+struct World {
+    fake: FakeAws,
+    a: Account,
+    b: Account,
+    c: Account,
+    dir: PathBuf,
+}
+
+async fn world(test: &str) -> World {
+    let fake = FakeAws::start().await;
+    fake.set_copy_time(Duration::from_millis(3));
+    let a = fake.account(id(A)).await;
+    let b = fake.account(id(B)).await;
+    let c = fake.account(id(C)).await;
+    let dir = std::env::temp_dir().join(format!("snapshift-fleet-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    World { fake, a, b, c, dir }
+}
+
+impl World {
+    fn seed(&self, snapshot: &str, cluster: &str, size_gb: u32, tags: &[(&str, &str)]) {
+        let mut seed =
+            SeedSnapshot::cluster(id(A), &region(), snapshot, cluster, Some("alias/aws/rds"));
+        seed.size_gb = size_gb;
+        seed.tags = tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.fake.seed_snapshot(seed).unwrap();
+    }
+
+    fn seed_batch(&self, n: usize) {
+        for i in 0..n {
+            let size = [30, 5, 12, 50, 8, 20, 3, 40][i % 8];
+            self.seed(&format!("snap-{i}"), &format!("db-{i}"), size, &[]);
+        }
+    }
+
+    fn fleet(&self) -> FleetMigration {
+        FleetMigration::new(&self.a, region())
+            .to(&self.b)
+            .to(&self.c)
+    }
+
+    fn stack(&self) -> Stack {
+        Stack::new("fleet")
+            .unwrap()
+            .state_dir(&self.dir)
+            .wait(WaitConfig::fast())
+    }
+
+    fn count(&self, account: &str) -> usize {
+        self.fake.snapshots(id(account), &region()).len()
+    }
+}
+
+fn arn(snapshot: &str) -> snapshift::ids::SnapshotRef {
+    format!("arn:aws:rds:ap-northeast-1:{A}:cluster-snapshot:{snapshot}")
+        .parse()
+        .unwrap()
+}
+
+// R22: one snapshot carries a reserved `aws:` tag, so its copy with CopyTags fails; the others
+// reach both targets, and the outcomes say which is which.
+#[tokio::test]
+async fn r22_one_snapshot_fails_and_the_rest_reach_both_targets() {
+    let w = world("r22").await;
+    w.seed_batch(5);
+    w.seed(
+        "tagged",
+        "db-x",
+        7,
+        &[("aws:cloudformation:stack-name", "old")],
+    );
+    let fleet = w
+        .fleet()
+        .snapshots((0..5).map(|i| arn(&format!("snap-{i}"))))
+        .snapshot(arn("tagged"))
+        .resolve()
+        .await
+        .unwrap();
+    assert_eq!(fleet.snapshots().len(), 6);
+    let sizes: Vec<u32> = fleet.snapshots().iter().map(|s| s.size_gb).collect();
+    assert_eq!(sizes, [50, 30, 12, 8, 7, 5], "largest first");
+    let mut stack = w.stack();
+    let handles = stack.add_fleet("move", fleet).unwrap();
+    let err = stack.deploy().await.unwrap_err();
+    let Error::Incomplete { report } = &err else {
+        panic!("expected Incomplete, got {err}");
+    };
+    let outcomes = handles.outcomes(&stack, report).unwrap();
+    assert_eq!(outcomes.len(), 12);
+    let done = outcomes
+        .iter()
+        .filter(|o| matches!(o.status, OutcomeStatus::Done(_)))
+        .count();
+    assert_eq!(done, 10);
+    let failed: Vec<_> = outcomes
+        .iter()
+        .filter(|o| matches!(o.status, OutcomeStatus::Failed(..)))
+        .collect();
+    assert_eq!(failed.len(), 2, "{outcomes:#?}");
+    for o in &failed {
+        assert!(o.source.ends_with(":tagged"));
+        assert!(o.to_string().contains("R22"), "{o}");
+    }
+    assert_eq!(w.count(B), 5);
+    assert_eq!(w.count(C), 5);
+}
+
+// A crash mid-batch (the process dies while copies run), then a re-run: it finishes only the
+// remainder, with every copy made once.
+#[tokio::test]
+async fn a_rerun_after_a_crash_mid_batch_finishes_only_the_remainder() {
+    let w = world("crash").await;
+    w.fake.set_copy_time(Duration::from_millis(10));
+    w.seed_batch(8);
+    let resolve = || async {
+        w.fleet()
+            .snapshots((0..8).map(|i| arn(&format!("snap-{i}"))))
+            .resolve()
+            .await
+            .unwrap()
+    };
+    let mut stack = w.stack();
+    stack.add_fleet("move", resolve().await).unwrap();
+    // The crash: the deploy is dropped mid-way, as a killed process would stop.
+    let cut = tokio::time::timeout(Duration::from_millis(700), stack.deploy()).await;
+    assert!(cut.is_err(), "the batch was still running when it was cut");
+    let before = w.count(B) + w.count(C);
+    assert!(
+        before < 16,
+        "the crash came mid-batch ({before} target copies)"
+    );
+    // Let the copies AWS already started finish, as they would in AWS.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let made_before = (w.count(A) - 8) + w.count(B) + w.count(C);
+    assert!(made_before > 0, "some copies were made before the crash");
+    w.fake.clear_log();
+
+    let mut stack = w.stack();
+    let handles = stack.add_fleet("move", resolve().await).unwrap();
+    let report = stack.deploy().await.unwrap();
+    let outcomes = handles.outcomes(&stack, &report).unwrap();
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o.status, OutcomeStatus::Done(_))));
+    assert_eq!(w.count(B), 8, "each target copy once");
+    assert_eq!(w.count(C), 8);
+    assert_eq!(
+        w.count(A),
+        16,
+        "eight sources and eight shareable copies, once"
+    );
+    let copies = w
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "CopyDBClusterSnapshot" && c.error.is_none())
+        .count();
+    assert_eq!(copies, 24 - made_before, "only the remainder was copied");
+}
+
+// The selectors: the newest snapshot of a cluster, and every manual snapshot with a tag, each
+// once.
+#[tokio::test]
+async fn selectors_pick_the_newest_of_a_cluster_and_the_tagged_ones() {
+    let w = world("select").await;
+    w.seed("orders-2026-11-01", "orders", 5, &[]);
+    w.seed("orders-2026-11-22", "orders", 5, &[]);
+    w.seed("billing-2026-11-22", "billing", 5, &[("migrate", "yes")]);
+    w.seed("audit-2026-11-22", "audit", 5, &[("migrate", "yes")]);
+    w.seed("other-2026-11-22", "other", 5, &[("migrate", "no")]);
+    let fleet = w
+        .fleet()
+        .latest_of_cluster("orders".parse().unwrap())
+        .tagged("migrate", "yes")
+        .latest_of_cluster("billing".parse().unwrap())
+        .resolve()
+        .await
+        .unwrap();
+    let mut picked: Vec<String> = fleet
+        .snapshots()
+        .iter()
+        .map(|s| s.reference.id().to_string())
+        .collect();
+    picked.sort();
+    assert_eq!(
+        picked,
+        [
+            "audit-2026-11-22",
+            "billing-2026-11-22",
+            "orders-2026-11-22"
+        ]
+    );
+    let err = w
+        .fleet()
+        .latest_of_cluster("missing".parse().unwrap())
+        .resolve()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("missing has no available snapshot"),
+        "{err}"
+    );
+    let err = FleetMigration::new(&w.a, region())
+        .to(&w.a)
+        .resolve()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("is the source account"), "{err}");
+}
+
+// R19, R20: a batch to two accounts under a fifth of the calls throttled, with a quota of 4:
+// the quota is never exceeded in any account, no snapshot fails, nothing is copied twice.
+#[tokio::test]
+async fn r19_r20_quota_kept_and_throttling_retried_under_load() {
+    let w = world("load").await;
+    w.fake.set_copy_quota(4);
+    w.seed_batch(16);
+    let fleet = w
+        .fleet()
+        .snapshots((0..16).map(|i| arn(&format!("snap-{i}"))))
+        .resolve()
+        .await
+        .unwrap();
+    let mut stack = Stack::new("fleet")
+        .unwrap()
+        .state_dir(&w.dir)
+        .wait(WaitConfig {
+            copy_quota: 4,
+            ..WaitConfig::fast()
+        });
+    stack.add_fleet("move", fleet).unwrap();
+    w.fake.set_throttling(0.2);
+    stack.deploy().await.unwrap();
+    for account in [A, B, C] {
+        let peak = w.fake.peak_copies_in_flight(id(account), &region());
+        assert!(peak <= 4, "{account}: {peak} copies in flight");
+    }
+    assert_eq!(w.count(B), 16);
+    assert_eq!(w.count(C), 16);
+    assert_eq!(w.count(A), 32);
+    assert!(w.fake.throttled() > 20, "throttled {}", w.fake.throttled());
+}
