@@ -24,6 +24,10 @@ mod same_account_reencrypt;
 #[path = "../examples/cross_region_backup.rs"]
 mod cross_region_backup;
 
+#[allow(dead_code)]
+#[path = "../examples/fleet_migration.rs"]
+mod fleet_migration;
+
 use serde_json::Value;
 
 const SEED_000: &str = include_str!("fixtures/seeds/000-shareable-key-policy.json");
@@ -182,4 +186,21 @@ async fn cross_region_backup_example_runs_on_the_fake() {
             .await
             .unwrap();
     }
+}
+
+// R22: the fleet example moves its batch to two accounts; the snapshot with a reserved tag
+// fails alone, and teardown keeps the copies in the targets.
+#[tokio::test]
+async fn fleet_migration_example_runs_on_the_fake() {
+    use clap::Parser;
+    let dir = temp_state("fleet");
+    let args = fleet_migration::Args::parse_from([
+        "fleet_migration",
+        "--snapshots",
+        "6",
+        "--with-bad-snapshot",
+        "--state-dir",
+        &dir,
+    ]);
+    fleet_migration::run(args).await.unwrap();
 }

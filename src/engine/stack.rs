@@ -517,19 +517,40 @@ impl Stack {
         let _lock = self.store.lock(&self.name)?;
         let state = Arc::new(tokio::sync::Mutex::new(self.store.load(&self.name)?));
         self.verify_accounts().await?;
-        for entry in &self.entries {
-            entry
-                .resource
-                .preflight(&self.context(&entry.name, &state))
-                .await?;
+        // Every preflight, concurrently: read-only checks before the first change.
+        let checks: Vec<(String, Result<()>)> = futures::stream::iter(&self.entries)
+            .map(|entry| {
+                let state = Arc::clone(&state);
+                async move {
+                    let result = entry
+                        .resource
+                        .preflight(&self.context(&entry.name, &state))
+                        .await;
+                    (entry.name.clone(), result)
+                }
+            })
+            .buffered(self.concurrency)
+            .collect()
+            .await;
+        let mut report = DeployReport::default();
+        let mut blocked: BTreeSet<String> = BTreeSet::new();
+        for (name, result) in checks {
+            match result {
+                Ok(()) => {}
+                // With keep_going, a resource that fails its checks is skipped with its
+                // dependents; the others go on.
+                Err(e) if self.keep_going => {
+                    report.failed.insert(name.clone(), e.to_string());
+                    blocked.insert(name);
+                }
+                Err(e) => return Err(e),
+            }
         }
         // Dataflow: a resource starts as soon as everything it depends on is done (so a
         // share follows its own copy, not the slowest copy of the batch), at most
         // `concurrency` at a time.
         let mut done: BTreeSet<String> = BTreeSet::new();
-        let mut blocked: BTreeSet<String> = BTreeSet::new();
         let mut started: BTreeSet<String> = BTreeSet::new();
-        let mut report = DeployReport::default();
         let mut first_error: Option<Error> = None;
         let mut running = futures::stream::FuturesUnordered::new();
         loop {

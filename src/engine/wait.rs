@@ -316,7 +316,9 @@ impl Runtime {
     }
 
     /// Records a finished copy of `gib` GiB that took `elapsed`, to plan the polls of the
-    /// next ones (a moving average).
+    /// next ones. The fastest speed seen is kept: a small copy's time is mostly fixed costs
+    /// and poll delay, and planning from a too-slow speed would notice copies late, while a
+    /// too-fast one only costs a few extra polls.
     pub fn record_copy(&self, account: AccountId, region: &Region, gib: f64, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         if secs <= 0.0 || gib <= 0.0 {
@@ -328,7 +330,7 @@ impl Runtime {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = speeds.entry((account, region.clone())).or_insert(speed);
-        *entry = 0.7 * *entry + 0.3 * speed;
+        *entry = entry.max(speed);
     }
 }
 

@@ -349,11 +349,9 @@ impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.status {
             OutcomeStatus::Done(arn) => write!(f, "done     {} -> {}", self.source, arn),
-            OutcomeStatus::Failed(resource, error) => write!(
-                f,
-                "failed   {} -> {}: {resource}: {error}",
-                self.source, self.target
-            ),
+            OutcomeStatus::Failed(_, error) => {
+                write!(f, "failed   {} -> {}: {error}", self.source, self.target)
+            }
             OutcomeStatus::NotDone => {
                 write!(f, "not done {} -> {}", self.source, self.target)
             }
