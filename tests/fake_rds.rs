@@ -354,3 +354,60 @@ async fn r19_copy_quota() {
         .unwrap_err();
     assert_eq!(err.code(), Some("SnapshotQuotaExceeded"));
 }
+
+// The fake on its callers' clock: in a paused runtime, a copy of 10 simulated minutes, polled
+// every 30 simulated seconds, takes moments of real time and about its simulated time.
+#[tokio::test(start_paused = true)]
+async fn a_virtual_clock_runs_simulated_minutes_in_moments() {
+    use snapshift::testing::{sdk_config_for, VirtualClock};
+    let fake = FakeAws::start().await;
+    fake.follow_request_clock();
+    fake.set_copy_time(Duration::from_secs(60));
+    let mut seed = SeedSnapshot::cluster(id(A), &region(), "big", "orders", None);
+    seed.size_gb = 10;
+    fake.seed_snapshot(seed).unwrap();
+    let config = sdk_config_for(
+        &fake.uri(),
+        &fake.access_key(id(A)),
+        Some(VirtualClock::start()),
+    )
+    .await;
+    let account = Account::from_config(id(A), config);
+    let rds = Rds::new(&account, &region());
+    let real = std::time::Instant::now();
+    let simulated = tokio::time::Instant::now();
+    rds.copy_snapshot(
+        CLUSTER,
+        &CopyRequest {
+            source: "big",
+            target: "big-copy",
+            ..CopyRequest::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut polls = 0;
+    while !rds
+        .describe_snapshot(CLUSTER, "big-copy")
+        .await
+        .unwrap()
+        .unwrap()
+        .is_available()
+    {
+        polls += 1;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
+    let took = simulated.elapsed();
+    // At least the copy's time; a little more when an idle timer of the HTTP client's pool
+    // moves the paused clock while a request is on the wire.
+    assert!(
+        (Duration::from_secs(600)..=Duration::from_secs(720)).contains(&took),
+        "{took:?}"
+    );
+    assert!((20..=24).contains(&polls), "{polls} polls");
+    assert!(
+        real.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        real.elapsed()
+    );
+}

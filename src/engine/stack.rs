@@ -83,6 +83,9 @@ impl Options {
 /// own retries (R20).
 const THROTTLED_RETRIES: u32 = 8;
 
+/// How many resources a batch (a fleet) runs at once: all of them, in practice.
+const BATCH_CONCURRENCY: usize = 100_000;
+
 /// What a deploy did: each resource's outputs, and with
 /// [`keep_going`](Stack::keep_going), what failed and what was not started because of it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -336,11 +339,12 @@ impl Stack {
         &self.name
     }
 
-    /// A batch's settings: keep going past a failed resource, and at least 256 resources at
-    /// once (the copy quota and rate limiter bound the work in AWS).
+    /// A batch's settings: keep going past a failed resource, and every ready resource at
+    /// once (a waiting resource costs a little memory; the copy quota and the rate limiter
+    /// bound the work in AWS).
     pub(crate) fn set_batch_mode(&mut self) {
         self.keep_going = true;
-        self.concurrency = self.concurrency.max(256);
+        self.concurrency = self.concurrency.max(BATCH_CONCURRENCY);
     }
 
     /// The stack's waiting runtime (progress events, rate limiters), for work outside
@@ -522,9 +526,9 @@ impl Stack {
             .map(|entry| {
                 let state = Arc::clone(&state);
                 async move {
-                    let result = entry
-                        .resource
-                        .preflight(&self.context(&entry.name, &state))
+                    let ctx = self.context(&entry.name, &state);
+                    let result = self
+                        .retry_throttled(&entry.name, || entry.resource.preflight(&ctx))
                         .await;
                     (entry.name.clone(), result)
                 }
@@ -612,6 +616,27 @@ impl Stack {
         }
     }
 
+    /// Runs an idempotent step again while AWS throttles it past the SDK's own retries
+    /// (R20), with backoff, up to `THROTTLED_RETRIES` times.
+    async fn retry_throttled<'a, T, F, Fut>(&self, name: &str, mut step: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>> + 'a,
+    {
+        let mut backoff = super::wait::Backoff::new(self.runtime.config());
+        let mut attempts = 0;
+        loop {
+            match step().await {
+                Err(e) if e.is_throttled() && attempts < THROTTLED_RETRIES => {
+                    attempts += 1;
+                    tracing::info!(resource = %name, attempts, "throttled; running the step again");
+                    backoff.pause().await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     async fn deploy_one(
         &self,
         entry: &Entry,
@@ -641,22 +666,10 @@ impl Stack {
         }
         // Throttling that outlasts the SDK's retries (R20) is retried here: deploy is
         // idempotent, so running it again picks up where the throttled call stopped.
-        let mut backoff = super::wait::Backoff::new(self.runtime.config());
-        let mut attempts = 0;
-        let outputs = loop {
-            match entry
-                .resource
-                .deploy(&self.context(&entry.name, state))
-                .await
-            {
-                Err(e) if e.is_throttled() && attempts < THROTTLED_RETRIES => {
-                    attempts += 1;
-                    tracing::info!(resource = %entry.name, attempts, "throttled; deploying it again");
-                    backoff.pause().await;
-                }
-                other => break other?,
-            }
-        };
+        let ctx = self.context(&entry.name, state);
+        let outputs = self
+            .retry_throttled(&entry.name, || entry.resource.deploy(&ctx))
+            .await?;
         let mut s = state.lock().await;
         if let Some(record) = s.resources.get_mut(&entry.name) {
             record.outputs = outputs.clone();
@@ -745,21 +758,10 @@ impl Stack {
             }
             // As in deploy: throttling that outlasts the SDK's retries runs the (idempotent)
             // teardown again (R20).
-            let mut backoff = super::wait::Backoff::new(self.runtime.config());
-            let mut attempts = 0;
-            let removed = loop {
-                match entry
-                    .resource
-                    .teardown(&self.context(&entry.name, &state))
-                    .await
-                {
-                    Err(e) if e.is_throttled() && attempts < THROTTLED_RETRIES => {
-                        attempts += 1;
-                        backoff.pause().await;
-                    }
-                    other => break other?,
-                }
-            };
+            let ctx = self.context(&entry.name, &state);
+            let removed = self
+                .retry_throttled(&entry.name, || entry.resource.teardown(&ctx))
+                .await?;
             report
                 .removed
                 .extend(removed.into_iter().map(|r| (entry.name.clone(), r)));

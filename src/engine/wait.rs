@@ -8,8 +8,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
 use crate::ids::{AccountId, Region};
 
 /// Something that happened while waiting, for a progress display.
@@ -155,18 +153,70 @@ pub struct Runtime {
     pub(crate) config: WaitConfig,
     pub(crate) progress: Arc<dyn Progress>,
     limiters: Mutex<BTreeMap<(AccountId, Region), Arc<Limiter>>>,
-    slots: Mutex<BTreeMap<(AccountId, Region), Slots>>,
+    slots: Mutex<BTreeMap<(AccountId, Region), Arc<Slots>>>,
     sources: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Measured copy speed per account and region, GiB per second.
     speeds: Mutex<BTreeMap<(AccountId, Region), f64>>,
 }
 
-/// The copy slots of one account and destination region, and how many AWS's refusals took
-/// away (R19).
-#[derive(Debug, Clone)]
+/// The copy slots of one account and destination region: a semaphore whose waiters are
+/// served by priority, and whose size AWS's refusals can lower (R19).
+#[derive(Debug)]
 struct Slots {
-    semaphore: Arc<Semaphore>,
-    quota: Arc<std::sync::atomic::AtomicUsize>,
+    state: Mutex<SlotState>,
+}
+
+#[derive(Debug)]
+struct SlotState {
+    quota: usize,
+    free: usize,
+    /// Slots to take back as they are released (the quota was lowered while all were used).
+    owed: usize,
+    seq: u64,
+    waiting: BTreeMap<(std::cmp::Reverse<u32>, u64), tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Slots {
+    fn new(quota: usize) -> Slots {
+        Slots {
+            state: Mutex::new(SlotState {
+                quota,
+                free: quota,
+                owed: 0,
+                seq: 0,
+                waiting: BTreeMap::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A copy slot (R19), given back when dropped.
+#[derive(Debug)]
+pub struct CopySlot {
+    slots: Arc<Slots>,
+}
+
+impl Drop for CopySlot {
+    fn drop(&mut self) {
+        let mut state = self.slots.lock();
+        if state.owed > 0 {
+            state.owed -= 1;
+            return;
+        }
+        // Hand the slot to the first waiter still waiting, by priority.
+        while let Some((_, tx)) = state.waiting.pop_first() {
+            if tx.send(()).is_ok() {
+                return;
+            }
+        }
+        state.free += 1;
+    }
 }
 
 impl std::fmt::Debug for Runtime {
@@ -216,69 +266,67 @@ impl Runtime {
         limiter.acquire().await;
     }
 
-    fn slots(&self, account: AccountId, region: &Region) -> Slots {
+    fn slots(&self, account: AccountId, region: &Region) -> Arc<Slots> {
         let mut map = self
             .slots
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.entry((account, region.clone()))
-            .or_insert_with(|| {
-                let quota = self.config.copy_quota.max(1);
-                Slots {
-                    semaphore: Arc::new(Semaphore::new(quota)),
-                    quota: Arc::new(std::sync::atomic::AtomicUsize::new(quota)),
-                }
-            })
-            .clone()
+        Arc::clone(
+            map.entry((account, region.clone()))
+                .or_insert_with(|| Arc::new(Slots::new(self.config.copy_quota.max(1)))),
+        )
     }
 
     /// Takes a copy slot of `account` in destination `region`, waiting while all are in use
-    /// (R19). The slot is released when the permit is dropped.
+    /// (R19); among waiters, the highest `priority` (a copy's size in GiB: the long poles of a
+    /// batch first) gets the next free slot. The slot is released when dropped.
     pub async fn copy_slot(
         &self,
         account: AccountId,
         region: &Region,
         resource: &str,
-    ) -> Option<OwnedSemaphorePermit> {
+        priority: u32,
+    ) -> CopySlot {
         let slots = self.slots(account, region);
-        if slots.semaphore.available_permits() == 0 {
+        let waiter = {
+            let mut state = slots.lock();
+            if state.free > 0 && state.waiting.is_empty() {
+                state.free -= 1;
+                None
+            } else {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                state.seq += 1;
+                let key = (std::cmp::Reverse(priority), state.seq);
+                state.waiting.insert(key, tx);
+                Some((rx, state.quota))
+            }
+        };
+        if let Some((rx, quota)) = waiter {
             self.emit(ProgressEvent::Queued {
                 resource: resource.to_owned(),
-                reason: format!(
-                    "{} copies already in flight to {region} (R19)",
-                    slots.quota.load(std::sync::atomic::Ordering::Relaxed)
-                ),
+                reason: format!("{quota} copies already in flight to {region} (R19)"),
             });
+            // The sender is dropped only when it hands the slot over.
+            let _ = rx.await;
         }
-        // The semaphores are never closed, so this is always `Some`.
-        slots.semaphore.acquire_owned().await.ok()
+        CopySlot { slots }
     }
 
     /// AWS refused a copy with `SnapshotQuotaExceeded` although a slot was free: others
     /// (another tool, the console) copy too. Takes one slot away for the rest of the run,
     /// down to one, and returns the quota now used (R19).
     pub fn lower_copy_quota(&self, account: AccountId, region: &Region) -> usize {
-        use std::sync::atomic::Ordering;
         let slots = self.slots(account, region);
-        let current = slots.quota.load(Ordering::Relaxed);
-        if current <= 1 {
-            return current;
+        let mut state = slots.lock();
+        if state.quota > 1 {
+            state.quota -= 1;
+            if state.free > 0 {
+                state.free -= 1;
+            } else {
+                state.owed += 1;
+            }
         }
-        // Take a slot as soon as one is free and never give it back.
-        if let Ok(permit) = Arc::clone(&slots.semaphore).try_acquire_owned() {
-            permit.forget();
-            slots.quota.fetch_sub(1, Ordering::Relaxed);
-        } else {
-            let semaphore = Arc::clone(&slots.semaphore);
-            let quota = Arc::clone(&slots.quota);
-            quota.fetch_sub(1, Ordering::Relaxed);
-            tokio::spawn(async move {
-                if let Ok(permit) = semaphore.acquire_owned().await {
-                    permit.forget();
-                }
-            });
-        }
-        slots.quota.load(Ordering::Relaxed)
+        state.quota
     }
 
     /// Serializes copies of one source: AWS queues them anyway, and a queued copy would hold
@@ -363,6 +411,11 @@ impl Backoff {
         }
     }
 
+    /// When the wait started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
     /// Time since the start.
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
@@ -405,6 +458,20 @@ impl Backoff {
             backoff.max = config.max_interval.max(expected / 8);
         }
         backoff
+    }
+
+    /// Plans the rest of the wait from a measured expectation, counting the time already
+    /// waited: a wait that began on a guessed speed switches as soon as a copy of the run has
+    /// been measured (R21).
+    pub fn replan(&mut self, config: &WaitConfig, expected: Duration) {
+        self.first = Some(
+            (expected * 9 / 10)
+                .saturating_sub(self.elapsed())
+                .max(config.initial_interval),
+        );
+        self.interval = (expected / 20).clamp(config.initial_interval, config.max_interval);
+        self.max = config.max_interval;
+        self.growth = 1.5;
     }
 
     /// The next pause: the first of [`for_expected`](Self::for_expected), then the growing
@@ -479,18 +546,18 @@ mod tests {
         );
         let account: AccountId = "111111111111".parse().unwrap();
         let region: Region = "us-east-1".parse().unwrap();
-        let a = runtime.copy_slot(account, &region, "a").await;
-        let _b = runtime.copy_slot(account, &region, "b").await;
+        let a = runtime.copy_slot(account, &region, "a", 1).await;
+        let _b = runtime.copy_slot(account, &region, "b", 1).await;
         let third = tokio::time::timeout(
             Duration::from_millis(50),
-            runtime.copy_slot(account, &region, "c"),
+            runtime.copy_slot(account, &region, "c", 1),
         )
         .await;
         assert!(third.is_err(), "a third copy must wait");
         drop(a);
         tokio::time::timeout(
             Duration::from_millis(50),
-            runtime.copy_slot(account, &region, "c"),
+            runtime.copy_slot(account, &region, "c", 1),
         )
         .await
         .unwrap();
@@ -498,10 +565,50 @@ mod tests {
         let other: Region = "us-west-2".parse().unwrap();
         tokio::time::timeout(
             Duration::from_millis(50),
-            runtime.copy_slot(account, &other, "d"),
+            runtime.copy_slot(account, &other, "d", 1),
         )
         .await
         .unwrap();
+    }
+
+    // R19, R21: a free slot goes to the biggest waiting copy, the long pole of a batch; a
+    // lowered quota takes a slot back as it is released.
+    #[tokio::test]
+    async fn r19_slots_go_to_the_biggest_copy_first_and_a_lowered_quota_holds() {
+        let runtime = Arc::new(Runtime::new(
+            WaitConfig {
+                copy_quota: 2,
+                ..WaitConfig::fast()
+            },
+            Arc::new(TracingProgress),
+        ));
+        let account: AccountId = "111111111111".parse().unwrap();
+        let region: Region = "us-east-1".parse().unwrap();
+        let first = runtime.copy_slot(account, &region, "first", 1).await;
+        let second = runtime.copy_slot(account, &region, "second", 1).await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut waiters = Vec::new();
+        for size in [5u32, 500, 50] {
+            let (runtime, region, order) =
+                (Arc::clone(&runtime), region.clone(), Arc::clone(&order));
+            waiters.push(tokio::spawn(async move {
+                let slot = runtime.copy_slot(account, &region, "w", size).await;
+                order.lock().unwrap().push(size);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                drop(slot);
+            }));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // AWS refused one: the quota drops to 1, and the next release does not hand over.
+        assert_eq!(runtime.lower_copy_quota(account, &region), 1);
+        drop(first);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(order.lock().unwrap().is_empty(), "the owed slot was kept");
+        drop(second);
+        for w in waiters {
+            w.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), [500, 50, 5]);
     }
 
     #[tokio::test]

@@ -411,8 +411,8 @@ impl Stack {
     /// Adds a fleet migration under `name` (at most 12 letters, digits and hyphens): a
     /// shareable key per source region granting every target, and per snapshot a copy, a
     /// share and a copy in each target (kept at teardown). The stack keeps going when one
-    /// snapshot fails ([`Stack::keep_going`]), and runs at least 256 resources at once: the
-    /// copy quota and the rate limiter, not the stack, bound the work in AWS.
+    /// snapshot fails ([`Stack::keep_going`]), and runs every ready resource at once: the copy
+    /// quota and the rate limiter, not the stack, bound the work in AWS.
     pub fn add_fleet(&mut self, name: &str, fleet: ResolvedFleet) -> Result<FleetHandles> {
         if name.is_empty()
             || name.len() > 12
@@ -449,7 +449,7 @@ impl Stack {
         }
         let target_ids: Vec<AccountId> = fleet.targets.iter().map(Account::id).collect();
         let mut items = Vec::new();
-        for snapshot in &fleet.snapshots {
+        for (i, snapshot) in fleet.snapshots.iter().enumerate() {
             let base = item_name(name, snapshot);
             let kind = snapshot.reference.kind();
             let Some(key) = keys.get(&snapshot.region).cloned() else {
@@ -470,7 +470,16 @@ impl Stack {
                 Options::new().depends_on(&key),
             )?;
             let mut targets = Vec::new();
-            for target in &fleet.targets {
+            // AWS copies one source's copies one after another (R19): alternate which target
+            // goes first, so that the targets' quotas fill evenly.
+            let rotated: Vec<&Account> = fleet
+                .targets
+                .iter()
+                .cycle()
+                .skip(i % fleet.targets.len().max(1))
+                .take(fleet.targets.len())
+                .collect();
+            for target in rotated {
                 let share = self.add_with(
                     &format!("{base}-share-{}", target.id()),
                     Share::new(

@@ -53,6 +53,9 @@ pub struct SnapshotOutputs {
     /// The engine, which a restore uses.
     #[serde(default)]
     pub engine: String,
+    /// Its size in GiB (copies of bigger snapshots are started first, R21).
+    #[serde(default)]
+    pub allocated_gb: u32,
 }
 
 impl SnapshotOutputs {
@@ -64,6 +67,7 @@ impl SnapshotOutputs {
             kms_key: info.kms_key.clone(),
             created,
             engine: info.engine.clone(),
+            allocated_gb: u32::try_from(info.allocated_gb).unwrap_or(0),
         }
     }
 }
@@ -105,7 +109,7 @@ async fn delete_own_copy(
         )]);
     }
     if !info.is_available() && !info.has_failed() {
-        wait_available(ctx, rds, account, kind, id, None).await?;
+        wait_available(ctx, rds, account, kind, id, None, false).await?;
     }
     rds.delete_snapshot(kind, id).await.map_err(aws(ctx))?;
     Ok(vec![format!("{label} {id} deleted")])
@@ -136,16 +140,21 @@ async fn wait_available(
     account: AccountId,
     kind: SnapshotKind,
     reference: &str,
-    expected: Option<(std::time::Duration, bool)>,
+    size_gb: Option<f64>,
+    learn: bool,
 ) -> Result<SnapshotInfo> {
     let runtime = ctx.runtime();
+    let expected = size_gb.map(|gib| runtime.expected_copy_time(account, rds.region(), gib));
+    let mut measured = expected.is_some_and(|(_, measured)| measured);
     let mut backoff = match expected {
         Some((expected, measured)) => Backoff::for_expected(runtime.config(), expected, measured),
         None => Backoff::new(runtime.config()),
     };
     let mut last_percent = None;
+    let mut last_not_ready = None;
     loop {
         runtime.rate_limit(account, rds.region()).await;
+        let asked = std::time::Instant::now();
         let info = rds
             .describe_snapshot(kind, reference)
             .await
@@ -161,8 +170,21 @@ async fn wait_available(
                 resource: ctx.name().to_owned(),
                 elapsed: backoff.elapsed(),
             });
+            // The copy ended between the last poll that saw it running and this one: record
+            // the middle, so that the speed learnt is neither inflated by the poll delay nor
+            // by a slot wait (R21).
+            if let (Some(gib), Some(before), true) = (size_gb, last_not_ready, learn) {
+                let ended = before + asked.saturating_duration_since(before) / 2;
+                runtime.record_copy(
+                    account,
+                    rds.region(),
+                    gib,
+                    ended.saturating_duration_since(backoff.started()),
+                );
+            }
             return Ok(info);
         }
+        last_not_ready = Some(asked);
         if info.has_failed() {
             return Err(conflict(
                 ctx,
@@ -194,6 +216,14 @@ async fn wait_available(
                 ),
             ));
         }
+        // A copy of this run finished meanwhile: plan the rest from its speed.
+        if let (Some(gib), false) = (size_gb, measured) {
+            let (expected, now_measured) = runtime.expected_copy_time(account, rds.region(), gib);
+            if now_measured {
+                measured = true;
+                backoff.replan(runtime.config(), expected);
+            }
+        }
         let (resource, status) = (ctx.name().to_owned(), info.status.clone());
         backoff
             .pause_with(|elapsed| {
@@ -218,12 +248,16 @@ async fn start_copy(
     account: AccountId,
     kind: SnapshotKind,
     request: &CopyRequest<'_>,
-) -> Result<(bool, Option<tokio::sync::OwnedSemaphorePermit>)> {
+    size_gb: u32,
+) -> Result<(bool, crate::engine::wait::CopySlot)> {
     let runtime = ctx.runtime();
     let mut backoff = Backoff::new(runtime.config());
     let mut lowered = false;
     loop {
-        let slot = runtime.copy_slot(account, rds.region(), ctx.name()).await;
+        // Bigger copies first: they are the long poles of a batch (R21).
+        let slot = runtime
+            .copy_slot(account, rds.region(), ctx.name(), size_gb)
+            .await;
         match rds.copy_snapshot(kind, request).await {
             Ok(_) => {
                 runtime.emit(ProgressEvent::Started {
@@ -267,6 +301,7 @@ async fn ensure_copy(
     account: AccountId,
     kind: SnapshotKind,
     request: CopyRequest<'_>,
+    size_gb: u32,
 ) -> Result<SnapshotInfo> {
     let not_ours = || Error::NotOurs {
         resource: ctx.name().to_owned(),
@@ -280,12 +315,9 @@ async fn ensure_copy(
         if !is_ours(ctx, rds, &existing.arn).await? {
             return Err(not_ours());
         }
-        let expected = ctx.runtime().expected_copy_time(
-            account,
-            rds.region(),
-            f64::from(existing.allocated_gb.max(1)),
-        );
-        return wait_available(ctx, rds, account, kind, request.target, Some(expected)).await;
+        let gib = f64::from(existing.allocated_gb.max(1));
+        // A copy found running: its start is unknown, so it teaches nothing about speed.
+        return wait_available(ctx, rds, account, kind, request.target, Some(gib), false).await;
     }
     let tags = ctx.tags();
     let request = CopyRequest {
@@ -295,8 +327,7 @@ async fn ensure_copy(
     // One copy of a source at a time (AWS queues the others, R19), and a quota slot only
     // while a copy can make progress.
     let _turn = ctx.runtime().source_turn(request.source).await;
-    let started_at = std::time::Instant::now();
-    let (made_now, _slot) = start_copy(ctx, rds, account, kind, &request).await?;
+    let (made_now, _slot) = start_copy(ctx, rds, account, kind, &request, size_gb).await?;
     let started = rds
         .describe_snapshot(kind, request.target)
         .await
@@ -316,13 +347,7 @@ async fn ensure_copy(
         return Err(not_ours());
     }
     let gib = f64::from(started.allocated_gb.max(1));
-    let expected = ctx.runtime().expected_copy_time(account, rds.region(), gib);
-    let info = wait_available(ctx, rds, account, kind, request.target, Some(expected)).await?;
-    if made_now {
-        ctx.runtime()
-            .record_copy(account, rds.region(), gib, started_at.elapsed());
-    }
-    Ok(info)
+    wait_available(ctx, rds, account, kind, request.target, Some(gib), made_now).await
 }
 
 /// Why the source cannot be shared as it is, if it cannot.
@@ -572,7 +597,7 @@ impl Resource for SourceCopy {
                     target: copy,
                     ..Default::default()
                 };
-                let info = ensure_copy(ctx, &rds, self.account.id(), kind, request).await?;
+                let info = ensure_copy(ctx, &rds, self.account.id(), kind, request, 0).await?;
                 return Ok(SnapshotOutputs::from_info(&info, copy, true));
             }
         }
@@ -607,7 +632,8 @@ impl Resource for SourceCopy {
             tags: &[],
             option_group: None,
         };
-        let info = ensure_copy(ctx, &rds, self.account.id(), kind, request).await?;
+        let size = u32::try_from(source.allocated_gb).unwrap_or(0);
+        let info = ensure_copy(ctx, &rds, self.account.id(), kind, request, size).await?;
         Ok(SnapshotOutputs::from_info(
             &info,
             self.copy_id.as_str(),
@@ -946,6 +972,7 @@ impl Resource for TargetCopy {
                 tags: &[],
                 option_group: self.option_group.as_ref().map(|g| g.as_str()),
             },
+            shared.allocated_gb,
         )
         .await?;
         Ok(SnapshotOutputs::from_info(&info, self.id.as_str(), true))
@@ -1370,6 +1397,7 @@ impl Resource for ReencryptCopy {
                 tags: &[],
                 option_group: None,
             },
+            0,
         )
         .await?;
         if self.delete_source {

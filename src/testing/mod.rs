@@ -86,6 +86,81 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub use wire::AwsFault;
 
+/// An SDK configuration that reaches a fake at `uri` (perhaps in another process: see
+/// [`FakeAws::uri`] and [`FakeAws::access_key`]) with the credentials of `access_key`: short
+/// retry backoff, and a 2-second attempt timeout, or, with a [`VirtualClock`], the clock as
+/// the SDK's time source and no timeouts (in a paused runtime a timeout would fire while a
+/// request is on the wire).
+pub async fn sdk_config_for(uri: &str, access_key: &str, clock: Option<VirtualClock>) -> SdkConfig {
+    let credentials = aws_sdk_kms::config::Credentials::new(
+        access_key,
+        "fake-secret",
+        None,
+        None,
+        "snapshift-fake",
+    );
+    let loader = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(uri)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(credentials)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1)),
+        );
+    match clock {
+        Some(clock) => {
+            loader
+                .time_source(clock)
+                .timeout_config(TimeoutConfig::disabled())
+                .load()
+                .await
+        }
+        None => {
+            loader
+                .timeout_config(
+                    TimeoutConfig::builder()
+                        .operation_attempt_timeout(Duration::from_secs(2))
+                        .build(),
+                )
+                .load()
+                .await
+        }
+    }
+}
+
+/// The SDK's time source read from tokio's clock. In a runtime started paused
+/// (`tokio::runtime::Builder::start_paused`), time then moves only when every task waits on a
+/// timer, so a sequential run of simulated hours takes seconds; with
+/// [`FakeAws::follow_request_clock`], the fake's copies finish on that same clock.
+#[derive(Debug, Clone)]
+pub struct VirtualClock {
+    runtime: tokio::runtime::Handle,
+    start: tokio::time::Instant,
+    start_system: std::time::SystemTime,
+}
+
+impl VirtualClock {
+    /// A clock that reads real time now and then moves with tokio's clock of the current
+    /// runtime, wherever it is read from. Call it inside that runtime.
+    pub fn start() -> VirtualClock {
+        VirtualClock {
+            runtime: tokio::runtime::Handle::current(),
+            start: tokio::time::Instant::now(),
+            start_system: std::time::SystemTime::now(),
+        }
+    }
+}
+
+impl aws_smithy_async::time::TimeSource for VirtualClock {
+    fn now(&self) -> std::time::SystemTime {
+        // The SDK may read its time source outside the runtime's context, where tokio's clock
+        // would be the real one.
+        let _context = self.runtime.enter();
+        self.start_system + self.start.elapsed()
+    }
+}
+
 use crate::{
     aws::Account,
     ids::{AccountId, Region},
@@ -167,6 +242,9 @@ pub(crate) struct World {
     pub serial: u64,
     /// The share of calls answered with a throttling error (0 to 1), R20.
     throttle_ratio: f64,
+    /// When set, the fake's clock is the signing time of each request (`x-amz-date`), counted
+    /// from this pair: a real instant and the same moment in seconds since the epoch.
+    request_clock: Option<(std::time::Instant, i64)>,
     /// How many calls were throttled by `throttle_ratio` or the RDS token bucket.
     throttled: usize,
     /// RDS calls per second and burst per account and region (R20), if limited.
@@ -194,6 +272,68 @@ impl World {
             .map(|d| d.as_secs_f64())
             .unwrap_or_default()
     }
+}
+
+thread_local! {
+    /// The time of the request being answered, when the fake follows its callers' clock.
+    static REQUEST_NOW: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Now, for the fake's copies and jobs: the time of the request being answered when the fake
+/// follows its callers' clock ([`FakeAws::follow_request_clock`]), real time otherwise.
+pub(crate) fn now() -> std::time::Instant {
+    REQUEST_NOW
+        .with(std::cell::Cell::get)
+        .unwrap_or_else(std::time::Instant::now)
+}
+
+/// Seconds since the epoch of an `x-amz-date` value (`20261123T140931Z`).
+fn amz_date_secs(value: &str) -> Option<i64> {
+    let digits = |r: std::ops::Range<usize>| value.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
+    let (hh, mm, ss) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// An HTTP date (`Mon, 23 Nov 2026 14:27:44 GMT`) of seconds since the epoch.
+fn http_date(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let weekday = WEEKDAYS
+        .get(usize::try_from(days.rem_euclid(7)).unwrap_or(0))
+        .copied()
+        .unwrap_or("Thu");
+    let month = MONTHS
+        .get(usize::try_from(m - 1).unwrap_or(0))
+        .copied()
+        .unwrap_or("Jan");
+    format!(
+        "{weekday}, {d:02} {month} {y} {:02}:{:02}:{:02} GMT",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// splitmix64: spreads a counter over 64 bits; a bijection, so ids made from it stay unique.
@@ -263,29 +403,7 @@ impl FakeAws {
     /// static credentials, region `us-east-1` (clients set their own), short retry backoff
     /// and a 2-second attempt timeout so that fault tests run fast.
     pub async fn sdk_config(&self, account: AccountId) -> SdkConfig {
-        let credentials = aws_sdk_kms::config::Credentials::new(
-            self.access_key(account),
-            "fake-secret",
-            None,
-            None,
-            "snapshift-fake",
-        );
-        aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(self.uri())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(credentials)
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(3)
-                    .with_initial_backoff(Duration::from_millis(1)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_attempt_timeout(Duration::from_secs(2))
-                    .build(),
-            )
-            .load()
-            .await
+        sdk_config_for(&self.uri(), &self.access_key(account), None).await
     }
 
     /// `account` on the fake, with its own credentials.
@@ -320,6 +438,21 @@ impl FakeAws {
     /// decided by their order, so a run repeats.
     pub fn set_throttling(&self, ratio: f64) {
         self.world().throttle_ratio = ratio.clamp(0.0, 1.0);
+    }
+
+    /// Makes the fake's clock the signing time of each request instead of real time: copies
+    /// and jobs then finish on the callers' clock. With [`VirtualClock`] as their time source
+    /// in a paused tokio runtime, a run of simulated hours takes seconds (a benchmark's
+    /// baseline, say). The signing time counts in whole seconds.
+    pub fn follow_request_clock(&self) {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        self.world().request_clock = Some((
+            std::time::Instant::now(),
+            i64::try_from(secs).unwrap_or(i64::MAX),
+        ));
     }
 
     /// How many calls `set_throttling` has throttled.
@@ -653,6 +786,17 @@ impl Respond for Responder {
             .world
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let signed = world.request_clock.and_then(|(base, base_secs)| {
+            let signed = request
+                .headers
+                .get("x-amz-date")
+                .and_then(|v| v.to_str().ok())
+                .and_then(amz_date_secs)?;
+            let offset = u64::try_from(signed - base_secs).unwrap_or(0);
+            Some((base + Duration::from_secs(offset), signed))
+        });
+        let request_now = signed.map(|(now, _)| now);
+        REQUEST_NOW.with(|n| n.set(request_now));
         backup::settle(&mut world);
         world.serial += 1;
         let request_id = format!(
@@ -660,11 +804,18 @@ impl Respond for Responder {
             world.serial, world.serial
         );
         let (reply, call, delay) = handle(&mut world, request, &request_id);
+        REQUEST_NOW.with(|n| n.set(None));
         world.log.push(call);
         let mut template = ResponseTemplate::new(reply.status)
             .insert_header("content-type", reply.content_type)
             .insert_header("x-amzn-requestid", request_id.as_str())
             .set_body_string(reply.body);
+        // On the callers' clock, the answer's Date is the request's time too: the SDK
+        // corrects its clock by the server's Date (clock skew), which would pull it back to
+        // real time.
+        if let Some((_, secs)) = signed {
+            template = template.insert_header("date", http_date(secs).as_str());
+        }
         if let Some(code) = reply.error_code {
             template = template.insert_header("x-amzn-errortype", code.as_str());
         }
@@ -712,7 +863,7 @@ fn handle(
             .and_then(|k| world.access_keys.get(k).copied()),
         incoming.service.as_str(),
     ) {
-        let now = std::time::Instant::now();
+        let now = now();
         let bucket = world
             .buckets
             .entry((account, incoming.region.clone()))
@@ -827,4 +978,19 @@ pub(crate) fn unknown(service: &str, operation: &str) -> AwsFault {
         "UnknownOperationException",
         format!("FakeAws does not model {service}:{operation}; see snapshift::testing for what it models"),
     )
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::{amz_date_secs, http_date};
+
+    // The fake's clock on its callers' time: the signing time read, and the answer's Date.
+    #[test]
+    fn request_times_read_and_written() {
+        let secs = amz_date_secs("20261123T142744Z").unwrap();
+        assert_eq!(secs, 1_795_444_064);
+        assert_eq!(http_date(secs), "Mon, 23 Nov 2026 14:27:44 GMT");
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(amz_date_secs("2026-11-23"), None);
+    }
 }

@@ -63,7 +63,7 @@ impl FakeSnapshot {
     /// `creating` until a copy finishes, then `available`.
     pub fn status(&self) -> &'static str {
         match self.ready_at {
-            Some(t) if Instant::now() < t => "creating",
+            Some(t) if super::now() < t => "creating",
             _ => "available",
         }
     }
@@ -815,7 +815,7 @@ fn copy(
     let duration = world.rds.copy_time * source.allocated_gb.max(1);
     // R19: copies of one source are queued one after another; a queued copy shows 0 %.
     let source_arn = source.arn();
-    let now = Instant::now();
+    let now = super::now();
     let queue_end = world
         .rds
         .snapshots

@@ -16,7 +16,11 @@ Tasks:
                     examples/README.md) from the crate's builders
   codegen --check   fail, naming each file, if a generated file is stale
   ci                everything CI checks, in order: fmt, clippy, nextest, doc tests,
-                    codegen --check
+                    codegen --check, and a smoke run of the fleet benchmark
+  bench [--n 10,100,500] [--record]
+                    the fleet benchmark (release build): makespan against the lower bound
+                    and a naive baseline, API calls, throttling, peak memory; --record
+                    writes docs/performance.md
 ";
 
 fn main() -> ExitCode {
@@ -30,6 +34,7 @@ fn main() -> ExitCode {
         ["codegen"] => codegen::run(codegen::Mode::Write),
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
         ["ci"] => ci(),
+        ["bench", rest @ ..] => bench(rest),
         _ => Err(format!("unknown task `{}`\n\n{HELP}", args.join(" "))),
     };
     match result {
@@ -49,9 +54,40 @@ pub(crate) fn project_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// The fleet benchmark in the bench profile (`benches/fleet.rs`).
+fn bench(rest: &[&str]) -> Result<(), String> {
+    let mut args: Vec<String> = ["bench", "--package", "snapshift", "--bench", "fleet", "--"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    for arg in rest {
+        if *arg == "--record" {
+            args.push("--record".into());
+            args.push(
+                project_root()
+                    .join("docs/performance.md")
+                    .display()
+                    .to_string(),
+            );
+        } else {
+            args.push((*arg).to_owned());
+        }
+    }
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(&args)
+        .current_dir(project_root())
+        .status()
+        .map_err(|e| format!("cargo bench: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err("the benchmark missed a target (see the table above)".into())
+    }
+}
+
 /// Runs every check CI runs, in order, stopping at the first failure.
 fn ci() -> Result<(), String> {
-    let steps: [(&str, &[&str]); 4] = [
+    let steps: [(&str, &[&str]); 5] = [
         ("cargo fmt --check", &["fmt", "--all", "--check"]),
         (
             "cargo clippy --workspace --all-targets -- -D warnings",
@@ -71,6 +107,18 @@ fn ci() -> Result<(), String> {
         (
             "cargo test --doc",
             &["test", "--doc", "--package", "snapshift"],
+        ),
+        (
+            "cargo test --bench fleet -- --smoke (the fleet benchmark, N = 10, debug build)",
+            &[
+                "test",
+                "--package",
+                "snapshift",
+                "--bench",
+                "fleet",
+                "--",
+                "--smoke",
+            ],
         ),
     ];
     for (title, args) in steps {
