@@ -386,3 +386,17 @@ pub(crate) fn form_tags(params: &Params, prefix: &str) -> Vec<(String, String)> 
         })
         .collect()
 }
+
+/// The civil date (year, month, day) of a count of days since 1970-01-01 (Howard Hinnant's
+/// algorithm), for the timestamps the fake writes.
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
