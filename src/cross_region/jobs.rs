@@ -192,7 +192,7 @@ impl Stack {
                 &resource,
                 &role.arn,
                 &handles.lifecycle,
-                &request_token(&label),
+                &request_token(),
             )
             .await
             .map_err(Error::aws_in(&label))?;
@@ -276,7 +276,7 @@ impl Stack {
                 destination_vault_arn: &to.arn,
                 role_arn: &role.arn,
                 lifecycle,
-                idempotency_token: &request_token(label),
+                idempotency_token: &request_token(),
             })
             .await
             .map_err(Error::aws_in(label))?;
@@ -315,7 +315,7 @@ impl Stack {
             .rate_limit(handles.account.id(), &point.region)
             .await;
         let id = backup
-            .start_restore_job(&point.arn, &role.arn, &metadata, &request_token(&label))
+            .start_restore_job(&point.arn, &role.arn, &metadata, &request_token())
             .await
             .map_err(Error::aws_in(&label))?;
         let arn = self

@@ -211,11 +211,7 @@ impl Resource for BackupPlanResource {
                 record.creating = true;
                 ctx.save(&record).await?;
                 let made = backup
-                    .create_plan(
-                        &self.definition,
-                        &ctx.tags(),
-                        &super::request_token(ctx.name()),
-                    )
+                    .create_plan(&self.definition, &ctx.tags(), &super::request_token())
                     .await
                     .map_err(Error::aws_in(ctx.name()))?;
                 PlanInfo {
@@ -451,7 +447,7 @@ impl Resource for BackupSelectionResource {
                 &plan.id,
                 &self.definition,
                 &role.arn,
-                &super::request_token(ctx.name()),
+                &super::request_token(),
             )
             .await
             .map_err(Error::aws_in(ctx.name()))?;

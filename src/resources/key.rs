@@ -167,20 +167,6 @@ impl KeyResource {
     }
 }
 
-fn new_token() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!(
-        "{nanos:x}-{:x}-{:x}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 #[async_trait]
 impl Resource for KeyResource {
     type Outputs = KeyOutputs;
@@ -320,7 +306,7 @@ impl Resource for KeyResource {
             Some(info) => info,
             None => {
                 // Keep an earlier token: a key made under it may not be listed yet.
-                let token = record.token.clone().unwrap_or_else(new_token);
+                let token = record.token.clone().unwrap_or_else(super::new_token);
                 record.token = Some(token.clone());
                 record.key_id = None;
                 ctx.save(&record).await?;

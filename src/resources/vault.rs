@@ -305,7 +305,7 @@ impl Resource for VaultResource {
                         self.name.as_str(),
                         wanted.as_deref(),
                         &ctx.tags(),
-                        &super::request_token(ctx.name()),
+                        &super::request_token(),
                     )
                     .await
                     .map_err(Error::aws_in(ctx.name()))?;
