@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use aws_sdk_backup::types::{
     BackupPlanInput, BackupRuleInput, BackupSelection, Condition, ConditionType, CopyAction,
 };
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{none_on, Account, AwsError};
 use crate::{
-    backup::{Lifecycle, PlanDefinition, SelectionDefinition, Selector},
+    backup::{lifecycle_days_json, Lifecycle, PlanDefinition, SelectionDefinition, Selector},
     ids::Region,
 };
 
@@ -155,16 +155,10 @@ fn lifecycle(l: &Lifecycle) -> aws_sdk_backup::types::Lifecycle {
 }
 
 fn lifecycle_back(l: Option<&aws_sdk_backup::types::Lifecycle>) -> Value {
-    let mut map = Map::new();
-    if let Some(l) = l {
-        if let Some(days) = l.move_to_cold_storage_after_days() {
-            map.insert("MoveToColdStorageAfterDays".into(), json!(days));
-        }
-        if let Some(days) = l.delete_after_days() {
-            map.insert("DeleteAfterDays".into(), json!(days));
-        }
-    }
-    Value::Object(map)
+    lifecycle_days_json(
+        l.and_then(|l| l.move_to_cold_storage_after_days()),
+        l.and_then(|l| l.delete_after_days()),
+    )
 }
 
 fn plan_input(plan: &PlanDefinition, op: &'static str) -> Result<BackupPlanInput, AwsError> {

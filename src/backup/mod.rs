@@ -5,7 +5,10 @@ mod plan;
 mod role;
 mod rule;
 
-pub use plan::{lifecycle_json, CopyDefinition, PlanDefinition, SelectionDefinition, Selector};
+pub use plan::{
+    lifecycle_days_json, lifecycle_json, CopyDefinition, PlanDefinition, SelectionDefinition,
+    Selector,
+};
 pub use role::{sid, BackupRole, BackupRoleError, ProtectedCluster, BACKUP_SERVICE_PRINCIPAL};
 pub use rule::{Lifecycle, RuleError, Schedule, StartWindow, Windows};
 

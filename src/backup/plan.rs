@@ -37,13 +37,22 @@ pub struct PlanDefinition {
     pub copies: Vec<CopyDefinition>,
 }
 
-/// AWS Backup's `Lifecycle` object; empty when the recovery points are kept.
+/// AWS Backup's `Lifecycle` object of a definition; empty when the recovery points are kept.
 pub fn lifecycle_json(lifecycle: &Lifecycle) -> Value {
+    lifecycle_days_json(
+        lifecycle.move_to_cold_storage_after_days().map(i64::from),
+        lifecycle.delete_after_days().map(i64::from),
+    )
+}
+
+/// AWS Backup's `Lifecycle` object of the two day counts, as a definition writes it and as a
+/// live plan is read back, so that the two compare.
+pub fn lifecycle_days_json(move_to_cold_storage: Option<i64>, delete: Option<i64>) -> Value {
     let mut map = Map::new();
-    if let Some(days) = lifecycle.move_to_cold_storage_after_days() {
+    if let Some(days) = move_to_cold_storage {
         map.insert("MoveToColdStorageAfterDays".into(), json!(days));
     }
-    if let Some(days) = lifecycle.delete_after_days() {
+    if let Some(days) = delete {
         map.insert("DeleteAfterDays".into(), json!(days));
     }
     Value::Object(map)
