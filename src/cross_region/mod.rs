@@ -270,14 +270,6 @@ impl Stack {
             )));
         };
         let (src, dst) = (&backup.source_region, &backup.destination_region);
-        if src == dst {
-            return Err(Error::BackupRole {
-                resource: name.to_owned(),
-                source: Box::new(crate::backup::BackupRoleError::SameRegion {
-                    region: src.clone(),
-                }),
-            });
-        }
         let account_id = account.id();
         let source_vault = backup
             .source_vault
@@ -296,8 +288,36 @@ impl Stack {
                 region.partition()
             ))
         };
+        // The role is checked first, with the keys it will name (placeholders for a key the
+        // stack makes): two regions (R18), keys in their vaults' regions and account (R11,
+        // R23), the policy (R15). Nothing is added to the stack if it fails.
+        let template_keys = match &backup.keys {
+            KeyStrategy::NewMultiRegion(_) => (placeholder(src)?, placeholder(dst)?),
+            KeyStrategy::Existing {
+                source,
+                destination,
+            } => (source.clone(), destination.clone()),
+        };
+        let role_template = BackupRole::builder()
+            .account(account_id)
+            .source_region(src.clone())
+            .destination_region(dst.clone())
+            .cluster(first.cluster.clone())
+            .subnet_group(first.subnet_group.clone())
+            .parameter_group(first.parameter_group.clone())
+            .source_vault(vault_name(&source_vault))
+            .destination_vault(vault_name(&destination_vault))
+            .primary_key(template_keys.0)
+            .replica_key(template_keys.1)
+            .more_clusters(backup.clusters[1..].to_vec())
+            .build();
+        let role_name = match &backup.role_name {
+            Some(n) => n.clone(),
+            None => parse(&format!("{name}-backup"))?,
+        };
+        let role = BackupRoleResource::new(account, role_name, &role_template)?;
         // The keys: made by the stack, or named.
-        let (key_handle, source_key, destination_key, template_keys) = match &backup.keys {
+        let (key_handle, source_key, destination_key) = match &backup.keys {
             KeyStrategy::NewMultiRegion(key) => {
                 let key = match key {
                     Some(k) => k.clone(),
@@ -324,7 +344,6 @@ impl Stack {
                     Some(handle.clone()),
                     VaultKey::Primary(handle.clone()),
                     VaultKey::Replica(handle),
-                    (placeholder(src)?, placeholder(dst)?),
                 )
             }
             KeyStrategy::Existing {
@@ -334,30 +353,12 @@ impl Stack {
                 None,
                 VaultKey::Key(source.clone()),
                 VaultKey::Key(destination.clone()),
-                (source.clone(), destination.clone()),
             ),
         };
-        let role_template = BackupRole::builder()
-            .account(account_id)
-            .source_region(src.clone())
-            .destination_region(dst.clone())
-            .cluster(first.cluster.clone())
-            .subnet_group(first.subnet_group.clone())
-            .parameter_group(first.parameter_group.clone())
-            .source_vault(vault_name(&source_vault))
-            .destination_vault(vault_name(&destination_vault))
-            .primary_key(template_keys.0)
-            .replica_key(template_keys.1)
-            .more_clusters(backup.clusters[1..].to_vec())
-            .build();
-        let role_name = match &backup.role_name {
-            Some(n) => n.clone(),
-            None => parse(&format!("{name}-backup"))?,
+        let role = match &key_handle {
+            Some(key) => role.with_key(key),
+            None => role,
         };
-        let mut role = BackupRoleResource::new(account, role_name, &role_template)?;
-        if let Some(key) = &key_handle {
-            role = role.with_key(key);
-        }
         // The vaults, with the R11 warnings.
         let dst_vault = match &destination_vault {
             VaultChoice::Create(n) => {
