@@ -256,14 +256,11 @@ impl Stack {
             stack: self.name().to_owned(),
             problem,
         };
-        if name.is_empty()
-            || name.len() > 30
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
-            return Err(definition(format!(
-                "cross-region backup name `{name}` must be 1 to 30 letters, digits and hyphens (it names vaults, a role and a plan)"
-            )));
-        }
+        self.check_group_name(
+            "cross-region backup (it names vaults, a role and a plan)",
+            name,
+            30,
+        )?;
         let Some(first) = backup.clusters.first().cloned() else {
             return Err(definition(format!(
                 "cross-region backup `{name}` protects no cluster: add one with `.cluster(..)`; the role is scoped to the clusters it names (R15)"

@@ -339,6 +339,24 @@ impl Stack {
         &self.name
     }
 
+    /// Checks the name of a group of resources (a fleet, a cross-region backup), which
+    /// prefixes its resources and AWS names: 1 to `max` letters, digits and hyphens. `what`
+    /// says what the name is for in the message.
+    pub(crate) fn check_group_name(&self, what: &str, name: &str, max: usize) -> Result<()> {
+        if name.is_empty()
+            || name.len() > max
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(Error::Definition {
+                stack: self.name.clone(),
+                problem: format!(
+                    "{what} name `{name}` must be 1 to {max} letters, digits and hyphens"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// A batch's settings: keep going past a failed resource, and every ready resource at
     /// once (a waiting resource costs a little memory; the copy quota and the rate limiter
     /// bound the work in AWS).

@@ -414,15 +414,7 @@ impl Stack {
     /// snapshot fails ([`Stack::keep_going`]), and runs every ready resource at once: the copy
     /// quota and the rate limiter, not the stack, bound the work in AWS.
     pub fn add_fleet(&mut self, name: &str, fleet: ResolvedFleet) -> Result<FleetHandles> {
-        if name.is_empty()
-            || name.len() > 12
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
-            return Err(Error::Definition {
-                stack: self.name().to_owned(),
-                problem: format!("fleet name `{name}` must be 1 to 12 letters, digits and hyphens"),
-            });
-        }
+        self.check_group_name("fleet", name, 12)?;
         self.set_batch_mode();
         let mut keys: BTreeMap<Region, Handle<KeyResource>> = BTreeMap::new();
         for region in fleet
