@@ -372,7 +372,7 @@ async fn ours(job: &Job) -> Result<(f64, usize), Error> {
         );
     }
     let not_done = handles
-        .outcomes(&stack, &report)?
+        .outcomes(&report)?
         .iter()
         .filter(|o| !matches!(o.status, OutcomeStatus::Done(_)))
         .count();

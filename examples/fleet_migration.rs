@@ -195,7 +195,7 @@ pub async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Err(e) => return Err(e.into()),
     };
     println!("\nafter {:.1?}:", started.elapsed());
-    let outcomes = handles.outcomes(&stack, &report)?;
+    let outcomes = handles.outcomes(&report)?;
     let done = outcomes
         .iter()
         .filter(|o| matches!(o.status, OutcomeStatus::Done(_)))

@@ -114,7 +114,7 @@ async fn r22_one_snapshot_fails_and_the_rest_reach_both_targets() {
     let Error::Incomplete { report } = &err else {
         panic!("expected Incomplete, got {err}");
     };
-    let outcomes = handles.outcomes(&stack, report).unwrap();
+    let outcomes = handles.outcomes(report).unwrap();
     assert_eq!(outcomes.len(), 12);
     let done = outcomes
         .iter()
@@ -167,7 +167,7 @@ async fn a_rerun_after_a_crash_mid_batch_finishes_only_the_remainder() {
     let mut stack = w.stack();
     let handles = stack.add_fleet("move", resolve().await).unwrap();
     let report = stack.deploy().await.unwrap();
-    let outcomes = handles.outcomes(&stack, &report).unwrap();
+    let outcomes = handles.outcomes(&report).unwrap();
     assert!(outcomes
         .iter()
         .all(|o| matches!(o.status, OutcomeStatus::Done(_))));

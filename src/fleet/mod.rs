@@ -22,7 +22,7 @@
 //!     Err(snapshift::error::Error::Incomplete { report }) => *report,
 //!     Err(e) => return Err(e),
 //! };
-//! for outcome in handles.outcomes(&stack, &report)? {
+//! for outcome in handles.outcomes(&report)? {
 //!     println!("{outcome}");
 //! }
 //! # Ok(())
@@ -360,15 +360,25 @@ impl std::fmt::Display for Outcome {
 }
 
 impl FleetHandles {
-    /// Each snapshot's outcome for each target, from the stack's state and a deploy's report.
-    pub fn outcomes(&self, stack: &Stack, report: &DeployReport) -> Result<Vec<Outcome>> {
+    /// Each snapshot's outcome for each target, from a deploy's report (a deploy reports the
+    /// outputs of every resource in place, made in this run or before).
+    pub fn outcomes(&self, report: &DeployReport) -> Result<Vec<Outcome>> {
         let mut out = Vec::new();
         for item in &self.items {
             for (target, share, copy) in &item.targets {
                 let failed = [item.copy.name(), share.name(), copy.name()]
                     .into_iter()
                     .find_map(|n| report.failed.get(n).map(|e| (n.to_owned(), e.clone())));
-                let status = match (stack.outputs::<TargetCopy>(copy)?, failed) {
+                let done = report
+                    .outputs
+                    .get(copy.name())
+                    .map(|v| serde_json::from_value::<SnapshotOutputs>(v.clone()))
+                    .transpose()
+                    .map_err(|e| Error::Conflict {
+                        resource: copy.name().to_owned(),
+                        problem: format!("its outputs cannot be read ({e})"),
+                    })?;
+                let status = match (done, failed) {
                     (Some(SnapshotOutputs { arn, .. }), _) => OutcomeStatus::Done(arn),
                     (None, Some((resource, error))) => OutcomeStatus::Failed(resource, error),
                     (None, None) => OutcomeStatus::NotDone,
