@@ -88,7 +88,8 @@ impl World {
 #[tokio::test]
 async fn r19_the_quota_is_never_exceeded() {
     let w = world("quota").await;
-    w.fake.set_copy_time(Duration::from_millis(5));
+    // Copies long enough (30 to 270 ms) that three overlap even on a loaded machine.
+    w.fake.set_copy_time(Duration::from_millis(30));
     w.fake.set_copy_quota(3);
     let stack = w.batch(
         &[4, 8, 2, 6, 3, 5, 7, 1, 9],
