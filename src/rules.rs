@@ -48,7 +48,7 @@ pub enum Rule {
     R18,
     /// At most 20 snapshot copies in flight per destination region and account.
     R19,
-    /// RDS API calls are throttled per account and region; share one rate limiter.
+    /// RDS API calls are throttled per account and region; every call shares one token bucket.
     R20,
     /// Re-encrypting copies are full copies.
     R21,
@@ -226,8 +226,9 @@ impl Rule {
             }
             Rule::R20 => {
                 "RDS throttles API calls per account and region with a token bucket shared by \
-                 every caller; `ThrottlingException` is retried with backoff and all waiters share \
-                 one rate limiter per account and region."
+                 every caller (by default a burst of 300, then 12 a second); \
+                 `ThrottlingException` is retried with backoff, and every call snapshift makes, \
+                 waiter or not, draws from one token bucket per account and region."
             }
             Rule::R21 => {
                 "Re-encrypting with a new key always makes a full copy, so copy time grows with \

@@ -1,5 +1,6 @@
 //! AWS Backup: vaults, plans, selections, recovery points and jobs, as snapshift needs them.
 
+use super::OnHeap;
 use std::collections::HashMap;
 
 use aws_sdk_backup::types::{
@@ -272,14 +273,16 @@ fn percent(p: Option<&str>) -> Option<i32> {
 pub struct Backup {
     client: aws_sdk_backup::Client,
     region: Region,
+    pace: std::sync::Arc<super::Pace>,
 }
 
 impl Backup {
     /// AWS Backup of `account` in `region`.
     pub fn new(account: &Account, region: &Region) -> Backup {
         Backup {
-            client: aws_sdk_backup::Client::new(&account.region_config(region)),
+            client: account.backup_client(region),
             region: region.clone(),
+            pace: account.pace(region.as_str()),
         }
     }
 
@@ -296,6 +299,7 @@ impl Backup {
             .describe_backup_vault()
             .backup_vault_name(name)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err(OP));
         // AWS answers `AccessDeniedException`, not `ResourceNotFoundException`, for a vault
@@ -333,6 +337,7 @@ impl Backup {
                 .list_backup_vaults()
                 .set_next_token(token)
                 .send()
+                .on_heap(&self.pace)
                 .await
                 .map_err(err("ListBackupVaults"))?;
             names.extend(
@@ -365,6 +370,7 @@ impl Backup {
             .set_backup_vault_tags(Some(tags.iter().cloned().collect::<HashMap<_, _>>()))
             .creator_request_id(creator_request_id)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err(OP))?;
         Ok(out
@@ -381,6 +387,7 @@ impl Backup {
             .delete_backup_vault()
             .backup_vault_name(name)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("DeleteBackupVault"));
         Ok(none_on(out, NOT_FOUND)?.is_some())
@@ -397,6 +404,7 @@ impl Backup {
                 .resource_arn(arn)
                 .set_next_token(token)
                 .send()
+                .on_heap(&self.pace)
                 .await
                 .map_err(err("ListTags"));
             let Some(out) = none_on(out, NOT_FOUND)? else {
@@ -425,6 +433,7 @@ impl Backup {
                 .backup_vault_name(vault)
                 .set_next_token(token)
                 .send()
+                .on_heap(&self.pace)
                 .await
                 .map_err(err("ListRecoveryPointsByBackupVault"));
             let Some(out) = none_on(out, NOT_FOUND)? else {
@@ -461,6 +470,7 @@ impl Backup {
             .backup_vault_name(vault)
             .recovery_point_arn(arn)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("DescribeRecoveryPoint"));
         Ok(none_on(out, NOT_FOUND)?.map(|p| RecoveryPoint {
@@ -483,6 +493,7 @@ impl Backup {
             .backup_vault_name(vault)
             .recovery_point_arn(arn)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("DeleteRecoveryPoint"));
         Ok(none_on(out, NOT_FOUND)?.is_some())
@@ -498,6 +509,7 @@ impl Backup {
                 .list_backup_plans()
                 .set_next_token(token)
                 .send()
+                .on_heap(&self.pace)
                 .await
                 .map_err(err("ListBackupPlans"))?;
             plans.extend(out.backup_plans_list().iter().filter_map(|p| {
@@ -522,6 +534,7 @@ impl Backup {
             .get_backup_plan()
             .backup_plan_id(id)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err(OP));
         let Some(out) = none_on(out, NOT_FOUND)? else {
@@ -552,6 +565,7 @@ impl Backup {
             .set_backup_plan_tags(Some(tags.iter().cloned().collect::<HashMap<_, _>>()))
             .creator_request_id(creator_request_id)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err(OP))?;
         Ok(PlanSummary {
@@ -575,6 +589,7 @@ impl Backup {
             .backup_plan_id(id)
             .backup_plan(plan_input(plan, OP)?)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err(OP))?;
         Ok(())
@@ -587,6 +602,7 @@ impl Backup {
             .delete_backup_plan()
             .backup_plan_id(id)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("DeleteBackupPlan"));
         Ok(none_on(out, NOT_FOUND)?.is_some())
@@ -603,6 +619,7 @@ impl Backup {
                 .backup_plan_id(plan_id)
                 .set_next_token(token)
                 .send()
+                .on_heap(&self.pace)
                 .await
                 .map_err(err("ListBackupSelections"));
             let Some(out) = none_on(out, NOT_FOUND)? else {
@@ -634,6 +651,7 @@ impl Backup {
             .backup_plan_id(plan_id)
             .selection_id(selection_id)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("GetBackupSelection"));
         Ok(none_on(out, NOT_FOUND)?.map(|out| SelectionInfo {
@@ -662,6 +680,7 @@ impl Backup {
             .backup_selection(selection_input(selection, role_arn, OP)?)
             .creator_request_id(creator_request_id)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err(OP))?;
         Ok(out
@@ -682,6 +701,7 @@ impl Backup {
             .backup_plan_id(plan_id)
             .selection_id(selection_id)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("DeleteBackupSelection"));
         Ok(none_on(out, NOT_FOUND)?.is_some())
@@ -706,6 +726,7 @@ impl Backup {
             .lifecycle(lifecycle(lifecycle_of_point))
             .idempotency_token(idempotency_token)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err(OP))?;
         Ok(StartedJob {
@@ -725,6 +746,7 @@ impl Backup {
             .describe_backup_job()
             .backup_job_id(id)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err(OP))?;
         let state = out.state().map(|s| s.as_str()).unwrap_or_default();
@@ -751,6 +773,7 @@ impl Backup {
             .lifecycle(lifecycle(request.lifecycle))
             .idempotency_token(request.idempotency_token)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err(OP))?;
         Ok(out
@@ -767,6 +790,7 @@ impl Backup {
             .describe_copy_job()
             .copy_job_id(id)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err(OP))?;
         let job = out.copy_job().ok_or_else(|| missing(OP, "CopyJob"))?;
@@ -799,6 +823,7 @@ impl Backup {
             .resource_type("Aurora")
             .idempotency_token(idempotency_token)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err(OP))?;
         Ok(out
@@ -815,6 +840,7 @@ impl Backup {
             .describe_restore_job()
             .restore_job_id(id)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err(OP))?;
         let state = out.status().map(|s| s.as_str()).unwrap_or_default();

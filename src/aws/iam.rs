@@ -1,5 +1,6 @@
 //! IAM: roles and their inline policies, as the engine needs them.
 
+use super::OnHeap;
 use aws_sdk_iam::types::Tag;
 
 use super::{none_on, Account, AwsError};
@@ -28,6 +29,7 @@ pub struct RoleInfo {
 #[derive(Debug, Clone)]
 pub struct Iam {
     client: aws_sdk_iam::Client,
+    pace: std::sync::Arc<super::Pace>,
 }
 
 /// Decodes the URL-encoded policy documents IAM returns.
@@ -59,6 +61,7 @@ impl Iam {
     pub fn new(account: &Account) -> Iam {
         Iam {
             client: aws_sdk_iam::Client::new(account.sdk_config()),
+            pace: account.pace("iam"),
         }
     }
 
@@ -69,6 +72,7 @@ impl Iam {
             .get_role()
             .role_name(name)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("GetRole"));
         Ok(none_on(out, NO_SUCH_ENTITY)?.and_then(|out| {
@@ -107,6 +111,7 @@ impl Iam {
             .assume_role_policy_document(trust_policy)
             .set_tags(Some(tags))
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("CreateRole"))?;
         Ok(out.role().map(|r| r.arn().to_owned()).unwrap_or_default())
@@ -120,6 +125,7 @@ impl Iam {
             .role_name(role)
             .policy_name(policy)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("GetRolePolicy"));
         Ok(none_on(out, NO_SUCH_ENTITY)?.map(|out| url_decode(out.policy_document())))
@@ -138,6 +144,7 @@ impl Iam {
             .policy_name(policy)
             .policy_document(document)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("PutRolePolicy"))?;
         Ok(())
@@ -151,6 +158,7 @@ impl Iam {
             .role_name(role)
             .policy_name(policy)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("DeleteRolePolicy"));
         Ok(none_on(out, NO_SUCH_ENTITY)?.is_some())
@@ -163,6 +171,7 @@ impl Iam {
             .delete_role()
             .role_name(role)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("DeleteRole"));
         Ok(none_on(out, NO_SUCH_ENTITY)?.is_some())

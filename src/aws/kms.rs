@@ -1,5 +1,6 @@
 //! KMS: keys, aliases, replicas, policies and tags, as the engine needs them.
 
+use super::OnHeap;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
 
 use super::{none_on, Account, AwsError};
@@ -100,6 +101,7 @@ pub struct Kms {
     client: aws_sdk_kms::Client,
     account: AccountId,
     region: Region,
+    pace: std::sync::Arc<super::Pace>,
 }
 
 fn err<E, R>(op: &'static str) -> impl FnOnce(aws_sdk_kms::error::SdkError<E, R>) -> AwsError
@@ -127,9 +129,10 @@ impl Kms {
     /// KMS of `account` in `region`.
     pub fn new(account: &Account, region: &Region) -> Kms {
         Kms {
-            client: aws_sdk_kms::Client::new(&account.region_config(region)),
+            client: account.kms_client(region),
             account: account.id(),
             region: region.clone(),
+            pace: account.pace(region.as_str()),
         }
     }
 
@@ -150,6 +153,7 @@ impl Kms {
             .multi_region(key.multi_region)
             .set_tags(Some(tags(key.tags)?))
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("CreateKey"))?;
         KeyInfo::from_sdk("CreateKey", out.key_metadata())
@@ -162,6 +166,7 @@ impl Kms {
             .describe_key()
             .key_id(key)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("DescribeKey"));
         none_on(out, NOT_FOUND)?
@@ -177,6 +182,7 @@ impl Kms {
             .key_id(key.as_str())
             .policy_name("default")
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("GetKeyPolicy"))?;
         Ok(out.policy().unwrap_or_default().to_owned())
@@ -190,6 +196,7 @@ impl Kms {
             .policy_name("default")
             .policy(policy)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("PutKeyPolicy"))?;
         Ok(())
@@ -202,6 +209,7 @@ impl Kms {
             .alias_name(alias.as_str())
             .target_key_id(key.as_str())
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("CreateAlias"))?;
         Ok(())
@@ -214,6 +222,7 @@ impl Kms {
             .delete_alias()
             .alias_name(alias.as_str())
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("DeleteAlias"));
         Ok(none_on(out, NOT_FOUND)?.is_some())
@@ -238,6 +247,7 @@ impl Kms {
             .description(description)
             .set_tags(Some(tags(tag_pairs)?))
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("ReplicateKey"))?;
         KeyInfo::from_sdk("ReplicateKey", out.replica_key_metadata())
@@ -253,6 +263,7 @@ impl Kms {
             .key_id(key.as_str())
             .pending_window_in_days(days)
             .send()
+            .on_heap(&self.pace)
             .await
         {
             Ok(_) => Ok(true),
@@ -285,6 +296,7 @@ impl Kms {
                 .key_id(key.as_str())
                 .set_marker(marker)
                 .send()
+                .on_heap(&self.pace)
                 .await
                 .map_err(err("ListResourceTags"))?;
             pairs.extend(
@@ -311,6 +323,7 @@ impl Kms {
                 .list_keys()
                 .set_marker(marker)
                 .send()
+                .on_heap(&self.pace)
                 .await
                 .map_err(err("ListKeys"))?;
             for entry in out.keys() {

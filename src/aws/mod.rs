@@ -15,6 +15,79 @@ use aws_sdk_kms::operation::RequestId;
 
 use crate::ids::{AccountId, Region};
 
+/// Moves an SDK call's future to the heap. The SDK's futures are large, and a resource's
+/// future holds the largest of its steps for its whole life: a copy that waits hours for a
+/// slot or its next poll would carry one inline. Boxed, it carries a pointer.
+///
+/// The call first waits for its turn in the account's [`Pace`] (R20).
+pub(crate) trait OnHeap: std::future::Future + Sized + Send {
+    fn on_heap<'a>(
+        self,
+        pace: &'a Pace,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + Send + 'a>>
+    where
+        Self: 'a,
+    {
+        Box::pin(async move {
+            pace.turn().await;
+            self.await
+        })
+    }
+}
+
+impl<F: std::future::Future + Send> OnHeap for F {}
+
+/// The calls of one account in one region (R20): a token bucket holding
+/// [`PACE_BURST_SECONDS`] seconds of calls at the account's
+/// [`pace_calls`](Account::pace_calls) rate, shared by every caller, waiter or not. A caller
+/// takes a token, or reserves the next one and waits for it, so callers are served in turn.
+#[derive(Debug)]
+pub(crate) struct Pace {
+    per_second: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    /// Tokens (negative: reserved by waiting callers) and when they were counted.
+    bucket: std::sync::Mutex<Option<(f64, tokio::time::Instant)>>,
+}
+
+/// How many seconds of calls a [`Pace`] lets through at once, after a quiet time.
+pub const PACE_BURST_SECONDS: u32 = 10;
+
+impl Pace {
+    fn new(per_second: std::sync::Arc<std::sync::atomic::AtomicU32>) -> Pace {
+        Pace {
+            per_second,
+            bucket: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Waits for this call's token.
+    pub(crate) async fn turn(&self) {
+        let rate = self.per_second.load(std::sync::atomic::Ordering::Relaxed);
+        if rate == 0 {
+            return;
+        }
+        let rate = f64::from(rate);
+        let burst = rate * f64::from(PACE_BURST_SECONDS);
+        let wait = {
+            let mut bucket = self
+                .bucket
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = tokio::time::Instant::now();
+            let (tokens, since) = bucket.unwrap_or((burst, now));
+            let tokens = (tokens + now.duration_since(since).as_secs_f64() * rate).min(burst) - 1.0;
+            *bucket = Some((tokens, now));
+            if tokens >= 0.0 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs_f64(-tokens / rate)
+            }
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
 /// An AWS account snapshift acts in: its declared id and the SDK configuration (credentials,
 /// retries, timeouts, endpoint) used to reach it. Clients are made per region from it.
 ///
@@ -23,7 +96,26 @@ use crate::ids::{AccountId, Region};
 #[derive(Clone)]
 pub struct Account {
     id: AccountId,
+    /// Shared by every clone: a clone is a pointer, however many resources hold one.
+    shared: std::sync::Arc<Shared>,
+}
+
+struct Shared {
     config: SdkConfig,
+    /// Clients made so far, per region: a client is made once, not once per call.
+    clients: std::sync::Mutex<Clients>,
+    /// Calls per second per region (0: no limit), and the pace of each region (`iam` for
+    /// IAM, which has none).
+    per_second: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    paces: std::sync::Mutex<std::collections::BTreeMap<String, std::sync::Arc<Pace>>>,
+}
+
+/// The clients of one account, per region.
+#[derive(Default)]
+struct Clients {
+    rds: std::collections::BTreeMap<Region, aws_sdk_rds::Client>,
+    kms: std::collections::BTreeMap<Region, aws_sdk_kms::Client>,
+    backup: std::collections::BTreeMap<Region, aws_sdk_backup::Client>,
 }
 
 impl fmt::Debug for Account {
@@ -52,7 +144,15 @@ impl Account {
     /// An account reached with an SDK configuration you made yourself. Its retry and timeout
     /// settings are kept as given.
     pub fn from_config(id: AccountId, config: SdkConfig) -> Account {
-        Account { id, config }
+        Account {
+            id,
+            shared: std::sync::Arc::new(Shared {
+                config,
+                clients: std::sync::Mutex::default(),
+                per_second: std::sync::Arc::default(),
+                paces: std::sync::Mutex::default(),
+            }),
+        }
     }
 
     /// An account reached through the default credential chain (environment, shared config,
@@ -64,7 +164,7 @@ impl Account {
             .timeout_config(default_timeout_config())
             .load()
             .await;
-        Account { id, config }
+        Account::from_config(id, config)
     }
 
     /// An account reached through a named profile of the shared config files.
@@ -75,7 +175,7 @@ impl Account {
             .timeout_config(default_timeout_config())
             .load()
             .await;
-        Account { id, config }
+        Account::from_config(id, config)
     }
 
     /// An account reached by assuming `role_arn` (STS `AssumeRole`) with the credentials and
@@ -88,17 +188,18 @@ impl Account {
     ) -> Account {
         let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
             .session_name(session_name)
-            .configure(&base.config)
+            .configure(&base.shared.config)
             .build()
             .await;
         let config = base
+            .shared
             .config
             .to_builder()
             .credentials_provider(aws_sdk_kms::config::SharedCredentialsProvider::new(
                 provider,
             ))
             .build();
-        Account { id, config }
+        Account::from_config(id, config)
     }
 
     /// The declared account id.
@@ -108,14 +209,75 @@ impl Account {
 
     /// The SDK configuration.
     pub fn sdk_config(&self) -> &SdkConfig {
-        &self.config
+        &self.shared.config
     }
 
     pub(crate) fn region_config(&self, region: &Region) -> SdkConfig {
-        self.config
+        self.shared
+            .config
             .to_builder()
             .region(aws_config::Region::new(region.as_str().to_owned()))
             .build()
+    }
+
+    fn clients(&self) -> std::sync::MutexGuard<'_, Clients> {
+        self.shared
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Paces this account's calls: `per_second` a second in each region once a burst of
+    /// [`PACE_BURST_SECONDS`] seconds' worth is used, shared by every caller, every clone of
+    /// the account and every stack that uses it (R20); `0` lifts the limit (the default). A stack sets it from its
+    /// [`WaitConfig::calls_per_second`](crate::engine::WaitConfig::calls_per_second) when it
+    /// deploys or tears down.
+    pub fn pace_calls(&self, per_second: u32) {
+        self.shared
+            .per_second
+            .store(per_second, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The pace of `scope` (a region, or `iam`).
+    pub(crate) fn pace(&self, scope: &str) -> std::sync::Arc<Pace> {
+        let mut paces = self
+            .shared
+            .paces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::sync::Arc::clone(paces.entry(scope.to_owned()).or_insert_with(|| {
+            std::sync::Arc::new(Pace::new(std::sync::Arc::clone(&self.shared.per_second)))
+        }))
+    }
+
+    /// The RDS client of `region`, made on first use.
+    pub(crate) fn rds_client(&self, region: &Region) -> aws_sdk_rds::Client {
+        let mut clients = self.clients();
+        clients
+            .rds
+            .entry(region.clone())
+            .or_insert_with(|| aws_sdk_rds::Client::new(&self.region_config(region)))
+            .clone()
+    }
+
+    /// The KMS client of `region`, made on first use.
+    pub(crate) fn kms_client(&self, region: &Region) -> aws_sdk_kms::Client {
+        let mut clients = self.clients();
+        clients
+            .kms
+            .entry(region.clone())
+            .or_insert_with(|| aws_sdk_kms::Client::new(&self.region_config(region)))
+            .clone()
+    }
+
+    /// The AWS Backup client of `region`, made on first use.
+    pub(crate) fn backup_client(&self, region: &Region) -> aws_sdk_backup::Client {
+        let mut clients = self.clients();
+        clients
+            .backup
+            .entry(region.clone())
+            .or_insert_with(|| aws_sdk_backup::Client::new(&self.region_config(region)))
+            .clone()
     }
 }
 
@@ -310,5 +472,64 @@ impl RawResponse for aws_sdk_kms::config::http::HttpResponse {
 
     fn request_id(&self) -> Option<String> {
         RequestId::request_id(self).map(str::to_owned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> Account {
+        Account::from_config(
+            "111111111111".parse().unwrap(),
+            SdkConfig::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .build(),
+        )
+    }
+
+    // R20: an account's calls in one region share one token bucket, whoever makes them: at
+    // 5 calls a second, a burst of 50 goes at once, and 10 more callers wait 200 ms each in
+    // turn.
+    #[tokio::test(start_paused = true)]
+    async fn r20_calls_are_paced_per_account_and_region_across_callers() {
+        let account = account();
+        account.pace_calls(5);
+        let start = tokio::time::Instant::now();
+        let pace = account.pace("us-east-1");
+        for _ in 0..50 {
+            pace.turn().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        let callers: Vec<_> = (0..10)
+            .map(|_| {
+                let pace = account.pace("us-east-1");
+                tokio::spawn(async move { pace.turn().await })
+            })
+            .collect();
+        for caller in callers {
+            caller.await.unwrap();
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+        // Another region has its own pace; a clone of the account shares it.
+        let other = account.clone().pace("eu-west-1");
+        let start = tokio::time::Instant::now();
+        other.turn().await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert!(std::sync::Arc::ptr_eq(
+            &account.pace("eu-west-1"),
+            &account.clone().pace("eu-west-1")
+        ));
+    }
+
+    // Without a rate, nothing waits.
+    #[tokio::test(start_paused = true)]
+    async fn calls_are_not_paced_without_a_rate() {
+        let pace = account().pace("us-east-1");
+        let start = tokio::time::Instant::now();
+        for _ in 0..100 {
+            pace.turn().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 }

@@ -1,6 +1,7 @@
 //! RDS: DB and cluster snapshots (describe, copy, share, delete, tags), restores, and the
 //! master password setting, as the engine needs them.
 
+use super::OnHeap;
 use aws_sdk_rds::types::Tag;
 
 use super::{none_on, Account, AwsError};
@@ -129,6 +130,7 @@ pub struct RestoreRequest<'a> {
 pub struct Rds {
     client: aws_sdk_rds::Client,
     region: Region,
+    pace: std::sync::Arc<super::Pace>,
 }
 
 fn err<E, R>(op: &'static str) -> impl FnOnce(aws_sdk_rds::error::SdkError<E, R>) -> AwsError
@@ -159,8 +161,9 @@ impl Rds {
     /// RDS of `account` in `region`.
     pub fn new(account: &Account, region: &Region) -> Rds {
         Rds {
-            client: aws_sdk_rds::Client::new(&account.region_config(region)),
+            client: account.rds_client(region),
             region: region.clone(),
+            pace: account.pace(region.as_str()),
         }
     }
 
@@ -183,6 +186,7 @@ impl Rds {
                 .db_cluster_snapshot_identifier(reference)
                 .include_shared(true)
                 .send()
+                .on_heap(&self.pace)
                 .await
                 .map(|o| {
                     o.db_cluster_snapshots()
@@ -196,6 +200,7 @@ impl Rds {
                 .db_snapshot_identifier(reference)
                 .include_shared(true)
                 .send()
+                .on_heap(&self.pace)
                 .await
                 .map(|o| o.db_snapshots().first().map(SnapshotInfo::from_db))
                 .map_err(err("DescribeDBSnapshots")),
@@ -221,6 +226,7 @@ impl Rds {
                         .set_db_cluster_identifier(source.map(str::to_owned))
                         .set_marker(marker)
                         .send()
+                        .on_heap(&self.pace)
                         .await
                         .map_err(err("DescribeDBClusterSnapshots"))?;
                     (
@@ -238,6 +244,7 @@ impl Rds {
                         .set_db_instance_identifier(source.map(str::to_owned))
                         .set_marker(marker)
                         .send()
+                        .on_heap(&self.pace)
                         .await
                         .map_err(err("DescribeDBSnapshots"))?;
                     (
@@ -274,6 +281,7 @@ impl Rds {
                     .copy_tags(request.copy_tags)
                     .set_tags(Some(tags(request.tags)))
                     .send()
+                    .on_heap(&self.pace)
                     .await
                     .map_err(err("CopyDBClusterSnapshot"))?;
                 out.db_cluster_snapshot()
@@ -297,6 +305,7 @@ impl Rds {
                     .set_tags(Some(tags(request.tags)))
                     .set_option_group_name(request.option_group.map(str::to_owned))
                     .send()
+                    .on_heap(&self.pace)
                     .await
                     .map_err(err("CopyDBSnapshot"))?;
                 out.db_snapshot().map(SnapshotInfo::from_db).ok_or_else(|| {
@@ -315,6 +324,7 @@ impl Rds {
                     .describe_db_cluster_snapshot_attributes()
                     .db_cluster_snapshot_identifier(id)
                     .send()
+                    .on_heap(&self.pace)
                     .await
                     .map_err(err("DescribeDBClusterSnapshotAttributes"))?;
                 out.db_cluster_snapshot_attributes_result()
@@ -331,6 +341,7 @@ impl Rds {
                     .describe_db_snapshot_attributes()
                     .db_snapshot_identifier(id)
                     .send()
+                    .on_heap(&self.pace)
                     .await
                     .map_err(err("DescribeDBSnapshotAttributes"))?;
                 out.db_snapshot_attributes_result()
@@ -368,6 +379,7 @@ impl Rds {
                     .set_values_to_add(to_add)
                     .set_values_to_remove(to_remove)
                     .send()
+                    .on_heap(&self.pace)
                     .await
                     .map_err(err("ModifyDBClusterSnapshotAttribute"))?;
             }
@@ -379,6 +391,7 @@ impl Rds {
                     .set_values_to_add(to_add)
                     .set_values_to_remove(to_remove)
                     .send()
+                    .on_heap(&self.pace)
                     .await
                     .map_err(err("ModifyDBSnapshotAttribute"))?;
             }
@@ -394,6 +407,7 @@ impl Rds {
                 .delete_db_cluster_snapshot()
                 .db_cluster_snapshot_identifier(id)
                 .send()
+                .on_heap(&self.pace)
                 .await
                 .map(drop)
                 .map_err(err("DeleteDBClusterSnapshot")),
@@ -402,6 +416,7 @@ impl Rds {
                 .delete_db_snapshot()
                 .db_snapshot_identifier(id)
                 .send()
+                .on_heap(&self.pace)
                 .await
                 .map(drop)
                 .map_err(err("DeleteDBSnapshot")),
@@ -416,6 +431,7 @@ impl Rds {
             .list_tags_for_resource()
             .resource_name(arn)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("ListTagsForResource"))?;
         Ok(out
@@ -453,6 +469,7 @@ impl Rds {
                 )
                 .set_tags(Some(tags(spec.tags)))
                 .send()
+                .on_heap(&self.pace)
                 .await
                 .map(drop)
                 .map_err(err("RestoreDBClusterFromSnapshot")),
@@ -468,6 +485,7 @@ impl Rds {
                 )
                 .set_tags(Some(tags(spec.tags)))
                 .send()
+                .on_heap(&self.pace)
                 .await
                 .map(drop)
                 .map_err(err("RestoreDBInstanceFromDBSnapshot")),
@@ -482,6 +500,7 @@ impl Rds {
             .resource_name(arn)
             .set_tags(Some(tags(pairs)))
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("AddTagsToResource"))?;
         Ok(())
@@ -499,6 +518,7 @@ impl Rds {
                 .describe_db_clusters()
                 .db_cluster_identifier(id)
                 .send()
+                .on_heap(&self.pace)
                 .await
                 .map(|o| {
                     o.db_clusters()
@@ -511,6 +531,7 @@ impl Rds {
                 .describe_db_instances()
                 .db_instance_identifier(id)
                 .send()
+                .on_heap(&self.pace)
                 .await
                 .map(|o| {
                     o.db_instances()
@@ -530,6 +551,7 @@ impl Rds {
             .manage_master_user_password(true)
             .apply_immediately(true)
             .send()
+            .on_heap(&self.pace)
             .await
             .map_err(err("ModifyDBCluster"))?;
         Ok(())

@@ -1,5 +1,6 @@
 //! STS: who the credentials belong to.
 
+use super::OnHeap;
 use super::{Account, AwsError};
 use crate::ids::{AccountId, IdError, Region};
 
@@ -18,9 +19,11 @@ pub async fn caller_identity(
     region: &Region,
 ) -> Result<CallerIdentity, AwsError> {
     let client = aws_sdk_sts::Client::new(&account.region_config(region));
+    let pace = account.pace(region.as_str());
     let out = client
         .get_caller_identity()
         .send()
+        .on_heap(&pace)
         .await
         .map_err(|e| AwsError::from_sdk("sts", "GetCallerIdentity", e))?;
     let id = out.account().unwrap_or_default();

@@ -66,7 +66,6 @@ impl Stack {
 
     async fn wait_job(
         &self,
-        handles: &BackupHandles,
         backup: &Backup,
         label: &str,
         kind: JobKind,
@@ -80,9 +79,6 @@ impl Stack {
         });
         let mut last_percent = None;
         loop {
-            runtime
-                .rate_limit(handles.account.id(), backup.region())
-                .await;
             let state = match kind {
                 JobKind::Backup => backup.backup_job(id).await,
                 JobKind::Copy => backup.copy_job(id).await,
@@ -183,9 +179,6 @@ impl Stack {
             region.partition(),
             handles.account.id()
         );
-        self.runtime()
-            .rate_limit(handles.account.id(), region)
-            .await;
         let job = backup
             .start_backup_job(
                 &vault.name,
@@ -197,7 +190,7 @@ impl Stack {
             .await
             .map_err(Error::aws_in(&label))?;
         let arn = self
-            .wait_job(handles, &backup, &label, JobKind::Backup, &job.id)
+            .wait_job(&backup, &label, JobKind::Backup, &job.id)
             .await?;
         self.point(&backup, &label, &vault.name, &arn).await
     }
@@ -266,9 +259,6 @@ impl Stack {
         }
         let role: BackupRoleOutputs = self.deployed(&handles.role).await?;
         let backup = Backup::new(&handles.account, from_region);
-        self.runtime()
-            .rate_limit(handles.account.id(), from_region)
-            .await;
         let id = backup
             .start_copy_job(&CopyJobRequest {
                 recovery_point: &point.arn,
@@ -280,9 +270,7 @@ impl Stack {
             })
             .await
             .map_err(Error::aws_in(label))?;
-        let arn = self
-            .wait_job(handles, &backup, label, JobKind::Copy, &id)
-            .await?;
+        let arn = self.wait_job(&backup, label, JobKind::Copy, &id).await?;
         let there = Backup::new(&handles.account, to_region);
         self.point(&there, label, &to.name, &arn).await
     }
@@ -311,15 +299,12 @@ impl Stack {
             }
         }
         let backup = Backup::new(&handles.account, &point.region);
-        self.runtime()
-            .rate_limit(handles.account.id(), &point.region)
-            .await;
         let id = backup
             .start_restore_job(&point.arn, &role.arn, &metadata, &request_token())
             .await
             .map_err(Error::aws_in(&label))?;
         let arn = self
-            .wait_job(handles, &backup, &label, JobKind::Restore, &id)
+            .wait_job(&backup, &label, JobKind::Restore, &id)
             .await?;
         Ok(RestoredCluster {
             note: format!(

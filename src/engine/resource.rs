@@ -7,7 +7,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use super::{
     plan::{Change, Warning},
-    state::{StackState, StateStore},
+    state::LiveState,
     Handle,
 };
 use crate::{
@@ -96,8 +96,7 @@ pub trait Resource: Send + Sync + 'static {
 pub struct Context {
     pub(crate) stack: String,
     pub(crate) name: String,
-    pub(crate) store: StateStore,
-    pub(crate) state: Arc<tokio::sync::Mutex<StackState>>,
+    pub(crate) state: Arc<LiveState>,
     pub(crate) runtime: Arc<super::wait::Runtime>,
 }
 
@@ -154,15 +153,14 @@ impl Context {
     /// Saves the resource's record and writes the state file, atomically. Call it after every
     /// AWS step that created or removed something.
     pub async fn save<T: Serialize>(&self, data: &T) -> Result<()> {
-        let mut state = self.state.lock().await;
         let value = serde_json::to_value(data).map_err(|e| Error::Conflict {
             resource: self.name.clone(),
             problem: format!("its record cannot be written ({e})"),
         })?;
-        if let Some(record) = state.resources.get_mut(&self.name) {
+        if let Some(record) = self.state.lock().await.resources.get_mut(&self.name) {
             record.data = value;
         }
-        self.store.save(&state)?;
+        self.state.commit([self.name.as_str()]).await?;
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! A stack: named resources with dependencies, deployed in order over one state file.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashMap},
     marker::PhantomData,
     path::PathBuf,
     sync::Arc,
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     plan::{Action, Change, Plan},
     resource::{Context, Resource},
-    state::{ResourceRecord, StackState, StateStore, Status},
+    state::{LiveState, ResourceRecord, StateStore, Status},
 };
 use crate::{
     aws::{self, Account},
@@ -82,6 +82,10 @@ impl Options {
 /// How many times a resource's deploy is run again after throttling that outlasted the SDK's
 /// own retries (R20).
 const THROTTLED_RETRIES: u32 = 8;
+
+/// Preflight checks in flight at once: they are reads, and more at once would only meet
+/// AWS's rate limit (R20).
+const PREFLIGHT_CONCURRENCY: usize = 32;
 
 /// How many resources a batch (a fleet) runs at once: all of them, in practice.
 const BATCH_CONCURRENCY: usize = 100_000;
@@ -425,11 +429,10 @@ impl Stack {
             .and_then(|e| e.resource.as_any().downcast_ref::<R>())
     }
 
-    fn context(&self, name: &str, state: &Arc<tokio::sync::Mutex<StackState>>) -> Context {
+    fn context(&self, name: &str, state: &Arc<LiveState>) -> Context {
         Context {
             stack: self.name.clone(),
             name: name.to_owned(),
-            store: self.store.clone(),
             state: Arc::clone(state),
             runtime: Arc::clone(&self.runtime),
         }
@@ -441,6 +444,8 @@ impl Stack {
         let mut verified = self.verified.lock().await;
         for entry in &self.entries {
             let account = entry.resource.account();
+            // Every call of this stack in this account is paced (R20).
+            account.pace_calls(self.runtime.config().calls_per_second);
             if verified.contains(&account.id()) {
                 continue;
             }
@@ -462,7 +467,10 @@ impl Stack {
     /// What `deploy` would do, resource by resource, with warnings. Makes no change.
     pub async fn preview(&self) -> Result<Plan> {
         self.verify_accounts().await?;
-        let state = Arc::new(tokio::sync::Mutex::new(self.store.load(&self.name)?));
+        let state = Arc::new(LiveState::new(
+            self.store.clone(),
+            self.store.load(&self.name)?,
+        ));
         let mut plan = Plan {
             stack: self.name.clone(),
             operation: "deploy".into(),
@@ -485,7 +493,7 @@ impl Stack {
     pub async fn preview_teardown(&self) -> Result<Plan> {
         self.verify_accounts().await?;
         let loaded = self.store.load(&self.name)?;
-        let state = Arc::new(tokio::sync::Mutex::new(loaded.clone()));
+        let state = Arc::new(LiveState::new(self.store.clone(), loaded.clone()));
         let mut plan = Plan {
             stack: self.name.clone(),
             operation: "teardown".into(),
@@ -537,12 +545,24 @@ impl Stack {
     /// or with `keep_going`, [`Error::Incomplete`] with every failure.
     pub async fn deploy(&self) -> Result<DeployReport> {
         let _lock = self.store.lock(&self.name)?;
-        let state = Arc::new(tokio::sync::Mutex::new(self.store.load(&self.name)?));
+        let state = Arc::new(LiveState::new(
+            self.store.clone(),
+            self.store.load(&self.name)?,
+        ));
+        let result = self.deploy_with(&state).await;
+        // Whatever the outcome, the file alone is the state afterwards.
+        let finished = state.finish().await;
+        let report = result?;
+        finished?;
+        Ok(report)
+    }
+
+    async fn deploy_with(&self, state: &Arc<LiveState>) -> Result<DeployReport> {
         self.verify_accounts().await?;
         // Every preflight, concurrently: read-only checks before the first change.
         let checks: Vec<(String, Result<()>)> = futures::stream::iter(&self.entries)
             .map(|entry| {
-                let state = Arc::clone(&state);
+                let state = Arc::clone(state);
                 async move {
                     let ctx = self.context(&entry.name, &state);
                     let result = self
@@ -551,11 +571,44 @@ impl Stack {
                     (entry.name.clone(), result)
                 }
             })
-            .buffered(self.concurrency)
+            .buffered(self.concurrency.min(PREFLIGHT_CONCURRENCY))
             .collect()
             .await;
         let mut report = DeployReport::default();
-        let mut blocked: BTreeSet<String> = BTreeSet::new();
+        // Dataflow: a resource starts as soon as everything it depends on is done (so a
+        // share follows its own copy, not the slowest copy of the batch), at most
+        // `concurrency` at a time, in the order of the definition. Each event costs in
+        // proportion to the resources it concerns, not to the size of the stack.
+        let count = self.entries.len();
+        let index: HashMap<&str, usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.name.as_str(), i))
+            .collect();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); count];
+        let mut waiting: Vec<usize> = vec![0; count];
+        for (i, entry) in self.entries.iter().enumerate() {
+            for dependency in &entry.options.depends_on {
+                if let Some(&d) = index.get(dependency.as_str()) {
+                    dependents[d].push(i);
+                    waiting[i] += 1;
+                }
+            }
+        }
+        let mut blocked = vec![false; count];
+        let mut skipped = vec![false; count];
+        // Marks what depends on `from`, directly or not, as skipped.
+        let block_dependents = |from: usize, blocked: &mut Vec<bool>, skipped: &mut Vec<bool>| {
+            let mut todo = dependents[from].clone();
+            while let Some(i) = todo.pop() {
+                if !blocked[i] {
+                    blocked[i] = true;
+                    skipped[i] = true;
+                    todo.extend(dependents[i].iter().copied());
+                }
+            }
+        };
         for (name, result) in checks {
             match result {
                 Ok(()) => {}
@@ -563,52 +616,47 @@ impl Stack {
                 // dependents; the others go on.
                 Err(e) if self.keep_going => {
                     report.failed.insert(name.clone(), e.to_string());
-                    blocked.insert(name);
+                    if let Some(&i) = index.get(name.as_str()) {
+                        blocked[i] = true;
+                        skipped[i] = false;
+                        block_dependents(i, &mut blocked, &mut skipped);
+                    }
                 }
                 Err(e) => return Err(e),
             }
         }
-        // Dataflow: a resource starts as soon as everything it depends on is done (so a
-        // share follows its own copy, not the slowest copy of the batch), at most
-        // `concurrency` at a time.
-        let mut done: BTreeSet<String> = BTreeSet::new();
-        let mut started: BTreeSet<String> = BTreeSet::new();
+        let mut ready: BTreeSet<usize> = (0..count)
+            .filter(|&i| waiting[i] == 0 && !blocked[i])
+            .collect();
         let mut first_error: Option<Error> = None;
         let mut running = futures::stream::FuturesUnordered::new();
         loop {
-            if first_error.is_none() {
-                for entry in &self.entries {
-                    if running.len() >= self.concurrency {
-                        break;
-                    }
-                    if started.contains(&entry.name) || blocked.contains(&entry.name) {
-                        continue;
-                    }
-                    if entry.options.depends_on.iter().any(|d| blocked.contains(d)) {
-                        blocked.insert(entry.name.clone());
-                        report.skipped.push(entry.name.clone());
-                        continue;
-                    }
-                    if entry.options.depends_on.iter().all(|d| done.contains(d)) {
-                        started.insert(entry.name.clone());
-                        let state = Arc::clone(&state);
-                        running.push(async move {
-                            (entry.name.clone(), self.deploy_one(entry, &state).await)
-                        });
-                    }
-                }
+            while first_error.is_none() && running.len() < self.concurrency {
+                let Some(i) = ready.pop_first() else {
+                    break;
+                };
+                let entry = &self.entries[i];
+                let state = Arc::clone(state);
+                running.push(async move { (i, self.deploy_one(entry, &state).await) });
             }
-            let Some((name, result)) = running.next().await else {
+            let Some((i, result)) = running.next().await else {
                 break;
             };
+            let name = self.entries[i].name.clone();
             match result {
                 Ok(outputs) => {
-                    report.outputs.insert(name.clone(), outputs);
-                    done.insert(name);
+                    report.outputs.insert(name, outputs);
+                    for &d in &dependents[i] {
+                        waiting[d] -= 1;
+                        if waiting[d] == 0 && !blocked[d] {
+                            ready.insert(d);
+                        }
+                    }
                 }
                 Err(e) if self.keep_going => {
-                    report.failed.insert(name.clone(), e.to_string());
-                    blocked.insert(name);
+                    report.failed.insert(name, e.to_string());
+                    blocked[i] = true;
+                    block_dependents(i, &mut blocked, &mut skipped);
                 }
                 Err(e) => {
                     // Stop starting work; what runs finishes or saves its progress.
@@ -619,12 +667,14 @@ impl Stack {
         if let Some(e) = first_error {
             return Err(e);
         }
-        // Entries blocked after the last start pass (their dependency failed last).
-        for entry in &self.entries {
-            if !started.contains(&entry.name) && !blocked.contains(&entry.name) {
-                report.skipped.push(entry.name.clone());
-            }
-        }
+        // In the order of the definition: what a failure kept from starting, and what never
+        // became ready.
+        report.skipped = (0..count)
+            .filter(|&i| {
+                skipped[i] || (!blocked[i] && !report.outputs.contains_key(&self.entries[i].name))
+            })
+            .map(|i| self.entries[i].name.clone())
+            .collect();
         if report.is_complete() {
             Ok(report)
         } else {
@@ -655,11 +705,7 @@ impl Stack {
         }
     }
 
-    async fn deploy_one(
-        &self,
-        entry: &Entry,
-        state: &Arc<tokio::sync::Mutex<StackState>>,
-    ) -> Result<serde_json::Value> {
+    async fn deploy_one(&self, entry: &Entry, state: &Arc<LiveState>) -> Result<serde_json::Value> {
         {
             let mut s = state.lock().await;
             if let Some(existing) = s.resources.get(&entry.name) {
@@ -680,20 +726,21 @@ impl Stack {
                 });
             record.depends_on = entry.options.depends_on.clone();
             record.retain = entry.options.retain;
-            self.store.save(&s)?;
         }
+        // The record is on disk before the resource's first call, so that a crash leaves
+        // nothing the state does not know of.
+        state.commit([entry.name.as_str()]).await?;
         // Throttling that outlasts the SDK's retries (R20) is retried here: deploy is
         // idempotent, so running it again picks up where the throttled call stopped.
         let ctx = self.context(&entry.name, state);
         let outputs = self
             .retry_throttled(&entry.name, || entry.resource.deploy(&ctx))
             .await?;
-        let mut s = state.lock().await;
-        if let Some(record) = s.resources.get_mut(&entry.name) {
+        if let Some(record) = state.lock().await.resources.get_mut(&entry.name) {
             record.outputs = outputs.clone();
             record.status = Status::Deployed;
         }
-        self.store.save(&s)?;
+        state.commit([entry.name.as_str()]).await?;
         Ok(outputs)
     }
 
@@ -732,7 +779,16 @@ impl Stack {
                 }
             }
         }
-        let state = Arc::new(tokio::sync::Mutex::new(loaded));
+        let state = Arc::new(LiveState::new(self.store.clone(), loaded));
+        let result = self.teardown_with(&state).await;
+        // Whatever the outcome, the file alone is the state afterwards.
+        let finished = state.finish().await;
+        let report = result?;
+        finished?;
+        Ok(report)
+    }
+
+    async fn teardown_with(&self, state: &Arc<LiveState>) -> Result<TeardownReport> {
         self.verify_accounts().await?;
         let mut report = TeardownReport::default();
         let mut kept: Vec<&Entry> = Vec::new();
@@ -765,7 +821,7 @@ impl Stack {
                 let needs = !dependent.options.retain
                     || dependent
                         .resource
-                        .still_needs(&self.context(&dependent.name, &state), &entry.name)
+                        .still_needs(&self.context(&dependent.name, state), &entry.name)
                         .await?;
                 if needs {
                     return Err(Error::StillNeeded {
@@ -776,22 +832,23 @@ impl Stack {
             }
             // As in deploy: throttling that outlasts the SDK's retries runs the (idempotent)
             // teardown again (R20).
-            let ctx = self.context(&entry.name, &state);
+            let ctx = self.context(&entry.name, state);
             let removed = self
                 .retry_throttled(&entry.name, || entry.resource.teardown(&ctx))
                 .await?;
             report
                 .removed
                 .extend(removed.into_iter().map(|r| (entry.name.clone(), r)));
+            state.lock().await.resources.remove(&entry.name);
+            state.commit([entry.name.as_str()]).await?;
+        }
+        {
             let mut s = state.lock().await;
-            s.resources.remove(&entry.name);
-            self.store.save(&s)?;
+            for entry in &kept {
+                s.resources.remove(&entry.name);
+            }
         }
-        let mut s = state.lock().await;
-        for entry in kept {
-            s.resources.remove(&entry.name);
-        }
-        self.store.save(&s)?;
+        state.commit(kept.iter().map(|e| e.name.as_str())).await?;
         Ok(report)
     }
 
@@ -800,7 +857,7 @@ impl Stack {
     pub async fn refresh(&self) -> Result<DriftReport> {
         self.verify_accounts().await?;
         let loaded = self.store.load(&self.name)?;
-        let state = Arc::new(tokio::sync::Mutex::new(loaded.clone()));
+        let state = Arc::new(LiveState::new(self.store.clone(), loaded.clone()));
         let mut report = DriftReport::default();
         for entry in self
             .entries

@@ -3,7 +3,14 @@
 //!
 //! One JSON file per stack, `<dir>/<stack>.json` (default directory `.snapshift`), with a
 //! format version. Writes are atomic (temporary file, fsync, rename, fsync of the directory),
-//! so a crash leaves either the old or the new state. A lock file `<stack>.lock`, held with an
+//! so a crash leaves either the old or the new state. While a deploy or teardown runs, each
+//! change is appended to `<dir>/<stack>.journal` (one JSON line per changed resource, with a
+//! sequence number, fsync'd) instead of rewriting the whole file, so a step of a large batch
+//! costs the same as a step of a small one; once the journal outgrows the file, the file is
+//! rewritten with everything and the journal removed. Reading applies the journal's entries
+//! newer than the file; a last line cut short by a crash is ignored. When no deploy or
+//! teardown runs, the file alone is the state. The file is indented for people to read, or,
+//! for a stack of more than [`COMPACT_ABOVE`] resources, written on one line. A lock file `<stack>.lock`, held with an
 //! OS file lock for as long as a deploy or teardown runs, keeps a second process out; the OS
 //! releases it when the holder dies, so a crash never leaves a stale lock. The state never
 //! holds credentials or secrets: only ids, ARNs, names and what the crate made.
@@ -13,14 +20,18 @@ use std::{
     fs::{self, File, OpenOptions},
     io::{self, Write},
     path::{Path, PathBuf},
+    sync::atomic::{AtomicU64, Ordering},
 };
 
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AccountId, Region};
 
-/// The state file format this release reads and writes.
-pub const STATE_VERSION: u32 = 1;
+/// Past this many resources, the state file is written on one line (see the module docs).
+pub const COMPACT_ABOVE: usize = 100;
+
+/// The state file format this release reads and writes (2: with a journal).
+pub const STATE_VERSION: u32 = 2;
 
 /// A state file problem: nothing was overwritten.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +117,22 @@ pub struct StackState {
     pub stack: String,
     /// Resources by logical name.
     pub resources: BTreeMap<String, ResourceRecord>,
+    /// The last journal entry this file holds (entries up to it are already applied).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub journal: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One line of the journal: a resource's record as it now is, or its removal.
+#[derive(Debug, Serialize, Deserialize)]
+struct JournalEntry {
+    seq: u64,
+    resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    record: Option<ResourceRecord>,
 }
 
 impl StackState {
@@ -115,6 +142,7 @@ impl StackState {
             version: STATE_VERSION,
             stack: stack.to_owned(),
             resources: BTreeMap::new(),
+            journal: 0,
         }
     }
 }
@@ -174,25 +202,113 @@ impl StateStore {
                 found: version,
             });
         }
-        let state: StackState =
+        let mut state: StackState =
             serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
         if state.stack != stack {
             return Err(corrupt(format!("it belongs to stack `{}`", state.stack)));
         }
+        self.replay(&mut state)?;
         Ok(state)
     }
 
+    /// The journal of `stack`.
+    fn journal_path(&self, stack: &str) -> PathBuf {
+        self.dir.join(format!("{stack}.journal"))
+    }
+
+    /// Applies the journal's entries newer than the file.
+    fn replay(&self, state: &mut StackState) -> Result<(), StateError> {
+        let path = self.journal_path(&state.stack);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Self::io(&path)(e)),
+        };
+        // Every entry ends with a newline: what follows the last one is a write a crash cut
+        // short, never acknowledged, and ignored.
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        for (number, line) in complete.lines().enumerate() {
+            let entry: JournalEntry =
+                serde_json::from_str(line).map_err(|e| StateError::Corrupt {
+                    path: path.clone(),
+                    problem: format!("line {}: {e}", number + 1),
+                })?;
+            if entry.seq <= state.journal {
+                continue;
+            }
+            match entry.record {
+                Some(record) => state.resources.insert(entry.resource, record),
+                None => state.resources.remove(&entry.resource),
+            };
+            state.journal = entry.seq;
+        }
+        Ok(())
+    }
+
     /// Writes the state atomically: temporary file, fsync, rename, fsync of the directory.
+    /// The journal, if any, is removed: the file holds everything.
     pub fn save(&self, state: &StackState) -> Result<(), StateError> {
-        let path = self.path(&state.stack);
+        let text = self.render(state, 0)?;
+        self.write(&state.stack, &text)?;
+        self.remove_journal(&state.stack)
+    }
+
+    fn remove_journal(&self, stack: &str) -> Result<(), StateError> {
+        let path = self.journal_path(stack);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Self::io(&path)(e)),
+        }
+    }
+
+    /// Appends entries (whole lines) to the journal of `stack`, durably.
+    fn append(&self, stack: &str, lines: &str) -> Result<(), StateError> {
+        let path = self.journal_path(stack);
+        fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
+        let new = !path.exists();
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(Self::io(&path))?;
+        file.write_all(lines.as_bytes()).map_err(Self::io(&path))?;
+        file.sync_data().map_err(Self::io(&path))?;
+        if new {
+            if let Ok(dir) = File::open(&self.dir) {
+                // Makes the new file's name durable; not every platform can fsync a directory.
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(())
+    }
+
+    /// The text of the state file.
+    /// The text of the state file: indented for people to read, or, past
+    /// [`COMPACT_ABOVE`] resources (a fleet), on one line, which is half the size. `hint` is
+    /// the size of the last text, so that the buffer is allocated once.
+    fn render(&self, state: &StackState, hint: usize) -> Result<String, StateError> {
+        let mut text = Vec::with_capacity(hint + hint / 8);
+        let written = if state.resources.len() > COMPACT_ABOVE {
+            serde_json::to_writer(&mut text, state)
+        } else {
+            serde_json::to_writer_pretty(&mut text, state)
+        };
+        let corrupt = |problem: String| StateError::Corrupt {
+            path: self.path(&state.stack),
+            problem,
+        };
+        written.map_err(|e| corrupt(e.to_string()))?;
+        String::from_utf8(text).map_err(|e| corrupt(e.to_string()))
+    }
+
+    /// Writes the text of `stack`'s state file atomically.
+    fn write(&self, stack: &str, text: &str) -> Result<(), StateError> {
+        let path = self.path(stack);
         fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
         let tmp = self
             .dir
-            .join(format!(".{}.json.tmp-{}", state.stack, std::process::id()));
-        let text = serde_json::to_string_pretty(state).map_err(|e| StateError::Corrupt {
-            path: path.clone(),
-            problem: e.to_string(),
-        })?;
+            .join(format!(".{stack}.json.tmp-{}", std::process::id()));
         let mut file = File::create(&tmp).map_err(Self::io(&tmp))?;
         file.write_all(text.as_bytes()).map_err(Self::io(&tmp))?;
         file.write_all(b"\n").map_err(Self::io(&tmp))?;
@@ -256,8 +372,183 @@ fn hostname() -> String {
         .unwrap_or_else(|| "this host".into())
 }
 
+/// The state of a running deploy or teardown and the writes of its file (group commit): a
+/// caller changes a resource's record, then [`commit`](LiveState::commit)s its name, which
+/// returns once a write that holds the change is on disk. Changes made while a write is under
+/// way share the next write, and a write appends only the records that changed to the
+/// journal; the whole file is rewritten first, and again once the journal outgrows it.
+#[derive(Debug)]
+pub(crate) struct LiveState {
+    store: StateStore,
+    state: tokio::sync::Mutex<StackState>,
+    /// One write at a time, and what the writes need to know.
+    writer: tokio::sync::Mutex<Writer>,
+    /// Resources changed and not written yet.
+    dirty: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// Changes counted so far, and how many of them the last write holds.
+    changed: AtomicU64,
+    written: AtomicU64,
+    /// Writes made, for tests.
+    #[cfg(test)]
+    writes: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Writer {
+    /// Whether the file has been rewritten since the state was loaded (a journal line cut
+    /// short by a crash goes then).
+    compacted: bool,
+    /// The bytes of the journal, and of the file when it was last rewritten.
+    journal_bytes: usize,
+    file_bytes: usize,
+}
+
+/// What one write does.
+enum Pending {
+    File(String),
+    Journal(String),
+}
+
+impl LiveState {
+    pub(crate) fn new(store: StateStore, state: StackState) -> LiveState {
+        LiveState {
+            store,
+            state: tokio::sync::Mutex::new(state),
+            writer: tokio::sync::Mutex::new(Writer::default()),
+            dirty: std::sync::Mutex::default(),
+            changed: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            #[cfg(test)]
+            writes: AtomicU64::new(0),
+        }
+    }
+
+    /// The state, to read or change (then [`commit`](Self::commit)).
+    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, StackState> {
+        self.state.lock().await
+    }
+
+    /// Rewrites the whole file if the journal holds anything, and removes the journal: when no
+    /// deploy or teardown runs, the file alone is the state.
+    pub(crate) async fn finish(&self) -> Result<(), StateError> {
+        let pending = {
+            let writer = self.writer.lock().await;
+            writer.journal_bytes > 0
+                || !self
+                    .dirty
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .is_empty()
+        };
+        if pending {
+            self.writer.lock().await.compacted = false;
+            self.commit(std::iter::empty::<String>()).await?;
+        }
+        Ok(())
+    }
+
+    /// Returns once the changes made before the call to the records of `resources` are
+    /// written durably.
+    pub(crate) async fn commit<I>(&self, resources: I) -> Result<(), StateError>
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.dirty
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(resources.into_iter().map(Into::into));
+        let mine = self.changed.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut writer = self.writer.lock().await;
+        if self.written.load(Ordering::SeqCst) >= mine {
+            // A write that began after this change holds it.
+            return Ok(());
+        }
+        let (upto, stack, write) = {
+            let mut state = self.state.lock().await;
+            // Every change counted so far was made, and marked, before this lock was taken.
+            let upto = self.changed.load(Ordering::SeqCst);
+            let dirty = std::mem::take(
+                &mut *self
+                    .dirty
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            let full = !writer.compacted || writer.journal_bytes > writer.file_bytes.max(64 * 1024);
+            let write = if full {
+                Pending::File(self.store.render(&state, writer.file_bytes)?)
+            } else {
+                let mut lines = String::new();
+                for resource in dirty {
+                    state.journal += 1;
+                    let entry = JournalEntry {
+                        seq: state.journal,
+                        record: state.resources.get(&resource).cloned(),
+                        resource,
+                    };
+                    let line = serde_json::to_string(&entry).map_err(|e| StateError::Corrupt {
+                        path: self.store.journal_path(&state.stack),
+                        problem: e.to_string(),
+                    })?;
+                    lines.push_str(&line);
+                    lines.push('\n');
+                }
+                Pending::Journal(lines)
+            };
+            (upto, state.stack.clone(), write)
+        };
+        let store = self.store.clone();
+        let path = store.path(&stack);
+        let written = match write {
+            Pending::File(text) => {
+                let bytes = text.len();
+                tokio::task::spawn_blocking(move || {
+                    store.write(&stack, &text)?;
+                    store.remove_journal(&stack)
+                })
+                .await
+                .map(|result| result.map(|()| (true, bytes)))
+            }
+            Pending::Journal(lines) => {
+                let bytes = lines.len();
+                tokio::task::spawn_blocking(move || store.append(&stack, &lines))
+                    .await
+                    .map(|result| result.map(|()| (false, bytes)))
+            }
+        };
+        let written = written
+            .map_err(|e| StateError::Io {
+                path,
+                source: io::Error::other(e.to_string()),
+            })
+            .and_then(|result| result);
+        let (file, bytes) = match written {
+            Ok(done) => done,
+            Err(e) => {
+                // The changes taken for this write are not on disk: the next write rewrites
+                // the whole file.
+                writer.compacted = false;
+                return Err(e);
+            }
+        };
+        if file {
+            writer.compacted = true;
+            writer.file_bytes = bytes;
+            writer.journal_bytes = 0;
+        } else {
+            writer.journal_bytes += bytes;
+        }
+        self.written.store(upto, Ordering::SeqCst);
+        #[cfg(test)]
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
@@ -265,6 +556,154 @@ mod tests {
             std::env::temp_dir().join(format!("snapshift-state-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
+    }
+
+    fn record(n: usize) -> ResourceRecord {
+        ResourceRecord {
+            kind: "kms-key".into(),
+            account: "111111111111".parse().unwrap(),
+            region: "us-east-1".parse().unwrap(),
+            status: Status::Deployed,
+            depends_on: vec![],
+            retain: false,
+            outputs: serde_json::json!({ "n": n }),
+            data: serde_json::Value::Null,
+        }
+    }
+
+    // Many resources committing at once share writes, and each finds its change on disk when
+    // its commit returns.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_commits_share_writes_and_each_change_is_on_disk() {
+        let store = StateStore::new(temp_dir("group-commit"));
+        let live = Arc::new(LiveState::new(store.clone(), StackState::new("s1")));
+        let tasks: Vec<_> = (0..200)
+            .map(|n| {
+                let live = Arc::clone(&live);
+                let store = store.clone();
+                tokio::spawn(async move {
+                    live.lock()
+                        .await
+                        .resources
+                        .insert(format!("r{n}"), record(n));
+                    live.commit([format!("r{n}")]).await.unwrap();
+                    let on_disk = store.load("s1").unwrap();
+                    assert_eq!(on_disk.resources.get(&format!("r{n}")), Some(&record(n)));
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(store.load("s1").unwrap().resources.len(), 200);
+        let writes = live.writes.load(Ordering::SeqCst);
+        assert!(
+            (1..200).contains(&writes),
+            "{writes} writes for 200 commits"
+        );
+    }
+
+    // After the first write rewrites the file, a change appends one journal line instead of
+    // rewriting the file, and reading applies it.
+    #[tokio::test]
+    async fn changes_go_to_the_journal_and_reading_applies_them() {
+        let dir = temp_dir("journal");
+        let store = StateStore::new(&dir);
+        let live = LiveState::new(store.clone(), StackState::new("s1"));
+        live.lock().await.resources.insert("a".into(), record(1));
+        live.commit(["a"]).await.unwrap();
+        let file = fs::read_to_string(store.path("s1")).unwrap();
+        for n in 2..=4 {
+            live.lock()
+                .await
+                .resources
+                .insert(format!("r{n}"), record(n));
+            live.commit([format!("r{n}")]).await.unwrap();
+        }
+        live.lock().await.resources.remove("a");
+        live.commit(["a"]).await.unwrap();
+        assert_eq!(fs::read_to_string(store.path("s1")).unwrap(), file);
+        let journal = fs::read_to_string(dir.join("s1.journal")).unwrap();
+        assert_eq!(journal.lines().count(), 4, "{journal}");
+        let loaded = store.load("s1").unwrap();
+        assert_eq!(loaded.resources, live.lock().await.resources);
+        assert_eq!(loaded.journal, 4);
+    }
+
+    // A crash in the middle of an append leaves a line without its newline: it was never
+    // acknowledged and is ignored; the next write rewrites the file and removes the journal.
+    #[tokio::test]
+    async fn a_journal_line_cut_short_is_ignored_then_dropped() {
+        let dir = temp_dir("torn");
+        let store = StateStore::new(&dir);
+        let live = LiveState::new(store.clone(), StackState::new("s1"));
+        live.lock().await.resources.insert("a".into(), record(1));
+        live.commit(["a"]).await.unwrap();
+        live.lock().await.resources.insert("b".into(), record(2));
+        live.commit(["b"]).await.unwrap();
+        let mut journal = OpenOptions::new()
+            .append(true)
+            .open(dir.join("s1.journal"))
+            .unwrap();
+        journal
+            .write_all(br#"{"seq":2,"resource":"c","rec"#)
+            .unwrap();
+        let loaded = store.load("s1").unwrap();
+        assert_eq!(
+            loaded.resources.keys().collect::<Vec<_>>(),
+            ["a", "b"],
+            "the cut line is not applied"
+        );
+        let live = LiveState::new(store.clone(), loaded);
+        live.lock().await.resources.insert("d".into(), record(4));
+        live.commit(["d"]).await.unwrap();
+        assert!(!dir.join("s1.journal").exists());
+        assert_eq!(
+            store
+                .load("s1")
+                .unwrap()
+                .resources
+                .keys()
+                .collect::<Vec<_>>(),
+            ["a", "b", "d"]
+        );
+    }
+
+    // A crash after the file was rewritten and before the journal was removed: the journal's
+    // entries are already in the file and are not applied again (an old record would come
+    // back otherwise).
+    #[test]
+    fn journal_entries_the_file_holds_are_not_applied_again() {
+        let dir = temp_dir("stale-journal");
+        let store = StateStore::new(&dir);
+        let mut state = StackState::new("s1");
+        state.resources.insert("a".into(), record(2));
+        state.journal = 1;
+        store.save(&state).unwrap();
+        let old = JournalEntry {
+            seq: 1,
+            resource: "a".into(),
+            record: Some(record(1)),
+        };
+        fs::write(
+            dir.join("s1.journal"),
+            format!("{}\n", serde_json::to_string(&old).unwrap()),
+        )
+        .unwrap();
+        assert_eq!(store.load("s1").unwrap().resources["a"], record(2));
+    }
+
+    // A line in the middle of the journal that cannot be read is corruption, reported, and
+    // nothing is overwritten.
+    #[test]
+    fn an_unreadable_journal_line_is_reported() {
+        let dir = temp_dir("bad-journal");
+        let store = StateStore::new(&dir);
+        store.save(&StackState::new("s1")).unwrap();
+        fs::write(dir.join("s1.journal"), "not json\n{}\n").unwrap();
+        let err = store.load("s1").unwrap_err();
+        assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("line 1"), "{err}");
     }
 
     #[test]

@@ -1,12 +1,14 @@
-//! Waiting for slow AWS work (R5): progress events, one rate limiter per account and region
-//! shared by every waiter (R20), and slots that bound copies in flight per destination
-//! region (R19).
+//! Waiting for slow AWS work (R5): progress events, polls planned from the copy speed (R21),
+//! and slots that bound copies in flight per destination region (R19). The calls themselves
+//! are paced per account and region in [`crate::aws`] (R20).
 
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
+
+use tokio::time::Instant;
 
 use crate::ids::{AccountId, Region};
 
@@ -85,7 +87,8 @@ pub struct WaitConfig {
     pub timeout: Duration,
     /// How often to emit a heartbeat.
     pub heartbeat: Duration,
-    /// API calls per second per account and region for polling (R20).
+    /// API calls per second per account and region, for every call the stack makes (R20; see
+    /// [`Account::pace_calls`](crate::aws::Account::pace_calls)).
     pub calls_per_second: u32,
     /// Copies in flight per account and destination region (R19; AWS allows 20).
     pub copy_quota: usize,
@@ -123,40 +126,42 @@ impl WaitConfig {
     }
 }
 
-/// Spaces calls evenly: at most `per_second` per account and region, shared by every waiter.
-#[derive(Debug)]
-struct Limiter {
-    interval: Duration,
-    next: Mutex<Instant>,
-}
+/// The copy speeds measured in one account and region, the latest last.
+#[derive(Debug, Default)]
+struct Speeds(std::collections::VecDeque<f64>);
 
-impl Limiter {
-    async fn acquire(&self) {
-        let wait = {
-            let mut next = self
-                .next
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let now = Instant::now();
-            let at = (*next).max(now);
-            *next = at + self.interval;
-            at - now
-        };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+impl Speeds {
+    /// How many measurements are kept.
+    const KEPT: usize = 21;
+
+    fn record(&mut self, speed: f64) {
+        if self.0.len() == Self::KEPT {
+            self.0.pop_front();
         }
+        self.0.push_back(speed);
+    }
+
+    /// The upper quartile of the latest measurements: above the small copies whose time is
+    /// mostly fixed costs (planning from them would notice big copies late), below a lone
+    /// fast reading that a coarse poll made look faster than it was (planning from it would
+    /// poll for nothing).
+    fn estimate(&self) -> Option<f64> {
+        let mut sorted: Vec<f64> = self.0.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        sorted.get(sorted.len() * 3 / 4).copied()
     }
 }
 
-/// Shared waiting state of a stack: config, progress sink, rate limiters and copy slots.
+/// Shared waiting state of a stack: config, progress sink, copy slots, copy speeds.
 pub struct Runtime {
     pub(crate) config: WaitConfig,
     pub(crate) progress: Arc<dyn Progress>,
-    limiters: Mutex<BTreeMap<(AccountId, Region), Arc<Limiter>>>,
     slots: Mutex<BTreeMap<(AccountId, Region), Arc<Slots>>>,
     sources: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Measured copy speed per account and region, GiB per second.
-    speeds: Mutex<BTreeMap<(AccountId, Region), f64>>,
+    speeds: Mutex<BTreeMap<(AccountId, Region), Speeds>>,
+    /// Told when a copy teaches a faster speed.
+    learned: tokio::sync::Notify,
 }
 
 /// The copy slots of one account and destination region: a semaphore whose waiters are
@@ -232,10 +237,10 @@ impl Runtime {
         Runtime {
             config,
             progress,
-            limiters: Mutex::new(BTreeMap::new()),
             slots: Mutex::new(BTreeMap::new()),
             sources: Mutex::new(BTreeMap::new()),
             speeds: Mutex::new(BTreeMap::new()),
+            learned: tokio::sync::Notify::new(),
         }
     }
 
@@ -247,23 +252,6 @@ impl Runtime {
     /// Emits a progress event.
     pub fn emit(&self, event: ProgressEvent) {
         self.progress.event(&event);
-    }
-
-    /// Waits for the next polling turn of `account` in `region` (R20).
-    pub async fn rate_limit(&self, account: AccountId, region: &Region) {
-        let limiter = {
-            let mut map = self
-                .limiters
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            Arc::clone(map.entry((account, region.clone())).or_insert_with(|| {
-                Arc::new(Limiter {
-                    interval: Duration::from_secs(1) / self.config.calls_per_second.max(1),
-                    next: Mutex::new(Instant::now()),
-                })
-            }))
-        };
-        limiter.acquire().await;
     }
 
     fn slots(&self, account: AccountId, region: &Region) -> Arc<Slots> {
@@ -350,12 +338,24 @@ impl Runtime {
         region: &Region,
         gib: f64,
     ) -> (Duration, bool) {
-        let measured = self
-            .speeds
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&(account, region.clone()))
-            .copied();
+        // This account's copies, or else those of another account in the same region (the
+        // copies run in the same place).
+        let measured = {
+            let speeds = self
+                .speeds
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            speeds
+                .get(&(account, region.clone()))
+                .and_then(Speeds::estimate)
+                .or_else(|| {
+                    speeds
+                        .iter()
+                        .filter(|((_, r), _)| r == region)
+                        .filter_map(|(_, speeds)| speeds.estimate())
+                        .reduce(f64::max)
+                })
+        };
         let per_second =
             measured.unwrap_or(f64::from(self.config.copy_mib_per_second.max(1)) / 1024.0);
         let expected =
@@ -364,21 +364,35 @@ impl Runtime {
     }
 
     /// Records a finished copy of `gib` GiB that took `elapsed`, to plan the polls of the
-    /// next ones. The fastest speed seen is kept: a small copy's time is mostly fixed costs
-    /// and poll delay, and planning from a too-slow speed would notice copies late, while a
-    /// too-fast one only costs a few extra polls.
+    /// next ones from the upper quartile of the latest 21 speeds: above the small copies whose
+    /// time is mostly fixed costs, below a lone fast reading that a coarse poll made look
+    /// faster than it was.
     pub fn record_copy(&self, account: AccountId, region: &Region, gib: f64, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         if secs <= 0.0 || gib <= 0.0 {
             return;
         }
         let speed = gib / secs;
-        let mut speeds = self
-            .speeds
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = speeds.entry((account, region.clone())).or_insert(speed);
-        *entry = entry.max(speed);
+        let faster = {
+            let mut speeds = self
+                .speeds
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let entry = speeds.entry((account, region.clone())).or_default();
+            let before = entry.estimate();
+            entry.record(speed);
+            before.is_none_or(|b| entry.estimate().is_some_and(|now| now > b))
+        };
+        if faster {
+            self.learned.notify_waiters();
+        }
+    }
+
+    /// Completes when a copy of this run has taught a faster speed (see
+    /// [`record_copy`](Self::record_copy)): a waiter planned on a guess re-plans then instead
+    /// of at its next poll. Create it before reading [`expected_copy_time`](Self::expected_copy_time).
+    pub fn speed_learned(&self) -> tokio::sync::futures::Notified<'_> {
+        self.learned.notified()
     }
 }
 
@@ -451,8 +465,8 @@ impl Backoff {
     pub fn for_expected(config: &WaitConfig, expected: Duration, measured: bool) -> Backoff {
         let mut backoff = Backoff::new(config);
         if measured {
-            backoff.first = Some((expected * 9 / 10).max(config.initial_interval));
-            backoff.interval = (expected / 20).clamp(config.initial_interval, config.max_interval);
+            backoff.first = Some((expected * 19 / 20).max(config.initial_interval));
+            backoff.interval = (expected / 40).clamp(config.initial_interval, config.max_interval);
             backoff.growth = 1.5;
         } else {
             backoff.max = config.max_interval.max(expected / 8);
@@ -465,11 +479,11 @@ impl Backoff {
     /// been measured (R21).
     pub fn replan(&mut self, config: &WaitConfig, expected: Duration) {
         self.first = Some(
-            (expected * 9 / 10)
+            (expected * 19 / 20)
                 .saturating_sub(self.elapsed())
                 .max(config.initial_interval),
         );
-        self.interval = (expected / 20).clamp(config.initial_interval, config.max_interval);
+        self.interval = (expected / 40).clamp(config.initial_interval, config.max_interval);
         self.max = config.max_interval;
         self.growth = 1.5;
     }
@@ -503,36 +517,6 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    // R20: one limiter per account and region spaces every caller's calls.
-    #[tokio::test]
-    async fn r20_rate_limit_spaces_calls_across_waiters() {
-        let runtime = Arc::new(Runtime::new(
-            WaitConfig {
-                calls_per_second: 50,
-                ..WaitConfig::fast()
-            },
-            Arc::new(TracingProgress),
-        ));
-        let account: AccountId = "111111111111".parse().unwrap();
-        let region: Region = "us-east-1".parse().unwrap();
-        let start = Instant::now();
-        let tasks: Vec<_> = (0..10)
-            .map(|_| {
-                let (runtime, region) = (Arc::clone(&runtime), region.clone());
-                tokio::spawn(async move { runtime.rate_limit(account, &region).await })
-            })
-            .collect();
-        for t in tasks {
-            t.await.unwrap();
-        }
-        // 10 calls at 50 per second: the last waits at least 9 × 20 ms.
-        assert!(
-            start.elapsed() >= Duration::from_millis(170),
-            "{:?}",
-            start.elapsed()
-        );
-    }
 
     // R19: slots bound copies in flight per account and destination region.
     #[tokio::test]

@@ -201,18 +201,18 @@ impl FleetMigration {
                         }
                     }
                     let region = reference.region().unwrap_or(&self.region).clone();
-                    let info = Rds::new(&self.source, &region)
-                        .describe_snapshot(reference.kind(), reference.id().as_str())
-                        .await
-                        .map_err(aws)?
-                        .ok_or_else(|| {
-                            invalid(format!("snapshot {reference} does not exist in {region}"))
-                        })?;
+                    let there = Rds::new(&self.source, &region);
+                    let info =
+                        read(|| there.describe_snapshot(reference.kind(), reference.id().as_str()))
+                            .await
+                            .map_err(aws)?
+                            .ok_or_else(|| {
+                                invalid(format!("snapshot {reference} does not exist in {region}"))
+                            })?;
                     found.insert(info.arn.clone(), FleetSnapshot::from_info(&info, region)?);
                 }
                 Selector::Latest(kind, source) => {
-                    let newest = rds
-                        .list_snapshots(*kind, Some(source))
+                    let newest = read(|| rds.list_snapshots(*kind, Some(source)))
                         .await
                         .map_err(aws)?
                         .into_iter()
@@ -231,11 +231,11 @@ impl FleetMigration {
                 }
                 Selector::Tagged(key, value) => {
                     for kind in [SnapshotKind::Cluster, SnapshotKind::Db] {
-                        for info in rds.list_snapshots(kind, None).await.map_err(aws)? {
+                        for info in read(|| rds.list_snapshots(kind, None)).await.map_err(aws)? {
                             if info.snapshot_type != "manual" || !info.is_available() {
                                 continue;
                             }
-                            let tags = rds.tags(&info.arn).await.map_err(aws)?;
+                            let tags = read(|| rds.tags(&info.arn)).await.map_err(aws)?;
                             if tags.iter().any(|(k, v)| k == key && v == value) {
                                 found.insert(
                                     info.arn.clone(),
@@ -517,4 +517,24 @@ impl Stack {
         }
         Ok(FleetHandles { keys, items })
     }
+}
+
+/// A read throttled past the SDK's retries is made again with backoff, up to 8 times (R20):
+/// a batch reads many snapshots at once, and one throttled read should not stop it.
+async fn read<T, F, Fut>(mut call: F) -> Result<T, crate::aws::AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::aws::AwsError>>,
+{
+    let mut pause = std::time::Duration::from_millis(500);
+    for _ in 0..8 {
+        match call().await {
+            Err(e) if e.is_throttled() => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(30));
+            }
+            other => return other,
+        }
+    }
+    call().await
 }

@@ -1,6 +1,11 @@
 //! The resources of a migration: the re-encrypting copy in the source account, the share, the
 //! copy in the target account, the restore, and the same-account re-encryption.
 
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -153,18 +158,23 @@ async fn wait_available(
     let mut last_percent = None;
     let mut last_not_ready = None;
     loop {
-        runtime.rate_limit(account, rds.region()).await;
-        let asked = std::time::Instant::now();
-        let info = rds
-            .describe_snapshot(kind, reference)
-            .await
-            .map_err(aws(ctx))?
-            .ok_or_else(|| {
-                conflict(
-                    ctx,
-                    format!("snapshot {reference} disappeared while snapshift waited for it"),
-                )
-            })?;
+        let asked = tokio::time::Instant::now();
+        let info = match rds.describe_snapshot(kind, reference).await {
+            Ok(info) => info,
+            // A poll is a read: throttled past the SDK's retries, it is asked again shortly,
+            // and the wait goes on as planned (R20).
+            Err(e) if e.is_throttled() && !backoff.timed_out() => {
+                tokio::time::sleep(runtime.config().initial_interval).await;
+                continue;
+            }
+            Err(e) => return Err(aws(ctx)(e)),
+        }
+        .ok_or_else(|| {
+            conflict(
+                ctx,
+                format!("snapshot {reference} disappeared while snapshift waited for it"),
+            )
+        })?;
         if info.is_available() {
             runtime.emit(ProgressEvent::Done {
                 resource: ctx.name().to_owned(),
@@ -190,6 +200,13 @@ async fn wait_available(
                 ctx,
                 format!("snapshot {reference} is {}: it will not become available; tear down to delete it, then deploy again", info.status),
             ));
+        }
+        // A copy found running (a re-run, or a throttled step run again): plan from what is
+        // left of it, not from its whole size.
+        if let (None, false, Some(gib), 1..=99) = (last_percent, learn, size_gb, info.percent) {
+            let (whole, _) = runtime.expected_copy_time(account, rds.region(), gib);
+            let left = whole.mul_f64(f64::from(100 - info.percent) / 100.0);
+            backoff.replan(runtime.config(), backoff.elapsed() + left);
         }
         if last_percent != Some(info.percent) {
             last_percent = Some(info.percent);
@@ -225,15 +242,27 @@ async fn wait_available(
             }
         }
         let (resource, status) = (ctx.name().to_owned(), info.status.clone());
-        backoff
-            .pause_with(|elapsed| {
-                runtime.emit(ProgressEvent::Heartbeat {
-                    resource: resource.clone(),
-                    status: status.clone(),
-                    elapsed,
-                })
+        let pause = backoff.pause_with(|elapsed| {
+            runtime.emit(ProgressEvent::Heartbeat {
+                resource: resource.clone(),
+                status: status.clone(),
+                elapsed,
             })
-            .await;
+        });
+        match (size_gb, measured) {
+            // Planned on a guess: a copy that teaches the speed ends the pause, to re-plan.
+            (Some(gib), false) => {
+                tokio::select! {
+                    () = pause => {}
+                    () = runtime.speed_learned() => {
+                        let (expected, _) = runtime.expected_copy_time(account, rds.region(), gib);
+                        measured = true;
+                        backoff.replan(runtime.config(), expected);
+                    }
+                }
+            }
+            _ => pause.await,
+        }
     }
 }
 
@@ -249,7 +278,7 @@ async fn start_copy(
     kind: SnapshotKind,
     request: &CopyRequest<'_>,
     size_gb: u32,
-) -> Result<(bool, crate::engine::wait::CopySlot)> {
+) -> Result<(Option<SnapshotInfo>, crate::engine::wait::CopySlot)> {
     let runtime = ctx.runtime();
     let mut backoff = Backoff::new(runtime.config());
     let mut lowered = false;
@@ -259,12 +288,12 @@ async fn start_copy(
             .copy_slot(account, rds.region(), ctx.name(), size_gb)
             .await;
         match rds.copy_snapshot(kind, request).await {
-            Ok(_) => {
+            Ok(info) => {
                 runtime.emit(ProgressEvent::Started {
                     resource: ctx.name().to_owned(),
                     what: format!("copy of {} to {}", request.source, request.target),
                 });
-                return Ok((true, slot));
+                return Ok((Some(info), slot));
             }
             Err(e) if e.is("SnapshotQuotaExceeded") && !backoff.timed_out() => {
                 drop(slot);
@@ -285,7 +314,7 @@ async fn start_copy(
                 if e.is("DBSnapshotAlreadyExists")
                     || e.is("DBClusterSnapshotAlreadyExistsFault") =>
             {
-                return Ok((false, slot))
+                return Ok((None, slot))
             }
             Err(e) => return Err(aws(ctx)(e)),
         }
@@ -302,16 +331,20 @@ async fn ensure_copy(
     kind: SnapshotKind,
     request: CopyRequest<'_>,
     size_gb: u32,
+    look_first: bool,
 ) -> Result<SnapshotInfo> {
     let not_ours = || Error::NotOurs {
         resource: ctx.name().to_owned(),
         what: format!("snapshot {}", request.target),
     };
-    if let Some(existing) = rds
-        .describe_snapshot(kind, request.target)
-        .await
-        .map_err(aws(ctx))?
-    {
+    let existing = if look_first {
+        rds.describe_snapshot(kind, request.target)
+            .await
+            .map_err(aws(ctx))?
+    } else {
+        None
+    };
+    if let Some(existing) = existing {
         if !is_ours(ctx, rds, &existing.arn).await? {
             return Err(not_ours());
         }
@@ -327,20 +360,25 @@ async fn ensure_copy(
     // One copy of a source at a time (AWS queues the others, R19), and a quota slot only
     // while a copy can make progress.
     let _turn = ctx.runtime().source_turn(request.source).await;
-    let (made_now, _slot) = start_copy(ctx, rds, account, kind, &request, size_gb).await?;
-    let started = rds
-        .describe_snapshot(kind, request.target)
-        .await
-        .map_err(aws(ctx))?
-        .ok_or_else(|| {
-            conflict(
-                ctx,
-                format!(
-                    "snapshot {} vanished right after its copy started",
-                    request.target
-                ),
-            )
-        })?;
+    let (made, _slot) = start_copy(ctx, rds, account, kind, &request, size_gb).await?;
+    let made_now = made.is_some();
+    // The copy's answer describes it; a copy that already existed is read.
+    let started = match made {
+        Some(info) => info,
+        None => rds
+            .describe_snapshot(kind, request.target)
+            .await
+            .map_err(aws(ctx))?
+            .ok_or_else(|| {
+                conflict(
+                    ctx,
+                    format!(
+                        "snapshot {} vanished right after its copy started",
+                        request.target
+                    ),
+                )
+            })?,
+    };
     if made_now {
         rds.add_tags(&started.arn, &tags).await.map_err(aws(ctx))?;
     } else if !is_ours(ctx, rds, &started.arn).await? {
@@ -406,6 +444,9 @@ pub struct SourceCopy {
     targets: Vec<AccountId>,
     copy_id: SnapshotId,
     copy_tags: bool,
+    /// Set by preflight when the copy's identifier was free: deploy then copies without
+    /// looking again (a copy made meanwhile answers "already exists", which deploy handles).
+    free_at_preflight: Arc<AtomicBool>,
 }
 
 impl SourceCopy {
@@ -427,6 +468,7 @@ impl SourceCopy {
             targets,
             copy_id,
             copy_tags,
+            free_at_preflight: Arc::default(),
         }
     }
 
@@ -511,12 +553,13 @@ impl Resource for SourceCopy {
                 }
             }
             // The copy's identifier must be free, or this stack's own.
-            Some(_) => {
-                if let Some(existing) = rds
-                    .describe_snapshot(self.source.kind(), self.copy_id.as_str())
-                    .await
-                    .map_err(aws(ctx))?
-                {
+            Some(_) => match rds
+                .describe_snapshot(self.source.kind(), self.copy_id.as_str())
+                .await
+                .map_err(aws(ctx))?
+            {
+                Some(existing) => {
+                    self.free_at_preflight.store(false, Ordering::SeqCst);
                     if !is_ours(ctx, &rds, &existing.arn).await? {
                         return Err(Error::NotOurs {
                             resource: ctx.name().to_owned(),
@@ -524,7 +567,8 @@ impl Resource for SourceCopy {
                         });
                     }
                 }
-            }
+                None => self.free_at_preflight.store(true, Ordering::SeqCst),
+            },
         }
         Ok(())
     }
@@ -597,7 +641,8 @@ impl Resource for SourceCopy {
                     target: copy,
                     ..Default::default()
                 };
-                let info = ensure_copy(ctx, &rds, self.account.id(), kind, request, 0).await?;
+                let info =
+                    ensure_copy(ctx, &rds, self.account.id(), kind, request, 0, true).await?;
                 return Ok(SnapshotOutputs::from_info(&info, copy, true));
             }
         }
@@ -633,7 +678,19 @@ impl Resource for SourceCopy {
             option_group: None,
         };
         let size = u32::try_from(source.allocated_gb).unwrap_or(0);
-        let info = ensure_copy(ctx, &rds, self.account.id(), kind, request, size).await?;
+        // Copied at once when preflight found the identifier free (one look per copy saved);
+        // a deploy run again (after throttling) looks first.
+        let look_first = !self.free_at_preflight.swap(false, Ordering::SeqCst);
+        let info = ensure_copy(
+            ctx,
+            &rds,
+            self.account.id(),
+            kind,
+            request,
+            size,
+            look_first,
+        )
+        .await?;
         Ok(SnapshotOutputs::from_info(
             &info,
             self.copy_id.as_str(),
@@ -862,6 +919,9 @@ pub struct TargetCopy {
     key: String,
     copy_tags: bool,
     option_group: Option<crate::ids::OptionGroupName>,
+    /// Set by preflight when the copy's identifier was free: deploy then copies without
+    /// looking again (a copy made meanwhile answers "already exists", which deploy handles).
+    free_at_preflight: Arc<AtomicBool>,
 }
 
 impl TargetCopy {
@@ -885,6 +945,7 @@ impl TargetCopy {
             key,
             copy_tags,
             option_group,
+            free_at_preflight: Arc::default(),
         }
     }
 
@@ -912,17 +973,21 @@ impl Resource for TargetCopy {
     async fn preflight(&self, ctx: &Context) -> Result<()> {
         // The identifier must be free in the target, or be this stack's own copy.
         let rds = self.rds();
-        if let Some(info) = rds
+        match rds
             .describe_snapshot(self.kind, self.id.as_str())
             .await
             .map_err(aws(ctx))?
         {
-            if !is_ours(ctx, &rds, &info.arn).await? {
-                return Err(Error::NotOurs {
-                    resource: ctx.name().to_owned(),
-                    what: format!("snapshot {} in account {}", self.id, self.account.id()),
-                });
+            Some(info) => {
+                self.free_at_preflight.store(false, Ordering::SeqCst);
+                if !is_ours(ctx, &rds, &info.arn).await? {
+                    return Err(Error::NotOurs {
+                        resource: ctx.name().to_owned(),
+                        what: format!("snapshot {} in account {}", self.id, self.account.id()),
+                    });
+                }
             }
+            None => self.free_at_preflight.store(true, Ordering::SeqCst),
         }
         // The target key must exist and be usable by the target account.
         if self.key != "alias/aws/rds" {
@@ -973,6 +1038,9 @@ impl Resource for TargetCopy {
                 option_group: self.option_group.as_ref().map(|g| g.as_str()),
             },
             shared.allocated_gb,
+            // Copied at once when preflight found the identifier free; a deploy run again
+            // (after throttling) looks first.
+            !self.free_at_preflight.swap(false, Ordering::SeqCst),
         )
         .await?;
         Ok(SnapshotOutputs::from_info(&info, self.id.as_str(), true))
@@ -1152,9 +1220,6 @@ impl Resource for Restore {
         // Wait for the database before changing it: RDS refuses changes while it is creating.
         let mut backoff = Backoff::new(ctx.runtime().config());
         loop {
-            ctx.runtime()
-                .rate_limit(self.account.id(), &self.region)
-                .await;
             match rds
                 .database_status(self.kind, &self.spec.identifier)
                 .await
@@ -1398,6 +1463,7 @@ impl Resource for ReencryptCopy {
                 option_group: None,
             },
             0,
+            true,
         )
         .await?;
         if self.delete_source {

@@ -69,6 +69,7 @@
 //! outcome, so tests can count calls per operation.
 
 mod backup;
+mod clock;
 mod iam;
 mod kms;
 mod rds;
@@ -81,85 +82,11 @@ use std::{
     time::Duration,
 };
 
-use aws_config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+pub use clock::{sdk_config_for, VirtualClock};
 pub use wire::AwsFault;
-
-/// An SDK configuration that reaches a fake at `uri` (perhaps in another process: see
-/// [`FakeAws::uri`] and [`FakeAws::access_key`]) with the credentials of `access_key`: short
-/// retry backoff, and a 2-second attempt timeout, or, with a [`VirtualClock`], the clock as
-/// the SDK's time source and no timeouts (in a paused runtime a timeout would fire while a
-/// request is on the wire).
-pub async fn sdk_config_for(uri: &str, access_key: &str, clock: Option<VirtualClock>) -> SdkConfig {
-    let credentials = aws_sdk_kms::config::Credentials::new(
-        access_key,
-        "fake-secret",
-        None,
-        None,
-        "snapshift-fake",
-    );
-    let loader = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(uri)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(credentials)
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1)),
-        );
-    match clock {
-        Some(clock) => {
-            loader
-                .time_source(clock)
-                .timeout_config(TimeoutConfig::disabled())
-                .load()
-                .await
-        }
-        None => {
-            loader
-                .timeout_config(
-                    TimeoutConfig::builder()
-                        .operation_attempt_timeout(Duration::from_secs(2))
-                        .build(),
-                )
-                .load()
-                .await
-        }
-    }
-}
-
-/// The SDK's time source read from tokio's clock. In a runtime started paused
-/// (`tokio::runtime::Builder::start_paused`), time then moves only when every task waits on a
-/// timer, so a sequential run of simulated hours takes seconds; with
-/// [`FakeAws::follow_request_clock`], the fake's copies finish on that same clock.
-#[derive(Debug, Clone)]
-pub struct VirtualClock {
-    runtime: tokio::runtime::Handle,
-    start: tokio::time::Instant,
-    start_system: std::time::SystemTime,
-}
-
-impl VirtualClock {
-    /// A clock that reads real time now and then moves with tokio's clock of the current
-    /// runtime, wherever it is read from. Call it inside that runtime.
-    pub fn start() -> VirtualClock {
-        VirtualClock {
-            runtime: tokio::runtime::Handle::current(),
-            start: tokio::time::Instant::now(),
-            start_system: std::time::SystemTime::now(),
-        }
-    }
-}
-
-impl aws_smithy_async::time::TimeSource for VirtualClock {
-    fn now(&self) -> std::time::SystemTime {
-        // The SDK may read its time source outside the runtime's context, where tokio's clock
-        // would be the real one.
-        let _context = self.runtime.enter();
-        self.start_system + self.start.elapsed()
-    }
-}
 
 use crate::{
     aws::Account,
@@ -245,6 +172,9 @@ pub(crate) struct World {
     /// When set, the fake's clock is the signing time of each request (`x-amz-date`), counted
     /// from this pair: a real instant and the same moment in seconds since the epoch.
     request_clock: Option<(std::time::Instant, i64)>,
+    /// The latest signing time seen: the fake's clock never goes back, though callers' clocks
+    /// differ by their clock-skew corrections.
+    request_clock_latest: i64,
     /// How many calls were throttled by `throttle_ratio` or the RDS token bucket.
     throttled: usize,
     /// RDS calls per second and burst per account and region (R20), if limited.
@@ -434,7 +364,10 @@ impl FakeAws {
     /// Makes the fake's clock the signing time of each request instead of real time: copies
     /// and jobs then finish on the callers' clock. With [`VirtualClock`] as their time source
     /// in a paused tokio runtime, a run of simulated hours takes seconds (a benchmark's
-    /// baseline, say). The signing time counts in whole seconds.
+    /// baseline, say). The signing time counts in whole seconds, and the clock never goes
+    /// back: a request signed before the latest one seen happens at the latest one's time
+    /// (each SDK client corrects its clock by the answers' `Date` on its own, so clients
+    /// differ by a second or so, and a snapshot seen available must stay so).
     pub fn follow_request_clock(&self) {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -777,15 +710,20 @@ impl Respond for Responder {
             .world
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let latest = world.request_clock_latest;
         let signed = world.request_clock.and_then(|(base, base_secs)| {
             let signed = request
                 .headers
                 .get("x-amz-date")
                 .and_then(|v| v.to_str().ok())
-                .and_then(amz_date_secs)?;
+                .and_then(amz_date_secs)?
+                .max(latest);
             let offset = u64::try_from(signed - base_secs).unwrap_or(0);
             Some((base + Duration::from_secs(offset), signed))
         });
+        if let Some((_, secs)) = signed {
+            world.request_clock_latest = secs;
+        }
         let request_now = signed.map(|(now, _)| now);
         REQUEST_NOW.with(|n| n.set(request_now));
         backup::settle(&mut world);

@@ -591,7 +591,7 @@ fn cross_region_markdown() -> Result<String, String> {
          cluster snapshot named `awsbackup:job-<id>` (R16). `Stack::copy_to_destination` copies \
          it; the copy is `awsbackup:copyjob-<id>` in the destination region, under the \
          destination vault's key (R11). Jobs are waited for with the stack's progress events \
-         and rate limiter, like snapshot copies.",
+         and paced calls, like snapshot copies.",
     ));
     out.push_str("\n\n");
     out.push_str(&wrap(
