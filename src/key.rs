@@ -89,7 +89,7 @@ impl From<DeletionWindow> for u32 {
     }
 }
 
-/// A shareable key that [`ShareableKey::build`] or [`ShareableKey::key_policy`] refuses.
+/// A shareable key that [`ShareableKeyBuilder::build`] or [`ShareableKey::key_policy`] refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {

@@ -48,7 +48,8 @@ pub(crate) struct Pace {
     bucket: std::sync::Mutex<Option<(f64, tokio::time::Instant)>>,
 }
 
-/// How many seconds of calls a [`Pace`] lets through at once, after a quiet time.
+/// How many seconds of calls an account may make at once in a region, after a quiet time,
+/// before its pace ([`Account::pace_calls`]) applies.
 pub const PACE_BURST_SECONDS: u32 = 10;
 
 impl Pace {

@@ -49,12 +49,12 @@
 //! # Error codes
 //! Taken from AWS: `InvalidRequestException` "Backup vault cannot be deleted because it
 //! contains recovery points." and "Related backup plan selections must be deleted prior to
-//! backup plan deletion"; the lifecycle messages "Error in rule <name> : Invalid lifecycle.
+//! backup plan deletion"; the lifecycle messages "Error in rule `<name>` : Invalid lifecycle.
 //! DeleteAfterDays cannot be less than 90 days apart from MoveToColdStorageAfterDays" and
 //! "... cannot be less than 1 or more than 36500 days" (`InvalidParameterValueException`);
 //! HTTP status 400 for every client error, `ResourceNotFoundException` included, as the API
 //! reference lists. Chosen where AWS documents nothing: `InvalidParameterValueException`
-//! (with the same "Error in rule <name> : " prefix) for a bad schedule, window, missing
+//! (with the same "Error in rule `<name>` : " prefix) for a bad schedule, window, missing
 //! target or destination vault, vault name or vault key, an untrusted or missing role, an
 //! empty selection, or a resource that is not an Aurora cluster of the caller's account and
 //! region; `ResourceNotFoundException` for a missing vault, plan, selection, recovery point or

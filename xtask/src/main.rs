@@ -16,7 +16,8 @@ Tasks:
                     examples/README.md) from the crate's builders
   codegen --check   fail, naming each file, if a generated file is stale
   ci                everything CI checks, in order: fmt, clippy, nextest, doc tests,
-                    codegen --check, and a smoke run of the fleet benchmark
+                    a smoke run of the fleet benchmark, rustdoc with warnings denied,
+                    and codegen --check
   bench [--n 10,100,500] [--record]
                     the fleet benchmark (release build): makespan against the lower bound
                     and a naive baseline, API calls, throttling, peak memory; --record
@@ -131,6 +132,25 @@ fn ci() -> Result<(), String> {
         if !status.success() {
             return Err(format!("{title} failed ({status})"));
         }
+    }
+    // Every public item documented, every intra-doc link resolved.
+    let title = "cargo doc --no-deps (RUSTDOCFLAGS=\"-D warnings\")";
+    eprintln!("==> {title}");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "doc",
+            "--no-deps",
+            "--package",
+            "snapshift",
+            "--features",
+            "testing",
+        ])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .current_dir(project_root())
+        .status()
+        .map_err(|e| format!("{title}: could not start cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("{title} failed ({status})"));
     }
     eprintln!("==> cargo xtask codegen --check");
     codegen::run(codegen::Mode::Check)?;
