@@ -410,7 +410,10 @@ enum Pending {
 }
 
 impl LiveState {
-    pub(crate) fn new(store: StateStore, state: StackState) -> LiveState {
+    pub(crate) fn new(store: StateStore, mut state: StackState) -> LiveState {
+        // Written from now on in this release's format: a release that reads only the file
+        // (and would miss a journal left by a crash) refuses it instead.
+        state.version = STATE_VERSION;
         LiveState {
             store,
             state: tokio::sync::Mutex::new(state),
@@ -691,6 +694,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(store.load("s1").unwrap().resources["a"], record(2));
+    }
+
+    // A file of the previous format is written in this one once a run changes it, so that a
+    // release that would not read the journal refuses the file instead of missing changes.
+    #[tokio::test]
+    async fn a_run_writes_the_current_format_version() {
+        let dir = temp_dir("version");
+        let store = StateStore::new(&dir);
+        let mut old = StackState::new("s1");
+        old.version = 1;
+        store.save(&old).unwrap();
+        let live = LiveState::new(store.clone(), store.load("s1").unwrap());
+        live.lock().await.resources.insert("a".into(), record(1));
+        live.commit(["a"]).await.unwrap();
+        assert_eq!(store.load("s1").unwrap().version, STATE_VERSION);
     }
 
     // A line in the middle of the journal that cannot be read is corruption, reported, and
