@@ -392,15 +392,21 @@ async fn account(uri: &str, account: &str, clock: &VirtualClock) -> Account {
     )
 }
 
+/// The source account and the target accounts, on `clock`.
+async fn accounts(uri: &str, clock: &VirtualClock) -> (Account, Vec<Account>) {
+    let source = account(uri, A, clock).await;
+    let mut targets = Vec::new();
+    for t in TARGETS {
+        targets.push(account(uri, t, clock).await);
+    }
+    (source, targets)
+}
+
 /// snapshift: one stack, the fleet to two accounts. Returns the makespan in simulated seconds
 /// and how many snapshot-target pairs are not done.
 async fn ours(job: &Job) -> Result<(f64, usize), Error> {
     let clock = VirtualClock::start().latency(LATENCY);
-    let source = account(&job.uri, A, &clock).await;
-    let mut targets = Vec::new();
-    for t in TARGETS {
-        targets.push(account(&job.uri, t, &clock).await);
-    }
+    let (source, targets) = accounts(&job.uri, &clock).await;
     let dir = std::env::temp_dir().join(format!("snapshift-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let started = tokio::time::Instant::now();
@@ -476,11 +482,7 @@ impl snapshift::engine::Progress for Trace {
 /// into each target, poll. Returns the makespan in simulated seconds.
 async fn baseline(job: &Job) -> Result<(f64, usize), Error> {
     let clock = VirtualClock::start().latency(LATENCY);
-    let source = account(&job.uri, A, &clock).await;
-    let mut targets = Vec::new();
-    for t in TARGETS {
-        targets.push(account(&job.uri, t, &clock).await);
-    }
+    let (source, targets) = accounts(&job.uri, &clock).await;
     let aws = |e: snapshift::aws::AwsError| Error::Aws {
         resource: "baseline".into(),
         source: Box::new(e),

@@ -251,34 +251,34 @@ impl Account {
         }))
     }
 
+    /// The client of `region` in `pick`'s map, made from the region's configuration on
+    /// first use: one cache for every service's clients.
+    fn client<C: Clone>(
+        &self,
+        region: &Region,
+        pick: fn(&mut Clients) -> &mut std::collections::BTreeMap<Region, C>,
+        make: fn(&SdkConfig) -> C,
+    ) -> C {
+        let mut clients = self.clients();
+        pick(&mut clients)
+            .entry(region.clone())
+            .or_insert_with(|| make(&self.region_config(region)))
+            .clone()
+    }
+
     /// The RDS client of `region`, made on first use.
     pub(crate) fn rds_client(&self, region: &Region) -> aws_sdk_rds::Client {
-        let mut clients = self.clients();
-        clients
-            .rds
-            .entry(region.clone())
-            .or_insert_with(|| aws_sdk_rds::Client::new(&self.region_config(region)))
-            .clone()
+        self.client(region, |c| &mut c.rds, aws_sdk_rds::Client::new)
     }
 
     /// The KMS client of `region`, made on first use.
     pub(crate) fn kms_client(&self, region: &Region) -> aws_sdk_kms::Client {
-        let mut clients = self.clients();
-        clients
-            .kms
-            .entry(region.clone())
-            .or_insert_with(|| aws_sdk_kms::Client::new(&self.region_config(region)))
-            .clone()
+        self.client(region, |c| &mut c.kms, aws_sdk_kms::Client::new)
     }
 
     /// The AWS Backup client of `region`, made on first use.
     pub(crate) fn backup_client(&self, region: &Region) -> aws_sdk_backup::Client {
-        let mut clients = self.clients();
-        clients
-            .backup
-            .entry(region.clone())
-            .or_insert_with(|| aws_sdk_backup::Client::new(&self.region_config(region)))
-            .clone()
+        self.client(region, |c| &mut c.backup, aws_sdk_backup::Client::new)
     }
 }
 

@@ -79,9 +79,14 @@ impl Options {
     }
 }
 
-/// How many times a resource's deploy is run again after throttling that outlasted the SDK's
-/// own retries (R20).
-const THROTTLED_RETRIES: u32 = 8;
+/// A deploy's or teardown's outcome once its state is finished: whatever the outcome, the
+/// file alone is the state afterwards (see [`LiveState::finish`]).
+async fn finished<T>(state: &LiveState, outcome: Result<T>) -> Result<T> {
+    let written = state.finish().await;
+    let value = outcome?;
+    written?;
+    Ok(value)
+}
 
 /// Preflight checks in flight at once: they are reads, and more at once would only meet
 /// AWS's rate limit (R20).
@@ -549,12 +554,7 @@ impl Stack {
             self.store.clone(),
             self.store.load(&self.name)?,
         ));
-        let result = self.deploy_with(&state).await;
-        // Whatever the outcome, the file alone is the state afterwards.
-        let finished = state.finish().await;
-        let report = result?;
-        finished?;
-        Ok(report)
+        finished(&state, self.deploy_with(&state).await).await
     }
 
     async fn deploy_with(&self, state: &Arc<LiveState>) -> Result<DeployReport> {
@@ -684,25 +684,20 @@ impl Stack {
         }
     }
 
-    /// Runs an idempotent step again while AWS throttles it past the SDK's own retries
-    /// (R20), with backoff, up to `THROTTLED_RETRIES` times.
-    async fn retry_throttled<'a, T, F, Fut>(&self, name: &str, mut step: F) -> Result<T>
+    /// Runs an idempotent step again while AWS throttles it past the SDK's own retries (R20),
+    /// with the stack's backoff.
+    async fn retry_throttled<T, F, Fut>(&self, name: &str, step: F) -> Result<T>
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T>> + 'a,
+        Fut: std::future::Future<Output = Result<T>>,
     {
-        let mut backoff = super::wait::Backoff::new(self.runtime.config());
-        let mut attempts = 0;
-        loop {
-            match step().await {
-                Err(e) if e.is_throttled() && attempts < THROTTLED_RETRIES => {
-                    attempts += 1;
-                    tracing::info!(resource = %name, attempts, "throttled; running the step again");
-                    backoff.pause().await;
-                }
-                other => return other,
-            }
-        }
+        super::wait::again_while_throttled(
+            name,
+            super::wait::Backoff::new(self.runtime.config()),
+            Error::is_throttled,
+            step,
+        )
+        .await
     }
 
     async fn deploy_one(&self, entry: &Entry, state: &Arc<LiveState>) -> Result<serde_json::Value> {
@@ -780,12 +775,7 @@ impl Stack {
             }
         }
         let state = Arc::new(LiveState::new(self.store.clone(), loaded));
-        let result = self.teardown_with(&state).await;
-        // Whatever the outcome, the file alone is the state afterwards.
-        let finished = state.finish().await;
-        let report = result?;
-        finished?;
-        Ok(report)
+        finished(&state, self.teardown_with(&state).await).await
     }
 
     async fn teardown_with(&self, state: &Arc<LiveState>) -> Result<TeardownReport> {

@@ -434,20 +434,20 @@ impl LiveState {
     /// Rewrites the whole file if the journal holds anything, and removes the journal: when no
     /// deploy or teardown runs, the file alone is the state.
     pub(crate) async fn finish(&self) -> Result<(), StateError> {
-        let pending = {
-            let writer = self.writer.lock().await;
-            writer.journal_bytes > 0
-                || !self
-                    .dirty
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .is_empty()
-        };
-        if pending {
-            self.writer.lock().await.compacted = false;
-            self.commit(std::iter::empty::<String>()).await?;
+        {
+            let mut writer = self.writer.lock().await;
+            let dirty = !self
+                .dirty
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .is_empty();
+            if writer.journal_bytes == 0 && !dirty {
+                return Ok(());
+            }
+            // The next write rewrites the whole file.
+            writer.compacted = false;
         }
-        Ok(())
+        self.commit(std::iter::empty::<String>()).await
     }
 
     /// Returns once the changes made before the call to the records of `resources` are

@@ -396,6 +396,36 @@ impl Runtime {
     }
 }
 
+/// How many times a step is run again after throttling that outlasted the SDK's own retries
+/// (R20).
+pub(crate) const THROTTLED_RETRIES: u32 = 8;
+
+/// Runs an idempotent step (a resource's preflight, deploy or teardown, a read) again while
+/// AWS throttles it past the SDK's own retries (R20), pausing with `backoff`, up to
+/// [`THROTTLED_RETRIES`] times.
+pub(crate) async fn again_while_throttled<T, E, F, Fut>(
+    what: &str,
+    mut backoff: Backoff,
+    is_throttled: fn(&E) -> bool,
+    mut step: F,
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut attempts = 0;
+    loop {
+        match step().await {
+            Err(e) if is_throttled(&e) && attempts < THROTTLED_RETRIES => {
+                attempts += 1;
+                tracing::info!(%what, attempts, "throttled; running the step again");
+                backoff.pause().await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Capped exponential backoff with heartbeats and a timeout.
 #[derive(Debug)]
 pub struct Backoff {

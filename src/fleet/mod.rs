@@ -519,22 +519,23 @@ impl Stack {
     }
 }
 
-/// A read throttled past the SDK's retries is made again with backoff, up to 8 times (R20):
-/// a batch reads many snapshots at once, and one throttled read should not stop it.
-async fn read<T, F, Fut>(mut call: F) -> Result<T, crate::aws::AwsError>
+/// A read throttled past the SDK's retries is made again with backoff (R20): a batch reads
+/// many snapshots at once, and one throttled read should not stop it.
+async fn read<T, F, Fut>(call: F) -> Result<T, crate::aws::AwsError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, crate::aws::AwsError>>,
 {
-    let mut pause = std::time::Duration::from_millis(500);
-    for _ in 0..8 {
-        match call().await {
-            Err(e) if e.is_throttled() => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(30));
-            }
-            other => return other,
-        }
-    }
-    call().await
+    let pauses = crate::engine::WaitConfig {
+        initial_interval: std::time::Duration::from_millis(500),
+        max_interval: std::time::Duration::from_secs(30),
+        ..crate::engine::WaitConfig::default()
+    };
+    crate::engine::wait::again_while_throttled(
+        "fleet",
+        crate::engine::wait::Backoff::new(&pauses),
+        crate::aws::AwsError::is_throttled,
+        call,
+    )
+    .await
 }

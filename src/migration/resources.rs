@@ -233,6 +233,8 @@ async fn wait_available(
                 ),
             ));
         }
+        // Made before the speed is read, so that a speed taught in between is not missed.
+        let learned = runtime.speed_learned();
         // A copy of this run finished meanwhile: plan the rest from its speed.
         if let (Some(gib), false) = (size_gb, measured) {
             let (expected, now_measured) = runtime.expected_copy_time(account, rds.region(), gib);
@@ -254,7 +256,7 @@ async fn wait_available(
             (Some(gib), false) => {
                 tokio::select! {
                     () = pause => {}
-                    () = runtime.speed_learned() => {
+                    () = learned => {
                         let (expected, _) = runtime.expected_copy_time(account, rds.region(), gib);
                         measured = true;
                         backoff.replan(runtime.config(), expected);
@@ -266,10 +268,11 @@ async fn wait_available(
     }
 }
 
-/// Starts a copy while holding a copy slot; `true` when this call made it, `false` when a
-/// snapshot of that identifier already existed (a retried call that went through, or someone
-/// else's: the caller checks). `SnapshotQuotaExceeded` is back-pressure (R19): the slot is
-/// given back, the quota lowered once (others copy too), and the copy waits for a slot again.
+/// Starts a copy while holding a copy slot; the new copy as AWS's answer describes it when
+/// this call made it, `None` when a snapshot of that identifier already existed (a retried
+/// call that went through, or someone else's: the caller checks). `SnapshotQuotaExceeded` is
+/// back-pressure (R19): the slot is given back, the quota lowered once (others copy too), and
+/// the copy waits for a slot again.
 /// Returns the slot, to hold while the copy runs.
 async fn start_copy(
     ctx: &Context,
