@@ -157,7 +157,7 @@ pub struct Runtime {
     pub(crate) config: WaitConfig,
     pub(crate) progress: Arc<dyn Progress>,
     slots: Mutex<BTreeMap<(AccountId, Region), Arc<Slots>>>,
-    sources: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    sources: Mutex<BTreeMap<String, Arc<SourceTurn>>>,
     /// Measured copy speed per account and region, GiB per second.
     speeds: Mutex<BTreeMap<(AccountId, Region), Speeds>>,
     /// Told when a copy teaches a faster speed.
@@ -199,6 +199,107 @@ impl Slots {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// A free slot now, if there is one and nobody waits for it.
+    fn try_take(self: &Arc<Self>) -> Option<CopySlot> {
+        let mut state = self.lock();
+        if state.free > 0 && state.waiting.is_empty() {
+            state.free -= 1;
+            Some(CopySlot {
+                slots: Arc::clone(self),
+            })
+        } else {
+            None
+        }
+    }
+}
+
+/// The turn of one source snapshot: AWS copies one source's copies one after another (R19),
+/// so one of them runs at a time, and the copies not yet started are counted.
+#[derive(Debug, Default)]
+struct SourceTurn {
+    state: Mutex<TurnState>,
+    freed: tokio::sync::Notify,
+}
+
+#[derive(Debug, Default)]
+struct TurnState {
+    busy: bool,
+    /// Copies of this source that asked for their turn and have not started.
+    pending: u32,
+}
+
+impl SourceTurn {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TurnState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn try_take(self: &Arc<Self>) -> Option<Turn> {
+        let mut state = self.lock();
+        if state.busy {
+            None
+        } else {
+            state.busy = true;
+            Some(Turn {
+                source: Arc::clone(self),
+            })
+        }
+    }
+
+    async fn take(self: &Arc<Self>) -> Turn {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if let Some(turn) = self.try_take() {
+                return turn;
+            }
+            freed.await;
+        }
+    }
+}
+
+/// A source's turn, given back when dropped.
+#[derive(Debug)]
+struct Turn {
+    source: Arc<SourceTurn>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.source.lock().busy = false;
+        self.source.freed.notify_waiters();
+    }
+}
+
+/// Counts a copy as pending on its source until it starts or gives up.
+struct Pending(Arc<SourceTurn>);
+
+impl Pending {
+    fn new(source: &Arc<SourceTurn>) -> Pending {
+        source.lock().pending += 1;
+        Pending(Arc::clone(source))
+    }
+
+    fn count(&self) -> u32 {
+        self.0.lock().pending
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.pending = state.pending.saturating_sub(1);
+    }
+}
+
+/// What a copy holds while it runs: its account's copy slot and its source's turn (R19).
+#[derive(Debug)]
+pub struct CopyTurn {
+    _slot: CopySlot,
+    _turn: Turn,
 }
 
 /// A copy slot (R19), given back when dropped.
@@ -317,17 +418,48 @@ impl Runtime {
         state.quota
     }
 
-    /// Serializes copies of one source: AWS queues them anyway, and a queued copy would hold
-    /// a quota slot while showing no progress (R19). Hold the guard while the copy runs.
-    pub async fn source_turn(&self, source: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = {
+    /// Takes what a copy of `source` into `account` and `region` needs to run: a copy slot
+    /// there (R19) and the source's turn (AWS queues copies of one source one after another,
+    /// and a queued copy would hold a slot while making no progress). A copy whose own account
+    /// has no free slot lets a sibling with a free slot go first (a snapshot copied to two
+    /// accounts goes first wherever there is room). Among copies waiting for a slot, the one
+    /// with the most work left behind it goes first: its size times the copies of its source
+    /// still to start (the long poles of a batch first).
+    pub async fn copy_turn(
+        &self,
+        account: AccountId,
+        region: &Region,
+        source: &str,
+        resource: &str,
+        size_gb: u32,
+    ) -> CopyTurn {
+        let turns = {
             let mut map = self
                 .sources
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             Arc::clone(map.entry(source.to_owned()).or_default())
         };
-        lock.lock_owned().await
+        let slots = self.slots(account, region);
+        let pending = Pending::new(&turns);
+        loop {
+            let turn = turns.take().await;
+            if let Some(slot) = slots.try_take() {
+                return CopyTurn {
+                    _slot: slot,
+                    _turn: turn,
+                };
+            }
+            drop(turn);
+            let priority = size_gb.saturating_mul(pending.count().max(1));
+            let slot = self.copy_slot(account, region, resource, priority).await;
+            if let Some(turn) = turns.try_take() {
+                return CopyTurn {
+                    _slot: slot,
+                    _turn: turn,
+                };
+            }
+        }
     }
 
     /// How long a copy of `gib` GiB should take in `account` and `region` (R21), and whether
@@ -363,11 +495,38 @@ impl Runtime {
         (expected, measured.is_some())
     }
 
-    /// Records a finished copy of `gib` GiB that took `elapsed`, to plan the polls of the
-    /// next ones from the upper quartile of the latest 21 speeds: above the small copies whose
-    /// time is mostly fixed costs, below a lone fast reading that a coarse poll made look
-    /// faster than it was.
-    pub fn record_copy(&self, account: AccountId, region: &Region, gib: f64, elapsed: Duration) {
+    /// Records a finished copy of `gib` GiB that ended between `after` and `before` (its last
+    /// poll that saw it running and its first that saw it done, counted from its start), to
+    /// plan the polls of the next ones from the upper quartile of the latest 21 speeds: above
+    /// the small copies whose time is mostly fixed costs, below a lone fast reading that a
+    /// coarse poll made look faster than it was. The middle of the two is recorded, so that
+    /// the speed learnt is neither inflated by the poll delay nor by a slot wait.
+    pub fn record_copy(
+        &self,
+        account: AccountId,
+        region: &Region,
+        gib: f64,
+        after: Duration,
+        before: Duration,
+    ) {
+        let elapsed = after + before.saturating_sub(after) / 2;
+        self.learn(account, region, gib, elapsed, false);
+    }
+
+    /// Records a copy of `gib` GiB found done at its first poll, `elapsed` after it started:
+    /// it took at most that long. That bound is learnt only when it proves the speed planned
+    /// from too slow, so that later copies are not all noticed late (R21).
+    pub fn record_copy_at_most(
+        &self,
+        account: AccountId,
+        region: &Region,
+        gib: f64,
+        elapsed: Duration,
+    ) {
+        self.learn(account, region, gib, elapsed, true);
+    }
+
+    fn learn(&self, account: AccountId, region: &Region, gib: f64, elapsed: Duration, bound: bool) {
         let secs = elapsed.as_secs_f64();
         if secs <= 0.0 || gib <= 0.0 {
             return;
@@ -380,6 +539,9 @@ impl Runtime {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let entry = speeds.entry((account, region.clone())).or_default();
             let before = entry.estimate();
+            if bound && before.is_some_and(|b| b >= speed) {
+                return;
+            }
             entry.record(speed);
             before.is_none_or(|b| entry.estimate().is_some_and(|now| now > b))
         };
@@ -437,6 +599,8 @@ pub struct Backoff {
     last_heartbeat: Instant,
     first: Option<Duration>,
     growth: f64,
+    /// Until this much time has passed, the interval does not grow.
+    steady: Duration,
 }
 
 impl Backoff {
@@ -452,6 +616,7 @@ impl Backoff {
             last_heartbeat: now,
             first: None,
             growth: 2.0,
+            steady: Duration::ZERO,
         }
     }
 
@@ -487,19 +652,23 @@ impl Backoff {
     }
 
     /// A backoff for work expected to take `expected` (a copy of known size, R21). With a
-    /// `measured` expectation, the first pause lasts until 90 % of it has passed, and later
-    /// ones start at a twentieth of it and grow by half each time: a copy is noticed soon
-    /// after it ends, with a handful of polls whatever its length. With a guessed one, pauses
-    /// double from the initial interval up to an eighth of the guess, so a wrong guess costs
-    /// a few polls, not a long wait.
+    /// `measured` expectation, the first pause lasts until 95 % of it has passed, and later
+    /// ones last a fortieth of it (at most `max_interval`) until 105 % of it has passed, then
+    /// grow by half each time: a copy is noticed soon after it ends, with a handful of polls
+    /// whatever its length. With a guessed one, pauses
+    /// grow by half from the initial interval up to an eighth of the guess: a wrong guess
+    /// costs a few polls, not a long wait, and the first copy to end tells the speed to within
+    /// a fifth or so, which plans the copies still running (R21).
     pub fn for_expected(config: &WaitConfig, expected: Duration, measured: bool) -> Backoff {
         let mut backoff = Backoff::new(config);
         if measured {
             backoff.first = Some((expected * 19 / 20).max(config.initial_interval));
             backoff.interval = (expected / 40).clamp(config.initial_interval, config.max_interval);
             backoff.growth = 1.5;
+            backoff.steady = expected * 21 / 20;
         } else {
             backoff.max = config.max_interval.max(expected / 8);
+            backoff.growth = 1.5;
         }
         backoff
     }
@@ -516,6 +685,7 @@ impl Backoff {
         self.interval = (expected / 40).clamp(config.initial_interval, config.max_interval);
         self.max = config.max_interval;
         self.growth = 1.5;
+        self.steady = expected * 21 / 20;
     }
 
     /// The next pause: the first of [`for_expected`](Self::for_expected), then the growing
@@ -526,7 +696,9 @@ impl Backoff {
             Some(first) => first,
             None => {
                 let now = self.interval;
-                self.interval = self.interval.mul_f64(self.growth).min(self.max);
+                if self.elapsed() >= self.steady {
+                    self.interval = self.interval.mul_f64(self.growth).min(self.max);
+                }
                 now
             }
         };
@@ -583,6 +755,93 @@ mod tests {
         )
         .await
         .unwrap();
+    }
+
+    // R19: copies of one source run one at a time, and a copy whose account is full lets its
+    // sibling into an account with room go first instead of holding the source's turn.
+    #[tokio::test(start_paused = true)]
+    async fn r19_a_copy_into_a_full_account_lets_its_sibling_go_first() {
+        let runtime = Arc::new(Runtime::new(
+            WaitConfig {
+                copy_quota: 1,
+                ..WaitConfig::fast()
+            },
+            Arc::new(TracingProgress),
+        ));
+        let (b, c): (AccountId, AccountId) = (
+            "222222222222".parse().unwrap(),
+            "333333333333".parse().unwrap(),
+        );
+        let region: Region = "us-east-1".parse().unwrap();
+        // B's only slot is taken by another snapshot's copy.
+        let busy = runtime.copy_slot(b, &region, "other", 1).await;
+        let into_b = {
+            let (runtime, region) = (Arc::clone(&runtime), region.clone());
+            tokio::spawn(async move { runtime.copy_turn(b, &region, "src", "to-b", 10).await })
+        };
+        tokio::task::yield_now().await;
+        // The copy into C starts at once, though the copy into B asked first.
+        let into_c = tokio::time::timeout(
+            Duration::from_secs(1),
+            runtime.copy_turn(c, &region, "src", "to-c", 10),
+        )
+        .await
+        .expect("the copy into C does not wait for B's slot");
+        // B's slot frees up: the copy into B still waits for the source's turn.
+        drop(busy);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!into_b.is_finished(), "one copy of a source at a time");
+        drop(into_c);
+        tokio::time::timeout(Duration::from_secs(1), into_b)
+            .await
+            .expect("the copy into B starts once the copy into C is done")
+            .unwrap();
+    }
+
+    // R21: a copy found done at its first poll proves a speed planned from too slow, and
+    // raises it; a bound slower than what is known teaches nothing.
+    #[test]
+    fn r21_a_copy_done_at_its_first_poll_raises_a_speed_too_slow() {
+        let runtime = Runtime::new(WaitConfig::fast(), Arc::new(TracingProgress));
+        let account: AccountId = "111111111111".parse().unwrap();
+        let region: Region = "us-east-1".parse().unwrap();
+        let secs = |gib: f64| {
+            runtime
+                .expected_copy_time(account, &region, gib)
+                .0
+                .as_secs()
+        };
+        // 100 GiB between 190 s and 210 s: 200 s.
+        runtime.record_copy(
+            account,
+            &region,
+            100.0,
+            Duration::from_secs(190),
+            Duration::from_secs(210),
+        );
+        assert_eq!(secs(100.0), 200);
+        runtime.record_copy_at_most(account, &region, 100.0, Duration::from_secs(300));
+        assert_eq!(secs(100.0), 200, "a slower bound is no news");
+        runtime.record_copy_at_most(account, &region, 100.0, Duration::from_secs(100));
+        assert_eq!(
+            secs(100.0),
+            100,
+            "done within 100 s: the speed was too slow"
+        );
+    }
+
+    // R21: after the first poll, planned from a measured speed, polls come every fortieth of
+    // the expected time until 105 % of it, then grow by half.
+    #[tokio::test(start_paused = true)]
+    async fn r21_polls_stay_close_around_the_expected_end() {
+        let config = WaitConfig::default();
+        let mut backoff = Backoff::for_expected(&config, Duration::from_secs(1000), true);
+        let mut at = Vec::new();
+        for _ in 0..7 {
+            backoff.pause_with(|_| {}).await;
+            at.push(backoff.elapsed().as_secs());
+        }
+        assert_eq!(at, [950, 975, 1000, 1025, 1050, 1075, 1112]);
     }
 
     // R19, R21: a free slot goes to the biggest waiting copy, the long pole of a batch; a

@@ -451,7 +451,18 @@ impl Stack {
         }
         let target_ids: Vec<AccountId> = fleet.targets.iter().map(Account::id).collect();
         let mut items = Vec::new();
-        for (i, snapshot) in fleet.snapshots.iter().enumerate() {
+        // Biggest first (the long poles of the batch), except the smallest, which goes first
+        // of all: done in a minute or so, it teaches the copy speed that plans the polls of
+        // the big copies running meanwhile (R21).
+        let count = fleet.snapshots.len();
+        let order = count
+            .checked_sub(1)
+            .into_iter()
+            .chain(0..count.saturating_sub(1));
+        for i in order {
+            let Some(snapshot) = fleet.snapshots.get(i) else {
+                continue;
+            };
             let base = item_name(name, snapshot);
             let kind = snapshot.reference.kind();
             let Some(key) = keys.get(&snapshot.region).cloned() else {
@@ -515,6 +526,13 @@ impl Stack {
                 targets,
             });
         }
+        // Listed biggest first, as resolved.
+        items.sort_by(|a, b| {
+            b.source
+                .size_gb
+                .cmp(&a.source.size_gb)
+                .then(a.source.arn.cmp(&b.source.arn))
+        });
         Ok(FleetHandles { keys, items })
     }
 }

@@ -156,7 +156,7 @@ async fn wait_available(
         None => Backoff::new(runtime.config()),
     };
     let mut last_percent = None;
-    let mut last_not_ready = None;
+    let mut last_not_ready: Option<tokio::time::Instant> = None;
     loop {
         let asked = tokio::time::Instant::now();
         let info = match rds.describe_snapshot(kind, reference).await {
@@ -180,17 +180,23 @@ async fn wait_available(
                 resource: ctx.name().to_owned(),
                 elapsed: backoff.elapsed(),
             });
-            // The copy ended between the last poll that saw it running and this one: record
-            // the middle, so that the speed learnt is neither inflated by the poll delay nor
-            // by a slot wait (R21).
-            if let (Some(gib), Some(before), true) = (size_gb, last_not_ready, learn) {
-                let ended = before + asked.saturating_duration_since(before) / 2;
-                runtime.record_copy(
-                    account,
-                    rds.region(),
-                    gib,
-                    ended.saturating_duration_since(backoff.started()),
-                );
+            // The copy ended between the last poll that saw it running and this one (R21).
+            match (size_gb, last_not_ready, learn) {
+                (Some(gib), Some(before), true) => {
+                    runtime.record_copy(
+                        account,
+                        rds.region(),
+                        gib,
+                        before.saturating_duration_since(backoff.started()),
+                        asked.saturating_duration_since(backoff.started()),
+                    );
+                }
+                // Done at the first poll: it took at most this long, which tells when the
+                // speed planned from was too slow.
+                (Some(gib), None, true) => {
+                    runtime.record_copy_at_most(account, rds.region(), gib, backoff.elapsed());
+                }
+                _ => {}
             }
             return Ok(info);
         }
@@ -268,12 +274,12 @@ async fn wait_available(
     }
 }
 
-/// Starts a copy while holding a copy slot; the new copy as AWS's answer describes it when
+/// Starts a copy while holding a copy slot and its source's turn (R19); the new copy as AWS's answer describes it when
 /// this call made it, `None` when a snapshot of that identifier already existed (a retried
 /// call that went through, or someone else's: the caller checks). `SnapshotQuotaExceeded` is
 /// back-pressure (R19): the slot is given back, the quota lowered once (others copy too), and
 /// the copy waits for a slot again.
-/// Returns the slot, to hold while the copy runs.
+/// Returns the slot and turn, to hold while the copy runs.
 async fn start_copy(
     ctx: &Context,
     rds: &Rds,
@@ -281,14 +287,14 @@ async fn start_copy(
     kind: SnapshotKind,
     request: &CopyRequest<'_>,
     size_gb: u32,
-) -> Result<(Option<SnapshotInfo>, crate::engine::wait::CopySlot)> {
+) -> Result<(Option<SnapshotInfo>, crate::engine::wait::CopyTurn)> {
     let runtime = ctx.runtime();
     let mut backoff = Backoff::new(runtime.config());
     let mut lowered = false;
     loop {
         // Bigger copies first: they are the long poles of a batch (R21).
         let slot = runtime
-            .copy_slot(account, rds.region(), ctx.name(), size_gb)
+            .copy_turn(account, rds.region(), request.source, ctx.name(), size_gb)
             .await;
         match rds.copy_snapshot(kind, request).await {
             Ok(info) => {
@@ -362,7 +368,6 @@ async fn ensure_copy(
     };
     // One copy of a source at a time (AWS queues the others, R19), and a quota slot only
     // while a copy can make progress.
-    let _turn = ctx.runtime().source_turn(request.source).await;
     let (made, _slot) = start_copy(ctx, rds, account, kind, &request, size_gb).await?;
     let made_now = made.is_some();
     // The copy's answer describes it; a copy that already existed is read.

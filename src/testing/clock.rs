@@ -55,6 +55,7 @@ pub async fn sdk_config_for(uri: &str, access_key: &str, clock: Option<VirtualCl
                     .build_https(),
                 wire: Arc::clone(&clock.wire),
                 latency: clock.latency,
+                clock: clock.clone(),
             };
             loader
                 .time_source(clock)
@@ -176,6 +177,7 @@ struct WireClient {
     inner: SharedHttpClient,
     wire: Arc<Wire>,
     latency: Duration,
+    clock: VirtualClock,
 }
 
 impl HttpClient for WireClient {
@@ -188,6 +190,7 @@ impl HttpClient for WireClient {
             inner: self.inner.http_connector(settings, components),
             wire: Arc::clone(&self.wire),
             latency: self.latency,
+            clock: self.clock.clone(),
         })
     }
 }
@@ -197,10 +200,19 @@ struct WireConnector {
     inner: SharedHttpConnector,
     wire: Arc<Wire>,
     latency: Duration,
+    clock: VirtualClock,
 }
 
 impl HttpConnector for WireConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+    fn call(&self, mut request: HttpRequest) -> HttpConnectorFuture {
+        // The simulated time to the millisecond: a signing time has whole seconds only, and
+        // each client's clock-skew correction moves it.
+        let now = aws_smithy_async::time::TimeSource::now(&self.clock);
+        if let Ok(since) = now.duration_since(std::time::UNIX_EPOCH) {
+            request
+                .headers_mut()
+                .insert(super::CLOCK_HEADER, since.as_millis().to_string());
+        }
         let inner = self.inner.clone();
         let wire = Arc::clone(&self.wire);
         let latency = self.latency;

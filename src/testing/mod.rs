@@ -172,8 +172,8 @@ pub(crate) struct World {
     /// When set, the fake's clock is the signing time of each request (`x-amz-date`), counted
     /// from this pair: a real instant and the same moment in seconds since the epoch.
     request_clock: Option<(std::time::Instant, i64)>,
-    /// The latest signing time seen: the fake's clock never goes back, though callers' clocks
-    /// differ by their clock-skew corrections.
+    /// The latest request time seen, in milliseconds since the epoch: the fake's clock never
+    /// goes back, though callers' clocks differ by their clock-skew corrections.
     request_clock_latest: i64,
     /// How many calls were throttled by `throttle_ratio` or the RDS token bucket.
     throttled: usize,
@@ -203,6 +203,10 @@ impl World {
             .unwrap_or_default()
     }
 }
+
+/// The header in which a [`VirtualClock`]'s client sends its simulated time, in milliseconds
+/// since the epoch; a fake that follows its callers' clock reads it before the signing time.
+pub(crate) const CLOCK_HEADER: &str = "x-snapshift-fake-clock";
 
 thread_local! {
     /// The time of the request being answered, when the fake follows its callers' clock.
@@ -361,13 +365,13 @@ impl FakeAws {
         self.world().throttle_ratio = ratio.clamp(0.0, 1.0);
     }
 
-    /// Makes the fake's clock the signing time of each request instead of real time: copies
-    /// and jobs then finish on the callers' clock. With [`VirtualClock`] as their time source
-    /// in a paused tokio runtime, a run of simulated hours takes seconds (a benchmark's
-    /// baseline, say). The signing time counts in whole seconds, and the clock never goes
-    /// back: a request signed before the latest one seen happens at the latest one's time
-    /// (each SDK client corrects its clock by the answers' `Date` on its own, so clients
-    /// differ by a second or so, and a snapshot seen available must stay so).
+    /// Makes the fake's clock the time of each request instead of real time: copies and jobs
+    /// then finish on the callers' clock. With [`VirtualClock`] as their time source in a
+    /// paused tokio runtime, a run of simulated hours takes seconds (a benchmark's baseline,
+    /// say). A [`VirtualClock`]'s client sends its time to the millisecond; any other
+    /// caller's time is its signing time, in whole seconds. The clock never goes back: a
+    /// request sent before the latest one seen happens at the latest one's time (a snapshot
+    /// seen available must stay so).
     pub fn follow_request_clock(&self) {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -712,17 +716,20 @@ impl Respond for Responder {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let latest = world.request_clock_latest;
         let signed = world.request_clock.and_then(|(base, base_secs)| {
-            let signed = request
-                .headers
-                .get("x-amz-date")
-                .and_then(|v| v.to_str().ok())
-                .and_then(amz_date_secs)?
+            let header = |name: &str| request.headers.get(name).and_then(|v| v.to_str().ok());
+            let millis = header(CLOCK_HEADER)
+                .and_then(|v| v.parse::<i64>().ok())
+                .or_else(|| {
+                    header("x-amz-date")
+                        .and_then(amz_date_secs)
+                        .map(|secs| secs * 1000)
+                })?
                 .max(latest);
-            let offset = u64::try_from(signed - base_secs).unwrap_or(0);
-            Some((base + Duration::from_secs(offset), signed))
+            let offset = u64::try_from(millis - base_secs * 1000).unwrap_or(0);
+            Some((base + Duration::from_millis(offset), millis))
         });
-        if let Some((_, secs)) = signed {
-            world.request_clock_latest = secs;
+        if let Some((_, millis)) = signed {
+            world.request_clock_latest = millis;
         }
         let request_now = signed.map(|(now, _)| now);
         REQUEST_NOW.with(|n| n.set(request_now));
@@ -742,8 +749,8 @@ impl Respond for Responder {
         // On the callers' clock, the answer's Date is the request's time too: the SDK
         // corrects its clock by the server's Date (clock skew), which would pull it back to
         // real time.
-        if let Some((_, secs)) = signed {
-            template = template.insert_header("date", http_date(secs).as_str());
+        if let Some((_, millis)) = signed {
+            template = template.insert_header("date", http_date(millis / 1000).as_str());
         }
         if let Some(code) = reply.error_code {
             template = template.insert_header("x-amzn-errortype", code.as_str());
