@@ -7,7 +7,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use super::{
     plan::{Change, Warning},
-    state::LiveState,
+    state::{JsonText, LiveState},
     Handle,
 };
 use crate::{
@@ -140,20 +140,18 @@ impl Context {
         if record.data.is_null() {
             return Ok(None);
         }
-        serde_json::from_value(record.data.clone())
-            .map(Some)
-            .map_err(|e| Error::Conflict {
-                resource: self.name.clone(),
-                problem: format!(
-                    "its record in the state file cannot be read ({e}); the file was left as it is"
-                ),
-            })
+        record.data.parse().map(Some).map_err(|e| Error::Conflict {
+            resource: self.name.clone(),
+            problem: format!(
+                "its record in the state file cannot be read ({e}); the file was left as it is"
+            ),
+        })
     }
 
     /// Saves the resource's record and writes the state file, atomically. Call it after every
     /// AWS step that created or removed something.
     pub async fn save<T: Serialize>(&self, data: &T) -> Result<()> {
-        let value = serde_json::to_value(data).map_err(|e| Error::Conflict {
+        let value = JsonText::new(data).map_err(|e| Error::Conflict {
             resource: self.name.clone(),
             problem: format!("its record cannot be written ({e})"),
         })?;
@@ -178,7 +176,7 @@ impl Context {
                 handle.name()
             ),
         })?;
-        serde_json::from_value(record.outputs.clone()).map_err(|e| Error::Conflict {
+        record.outputs.parse().map_err(|e| Error::Conflict {
             resource: self.name.clone(),
             problem: format!("the outputs of `{}` cannot be read ({e})", handle.name()),
         })
