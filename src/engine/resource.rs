@@ -158,7 +158,9 @@ impl Context {
         if let Some(record) = self.state.lock().await.resources.get_mut(&self.name) {
             record.data = value;
         }
-        self.state.commit([self.name.as_str()]).await?;
+        // On the heap: a resource's future would otherwise carry the write's state while it
+        // waits for hours.
+        Box::pin(self.state.commit([self.name.as_str()])).await?;
         Ok(())
     }
 

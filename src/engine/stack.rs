@@ -724,8 +724,9 @@ impl Stack {
             record.retain = entry.options.retain;
         }
         // The record is on disk before the resource's first call, so that a crash leaves
-        // nothing the state does not know of.
-        state.commit([entry.name.as_str()]).await?;
+        // nothing the state does not know of. The writes' futures are on the heap: a batch's
+        // resources wait for hours in `deploy`, and would otherwise each carry one.
+        Box::pin(state.commit([entry.name.as_str()])).await?;
         // Throttling that outlasts the SDK's retries (R20) is retried here: deploy is
         // idempotent, so running it again picks up where the throttled call stopped.
         let ctx = self.context(&entry.name, state);
@@ -736,7 +737,7 @@ impl Stack {
             record.outputs = outputs.clone();
             record.status = Status::Deployed;
         }
-        state.commit([entry.name.as_str()]).await?;
+        Box::pin(state.commit([entry.name.as_str()])).await?;
         Ok(outputs)
     }
 
