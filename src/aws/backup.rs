@@ -1,6 +1,5 @@
 //! AWS Backup: vaults, plans, selections, recovery points and jobs, as snapshift needs them.
 
-use super::OnHeap;
 use std::collections::HashMap;
 
 use aws_sdk_backup::types::{
@@ -294,14 +293,14 @@ impl Backup {
     /// `DescribeBackupVault`; `None` when there is no such vault.
     pub async fn vault(&self, name: &str) -> Result<Option<VaultInfo>, AwsError> {
         const OP: &str = "DescribeBackupVault";
-        let out = self
-            .client
-            .describe_backup_vault()
-            .backup_vault_name(name)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err(OP));
+        let out = super::paced(&self.pace, || {
+            self.client
+                .describe_backup_vault()
+                .backup_vault_name(name)
+                .send()
+        })
+        .await
+        .map_err(err(OP));
         // AWS answers `AccessDeniedException`, not `ResourceNotFoundException`, for a vault
         // that does not exist; the vault list tells the two apart.
         let out = match out {
@@ -332,14 +331,14 @@ impl Backup {
         let mut names = Vec::new();
         let mut token = None;
         loop {
-            let out = self
-                .client
-                .list_backup_vaults()
-                .set_next_token(token)
-                .send()
-                .on_heap(&self.pace)
-                .await
-                .map_err(err("ListBackupVaults"))?;
+            let out = super::paced(&self.pace, || {
+                self.client
+                    .list_backup_vaults()
+                    .set_next_token(token)
+                    .send()
+            })
+            .await
+            .map_err(err("ListBackupVaults"))?;
             names.extend(
                 out.backup_vault_list()
                     .iter()
@@ -362,17 +361,17 @@ impl Backup {
         creator_request_id: &str,
     ) -> Result<String, AwsError> {
         const OP: &str = "CreateBackupVault";
-        let out = self
-            .client
-            .create_backup_vault()
-            .backup_vault_name(name)
-            .set_encryption_key_arn(key_arn.map(str::to_owned))
-            .set_backup_vault_tags(Some(tags.iter().cloned().collect::<HashMap<_, _>>()))
-            .creator_request_id(creator_request_id)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err(OP))?;
+        let out = super::paced(&self.pace, || {
+            self.client
+                .create_backup_vault()
+                .backup_vault_name(name)
+                .set_encryption_key_arn(key_arn.map(str::to_owned))
+                .set_backup_vault_tags(Some(tags.iter().cloned().collect::<HashMap<_, _>>()))
+                .creator_request_id(creator_request_id)
+                .send()
+        })
+        .await
+        .map_err(err(OP))?;
         Ok(out
             .backup_vault_arn()
             .ok_or_else(|| missing(OP, "BackupVaultArn"))?
@@ -382,14 +381,14 @@ impl Backup {
     /// `DeleteBackupVault`; `false` when it was not there. AWS refuses while the vault holds
     /// recovery points (`InvalidRequestException`).
     pub async fn delete_vault(&self, name: &str) -> Result<bool, AwsError> {
-        let out = self
-            .client
-            .delete_backup_vault()
-            .backup_vault_name(name)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("DeleteBackupVault"));
+        let out = super::paced(&self.pace, || {
+            self.client
+                .delete_backup_vault()
+                .backup_vault_name(name)
+                .send()
+        })
+        .await
+        .map_err(err("DeleteBackupVault"));
         Ok(none_on(out, NOT_FOUND)?.is_some())
     }
 
@@ -398,15 +397,15 @@ impl Backup {
         let mut tags = Vec::new();
         let mut token = None;
         loop {
-            let out = self
-                .client
-                .list_tags()
-                .resource_arn(arn)
-                .set_next_token(token)
-                .send()
-                .on_heap(&self.pace)
-                .await
-                .map_err(err("ListTags"));
+            let out = super::paced(&self.pace, || {
+                self.client
+                    .list_tags()
+                    .resource_arn(arn)
+                    .set_next_token(token)
+                    .send()
+            })
+            .await
+            .map_err(err("ListTags"));
             let Some(out) = none_on(out, NOT_FOUND)? else {
                 return Ok(tags);
             };
@@ -427,15 +426,15 @@ impl Backup {
         let mut points = Vec::new();
         let mut token = None;
         loop {
-            let out = self
-                .client
-                .list_recovery_points_by_backup_vault()
-                .backup_vault_name(vault)
-                .set_next_token(token)
-                .send()
-                .on_heap(&self.pace)
-                .await
-                .map_err(err("ListRecoveryPointsByBackupVault"));
+            let out = super::paced(&self.pace, || {
+                self.client
+                    .list_recovery_points_by_backup_vault()
+                    .backup_vault_name(vault)
+                    .set_next_token(token)
+                    .send()
+            })
+            .await
+            .map_err(err("ListRecoveryPointsByBackupVault"));
             let Some(out) = none_on(out, NOT_FOUND)? else {
                 return Ok(points);
             };
@@ -464,15 +463,15 @@ impl Backup {
         vault: &str,
         arn: &str,
     ) -> Result<Option<RecoveryPoint>, AwsError> {
-        let out = self
-            .client
-            .describe_recovery_point()
-            .backup_vault_name(vault)
-            .recovery_point_arn(arn)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("DescribeRecoveryPoint"));
+        let out = super::paced(&self.pace, || {
+            self.client
+                .describe_recovery_point()
+                .backup_vault_name(vault)
+                .recovery_point_arn(arn)
+                .send()
+        })
+        .await
+        .map_err(err("DescribeRecoveryPoint"));
         Ok(none_on(out, NOT_FOUND)?.map(|p| RecoveryPoint {
             arn: p.recovery_point_arn().unwrap_or(arn).to_owned(),
             vault: p.backup_vault_name().unwrap_or(vault).to_owned(),
@@ -487,15 +486,15 @@ impl Backup {
 
     /// `DeleteRecoveryPoint`; `false` when it was not there.
     pub async fn delete_recovery_point(&self, vault: &str, arn: &str) -> Result<bool, AwsError> {
-        let out = self
-            .client
-            .delete_recovery_point()
-            .backup_vault_name(vault)
-            .recovery_point_arn(arn)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("DeleteRecoveryPoint"));
+        let out = super::paced(&self.pace, || {
+            self.client
+                .delete_recovery_point()
+                .backup_vault_name(vault)
+                .recovery_point_arn(arn)
+                .send()
+        })
+        .await
+        .map_err(err("DeleteRecoveryPoint"));
         Ok(none_on(out, NOT_FOUND)?.is_some())
     }
 
@@ -504,14 +503,11 @@ impl Backup {
         let mut plans = Vec::new();
         let mut token = None;
         loop {
-            let out = self
-                .client
-                .list_backup_plans()
-                .set_next_token(token)
-                .send()
-                .on_heap(&self.pace)
-                .await
-                .map_err(err("ListBackupPlans"))?;
+            let out = super::paced(&self.pace, || {
+                self.client.list_backup_plans().set_next_token(token).send()
+            })
+            .await
+            .map_err(err("ListBackupPlans"))?;
             plans.extend(out.backup_plans_list().iter().filter_map(|p| {
                 Some(PlanSummary {
                     id: p.backup_plan_id()?.to_owned(),
@@ -529,14 +525,11 @@ impl Backup {
     /// `GetBackupPlan`; `None` when there is no such plan (or it was deleted).
     pub async fn plan(&self, id: &str) -> Result<Option<PlanInfo>, AwsError> {
         const OP: &str = "GetBackupPlan";
-        let out = self
-            .client
-            .get_backup_plan()
-            .backup_plan_id(id)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err(OP));
+        let out = super::paced(&self.pace, || {
+            self.client.get_backup_plan().backup_plan_id(id).send()
+        })
+        .await
+        .map_err(err(OP));
         let Some(out) = none_on(out, NOT_FOUND)? else {
             return Ok(None);
         };
@@ -558,16 +551,17 @@ impl Backup {
         creator_request_id: &str,
     ) -> Result<PlanSummary, AwsError> {
         const OP: &str = "CreateBackupPlan";
-        let out = self
-            .client
-            .create_backup_plan()
-            .backup_plan(plan_input(plan, OP)?)
-            .set_backup_plan_tags(Some(tags.iter().cloned().collect::<HashMap<_, _>>()))
-            .creator_request_id(creator_request_id)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err(OP))?;
+        let input = plan_input(plan, OP)?;
+        let out = super::paced(&self.pace, || {
+            self.client
+                .create_backup_plan()
+                .backup_plan(input)
+                .set_backup_plan_tags(Some(tags.iter().cloned().collect::<HashMap<_, _>>()))
+                .creator_request_id(creator_request_id)
+                .send()
+        })
+        .await
+        .map_err(err(OP))?;
         Ok(PlanSummary {
             id: out
                 .backup_plan_id()
@@ -584,27 +578,26 @@ impl Backup {
     /// `UpdateBackupPlan`: replaces the plan's rules with the definition's.
     pub async fn update_plan(&self, id: &str, plan: &PlanDefinition) -> Result<(), AwsError> {
         const OP: &str = "UpdateBackupPlan";
-        self.client
-            .update_backup_plan()
-            .backup_plan_id(id)
-            .backup_plan(plan_input(plan, OP)?)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err(OP))?;
+        let input = plan_input(plan, OP)?;
+        super::paced(&self.pace, || {
+            self.client
+                .update_backup_plan()
+                .backup_plan_id(id)
+                .backup_plan(input)
+                .send()
+        })
+        .await
+        .map_err(err(OP))?;
         Ok(())
     }
 
     /// `DeleteBackupPlan`; `false` when it was not there. AWS refuses while selections remain.
     pub async fn delete_plan(&self, id: &str) -> Result<bool, AwsError> {
-        let out = self
-            .client
-            .delete_backup_plan()
-            .backup_plan_id(id)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("DeleteBackupPlan"));
+        let out = super::paced(&self.pace, || {
+            self.client.delete_backup_plan().backup_plan_id(id).send()
+        })
+        .await
+        .map_err(err("DeleteBackupPlan"));
         Ok(none_on(out, NOT_FOUND)?.is_some())
     }
 
@@ -613,15 +606,15 @@ impl Backup {
         let mut selections = Vec::new();
         let mut token = None;
         loop {
-            let out = self
-                .client
-                .list_backup_selections()
-                .backup_plan_id(plan_id)
-                .set_next_token(token)
-                .send()
-                .on_heap(&self.pace)
-                .await
-                .map_err(err("ListBackupSelections"));
+            let out = super::paced(&self.pace, || {
+                self.client
+                    .list_backup_selections()
+                    .backup_plan_id(plan_id)
+                    .set_next_token(token)
+                    .send()
+            })
+            .await
+            .map_err(err("ListBackupSelections"));
             let Some(out) = none_on(out, NOT_FOUND)? else {
                 return Ok(selections);
             };
@@ -645,15 +638,15 @@ impl Backup {
         plan_id: &str,
         selection_id: &str,
     ) -> Result<Option<SelectionInfo>, AwsError> {
-        let out = self
-            .client
-            .get_backup_selection()
-            .backup_plan_id(plan_id)
-            .selection_id(selection_id)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("GetBackupSelection"));
+        let out = super::paced(&self.pace, || {
+            self.client
+                .get_backup_selection()
+                .backup_plan_id(plan_id)
+                .selection_id(selection_id)
+                .send()
+        })
+        .await
+        .map_err(err("GetBackupSelection"));
         Ok(none_on(out, NOT_FOUND)?.map(|out| SelectionInfo {
             id: out.selection_id().unwrap_or(selection_id).to_owned(),
             name: out
@@ -673,16 +666,17 @@ impl Backup {
         creator_request_id: &str,
     ) -> Result<String, AwsError> {
         const OP: &str = "CreateBackupSelection";
-        let out = self
-            .client
-            .create_backup_selection()
-            .backup_plan_id(plan_id)
-            .backup_selection(selection_input(selection, role_arn, OP)?)
-            .creator_request_id(creator_request_id)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err(OP))?;
+        let input = selection_input(selection, role_arn, OP)?;
+        let out = super::paced(&self.pace, || {
+            self.client
+                .create_backup_selection()
+                .backup_plan_id(plan_id)
+                .backup_selection(input)
+                .creator_request_id(creator_request_id)
+                .send()
+        })
+        .await
+        .map_err(err(OP))?;
         Ok(out
             .selection_id()
             .ok_or_else(|| missing(OP, "SelectionId"))?
@@ -695,15 +689,15 @@ impl Backup {
         plan_id: &str,
         selection_id: &str,
     ) -> Result<bool, AwsError> {
-        let out = self
-            .client
-            .delete_backup_selection()
-            .backup_plan_id(plan_id)
-            .selection_id(selection_id)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("DeleteBackupSelection"));
+        let out = super::paced(&self.pace, || {
+            self.client
+                .delete_backup_selection()
+                .backup_plan_id(plan_id)
+                .selection_id(selection_id)
+                .send()
+        })
+        .await
+        .map_err(err("DeleteBackupSelection"));
         Ok(none_on(out, NOT_FOUND)?.is_some())
     }
 
@@ -717,18 +711,18 @@ impl Backup {
         idempotency_token: &str,
     ) -> Result<StartedJob, AwsError> {
         const OP: &str = "StartBackupJob";
-        let out = self
-            .client
-            .start_backup_job()
-            .backup_vault_name(vault)
-            .resource_arn(resource_arn)
-            .iam_role_arn(role_arn)
-            .lifecycle(lifecycle(lifecycle_of_point))
-            .idempotency_token(idempotency_token)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err(OP))?;
+        let out = super::paced(&self.pace, || {
+            self.client
+                .start_backup_job()
+                .backup_vault_name(vault)
+                .resource_arn(resource_arn)
+                .iam_role_arn(role_arn)
+                .lifecycle(lifecycle(lifecycle_of_point))
+                .idempotency_token(idempotency_token)
+                .send()
+        })
+        .await
+        .map_err(err(OP))?;
         Ok(StartedJob {
             id: out
                 .backup_job_id()
@@ -741,14 +735,11 @@ impl Backup {
     /// `DescribeBackupJob`.
     pub async fn backup_job(&self, id: &str) -> Result<JobState, AwsError> {
         const OP: &str = "DescribeBackupJob";
-        let out = self
-            .client
-            .describe_backup_job()
-            .backup_job_id(id)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err(OP))?;
+        let out = super::paced(&self.pace, || {
+            self.client.describe_backup_job().backup_job_id(id).send()
+        })
+        .await
+        .map_err(err(OP))?;
         let state = out.state().map(|s| s.as_str()).unwrap_or_default();
         Ok(job_state(
             state,
@@ -763,19 +754,19 @@ impl Backup {
     /// copy (R11).
     pub async fn start_copy_job(&self, request: &CopyJobRequest<'_>) -> Result<String, AwsError> {
         const OP: &str = "StartCopyJob";
-        let out = self
-            .client
-            .start_copy_job()
-            .recovery_point_arn(request.recovery_point)
-            .source_backup_vault_name(request.source_vault)
-            .destination_backup_vault_arn(request.destination_vault_arn)
-            .iam_role_arn(request.role_arn)
-            .lifecycle(lifecycle(request.lifecycle))
-            .idempotency_token(request.idempotency_token)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err(OP))?;
+        let out = super::paced(&self.pace, || {
+            self.client
+                .start_copy_job()
+                .recovery_point_arn(request.recovery_point)
+                .source_backup_vault_name(request.source_vault)
+                .destination_backup_vault_arn(request.destination_vault_arn)
+                .iam_role_arn(request.role_arn)
+                .lifecycle(lifecycle(request.lifecycle))
+                .idempotency_token(request.idempotency_token)
+                .send()
+        })
+        .await
+        .map_err(err(OP))?;
         Ok(out
             .copy_job_id()
             .ok_or_else(|| missing(OP, "CopyJobId"))?
@@ -785,14 +776,11 @@ impl Backup {
     /// `DescribeCopyJob`.
     pub async fn copy_job(&self, id: &str) -> Result<JobState, AwsError> {
         const OP: &str = "DescribeCopyJob";
-        let out = self
-            .client
-            .describe_copy_job()
-            .copy_job_id(id)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err(OP))?;
+        let out = super::paced(&self.pace, || {
+            self.client.describe_copy_job().copy_job_id(id).send()
+        })
+        .await
+        .map_err(err(OP))?;
         let job = out.copy_job().ok_or_else(|| missing(OP, "CopyJob"))?;
         let state = job.state().map(|s| s.as_str()).unwrap_or_default();
         Ok(job_state(
@@ -814,18 +802,18 @@ impl Backup {
         idempotency_token: &str,
     ) -> Result<String, AwsError> {
         const OP: &str = "StartRestoreJob";
-        let out = self
-            .client
-            .start_restore_job()
-            .recovery_point_arn(recovery_point)
-            .iam_role_arn(role_arn)
-            .set_metadata(Some(metadata.iter().cloned().collect::<HashMap<_, _>>()))
-            .resource_type("Aurora")
-            .idempotency_token(idempotency_token)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err(OP))?;
+        let out = super::paced(&self.pace, || {
+            self.client
+                .start_restore_job()
+                .recovery_point_arn(recovery_point)
+                .iam_role_arn(role_arn)
+                .set_metadata(Some(metadata.iter().cloned().collect::<HashMap<_, _>>()))
+                .resource_type("Aurora")
+                .idempotency_token(idempotency_token)
+                .send()
+        })
+        .await
+        .map_err(err(OP))?;
         Ok(out
             .restore_job_id()
             .ok_or_else(|| missing(OP, "RestoreJobId"))?
@@ -835,14 +823,11 @@ impl Backup {
     /// `DescribeRestoreJob`.
     pub async fn restore_job(&self, id: &str) -> Result<JobState, AwsError> {
         const OP: &str = "DescribeRestoreJob";
-        let out = self
-            .client
-            .describe_restore_job()
-            .restore_job_id(id)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err(OP))?;
+        let out = super::paced(&self.pace, || {
+            self.client.describe_restore_job().restore_job_id(id).send()
+        })
+        .await
+        .map_err(err(OP))?;
         let state = out.status().map(|s| s.as_str()).unwrap_or_default();
         Ok(job_state(
             state,

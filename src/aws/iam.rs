@@ -1,6 +1,5 @@
 //! IAM: roles and their inline policies, as the engine needs them.
 
-use super::OnHeap;
 use aws_sdk_iam::types::Tag;
 
 use super::{none_on, Account, AwsError};
@@ -67,12 +66,7 @@ impl Iam {
 
     /// `GetRole`; `None` when there is no such role.
     pub async fn role(&self, name: &str) -> Result<Option<RoleInfo>, AwsError> {
-        let out = self
-            .client
-            .get_role()
-            .role_name(name)
-            .send()
-            .on_heap(&self.pace)
+        let out = super::paced(&self.pace, || self.client.get_role().role_name(name).send())
             .await
             .map_err(err("GetRole"));
         Ok(none_on(out, NO_SUCH_ENTITY)?.and_then(|out| {
@@ -104,30 +98,30 @@ impl Iam {
                     .map_err(|e| AwsError::malformed("iam", "Tag", e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let out = self
-            .client
-            .create_role()
-            .role_name(name)
-            .assume_role_policy_document(trust_policy)
-            .set_tags(Some(tags))
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("CreateRole"))?;
+        let out = super::paced(&self.pace, || {
+            self.client
+                .create_role()
+                .role_name(name)
+                .assume_role_policy_document(trust_policy)
+                .set_tags(Some(tags))
+                .send()
+        })
+        .await
+        .map_err(err("CreateRole"))?;
         Ok(out.role().map(|r| r.arn().to_owned()).unwrap_or_default())
     }
 
     /// The inline policy `policy` of role `role`, decoded; `None` when there is none.
     pub async fn role_policy(&self, role: &str, policy: &str) -> Result<Option<String>, AwsError> {
-        let out = self
-            .client
-            .get_role_policy()
-            .role_name(role)
-            .policy_name(policy)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("GetRolePolicy"));
+        let out = super::paced(&self.pace, || {
+            self.client
+                .get_role_policy()
+                .role_name(role)
+                .policy_name(policy)
+                .send()
+        })
+        .await
+        .map_err(err("GetRolePolicy"));
         Ok(none_on(out, NO_SUCH_ENTITY)?.map(|out| url_decode(out.policy_document())))
     }
 
@@ -138,42 +132,40 @@ impl Iam {
         policy: &str,
         document: &str,
     ) -> Result<(), AwsError> {
-        self.client
-            .put_role_policy()
-            .role_name(role)
-            .policy_name(policy)
-            .policy_document(document)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("PutRolePolicy"))?;
+        super::paced(&self.pace, || {
+            self.client
+                .put_role_policy()
+                .role_name(role)
+                .policy_name(policy)
+                .policy_document(document)
+                .send()
+        })
+        .await
+        .map_err(err("PutRolePolicy"))?;
         Ok(())
     }
 
     /// `DeleteRolePolicy`; `false` when there was none.
     pub async fn delete_role_policy(&self, role: &str, policy: &str) -> Result<bool, AwsError> {
-        let out = self
-            .client
-            .delete_role_policy()
-            .role_name(role)
-            .policy_name(policy)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("DeleteRolePolicy"));
+        let out = super::paced(&self.pace, || {
+            self.client
+                .delete_role_policy()
+                .role_name(role)
+                .policy_name(policy)
+                .send()
+        })
+        .await
+        .map_err(err("DeleteRolePolicy"));
         Ok(none_on(out, NO_SUCH_ENTITY)?.is_some())
     }
 
     /// `DeleteRole`; `false` when there was none. Inline policies must go first.
     pub async fn delete_role(&self, role: &str) -> Result<bool, AwsError> {
-        let out = self
-            .client
-            .delete_role()
-            .role_name(role)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("DeleteRole"));
+        let out = super::paced(&self.pace, || {
+            self.client.delete_role().role_name(role).send()
+        })
+        .await
+        .map_err(err("DeleteRole"));
         Ok(none_on(out, NO_SUCH_ENTITY)?.is_some())
     }
 }

@@ -1,6 +1,5 @@
 //! KMS: keys, aliases, replicas, policies and tags, as the engine needs them.
 
-use super::OnHeap;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
 
 use super::{none_on, Account, AwsError};
@@ -143,30 +142,26 @@ impl Kms {
 
     /// `CreateKey`: a symmetric encryption key with `key`'s policy, description and tags.
     pub async fn create_key(&self, key: &NewKey<'_>) -> Result<KeyInfo, AwsError> {
-        let out = self
-            .client
-            .create_key()
-            .policy(key.policy)
-            .description(key.description)
-            .key_usage(KeyUsageType::EncryptDecrypt)
-            .key_spec(KeySpec::SymmetricDefault)
-            .multi_region(key.multi_region)
-            .set_tags(Some(tags(key.tags)?))
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("CreateKey"))?;
+        let tags = tags(key.tags)?;
+        let out = super::paced(&self.pace, || {
+            self.client
+                .create_key()
+                .policy(key.policy)
+                .description(key.description)
+                .key_usage(KeyUsageType::EncryptDecrypt)
+                .key_spec(KeySpec::SymmetricDefault)
+                .multi_region(key.multi_region)
+                .set_tags(Some(tags))
+                .send()
+        })
+        .await
+        .map_err(err("CreateKey"))?;
         KeyInfo::from_sdk("CreateKey", out.key_metadata())
     }
 
     /// `DescribeKey`; `None` when the key or alias does not exist.
     pub async fn describe_key(&self, key: &str) -> Result<Option<KeyInfo>, AwsError> {
-        let out = self
-            .client
-            .describe_key()
-            .key_id(key)
-            .send()
-            .on_heap(&self.pace)
+        let out = super::paced(&self.pace, || self.client.describe_key().key_id(key).send())
             .await
             .map_err(err("DescribeKey"));
         none_on(out, NOT_FOUND)?
@@ -176,55 +171,54 @@ impl Kms {
 
     /// `GetKeyPolicy` of the default policy.
     pub async fn key_policy(&self, key: &KeyId) -> Result<String, AwsError> {
-        let out = self
-            .client
-            .get_key_policy()
-            .key_id(key.as_str())
-            .policy_name("default")
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("GetKeyPolicy"))?;
+        let out = super::paced(&self.pace, || {
+            self.client
+                .get_key_policy()
+                .key_id(key.as_str())
+                .policy_name("default")
+                .send()
+        })
+        .await
+        .map_err(err("GetKeyPolicy"))?;
         Ok(out.policy().unwrap_or_default().to_owned())
     }
 
     /// `PutKeyPolicy` of the default policy.
     pub async fn put_key_policy(&self, key: &KeyId, policy: &str) -> Result<(), AwsError> {
-        self.client
-            .put_key_policy()
-            .key_id(key.as_str())
-            .policy_name("default")
-            .policy(policy)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("PutKeyPolicy"))?;
+        super::paced(&self.pace, || {
+            self.client
+                .put_key_policy()
+                .key_id(key.as_str())
+                .policy_name("default")
+                .policy(policy)
+                .send()
+        })
+        .await
+        .map_err(err("PutKeyPolicy"))?;
         Ok(())
     }
 
     /// `CreateAlias`.
     pub async fn create_alias(&self, alias: &AliasName, key: &KeyId) -> Result<(), AwsError> {
-        self.client
-            .create_alias()
-            .alias_name(alias.as_str())
-            .target_key_id(key.as_str())
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("CreateAlias"))?;
+        super::paced(&self.pace, || {
+            self.client
+                .create_alias()
+                .alias_name(alias.as_str())
+                .target_key_id(key.as_str())
+                .send()
+        })
+        .await
+        .map_err(err("CreateAlias"))?;
         Ok(())
     }
 
     /// `DeleteAlias`; `false` when there was no such alias.
     pub async fn delete_alias(&self, alias: &AliasName) -> Result<bool, AwsError> {
-        let out = self
-            .client
-            .delete_alias()
-            .alias_name(alias.as_str())
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("DeleteAlias"));
+        let out = super::paced(&self.pace, || {
+            self.client.delete_alias().alias_name(alias.as_str()).send()
+        })
+        .await
+        .map_err(err("DeleteAlias"));
         Ok(none_on(out, NOT_FOUND)?.is_some())
     }
 
@@ -238,18 +232,19 @@ impl Kms {
         description: &str,
         tag_pairs: &[(String, String)],
     ) -> Result<KeyInfo, AwsError> {
-        let out = self
-            .client
-            .replicate_key()
-            .key_id(key.as_str())
-            .replica_region(replica_region.as_str())
-            .policy(policy)
-            .description(description)
-            .set_tags(Some(tags(tag_pairs)?))
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("ReplicateKey"))?;
+        let tags = tags(tag_pairs)?;
+        let out = super::paced(&self.pace, || {
+            self.client
+                .replicate_key()
+                .key_id(key.as_str())
+                .replica_region(replica_region.as_str())
+                .policy(policy)
+                .description(description)
+                .set_tags(Some(tags))
+                .send()
+        })
+        .await
+        .map_err(err("ReplicateKey"))?;
         KeyInfo::from_sdk("ReplicateKey", out.replica_key_metadata())
     }
 
@@ -257,14 +252,14 @@ impl Kms {
     /// deletion, or gone, is left as it is (`Ok(false)`).
     pub async fn schedule_key_deletion(&self, key: &KeyId, days: u32) -> Result<bool, AwsError> {
         let days = i32::try_from(days).unwrap_or(i32::MAX);
-        match self
-            .client
-            .schedule_key_deletion()
-            .key_id(key.as_str())
-            .pending_window_in_days(days)
-            .send()
-            .on_heap(&self.pace)
-            .await
+        match super::paced(&self.pace, || {
+            self.client
+                .schedule_key_deletion()
+                .key_id(key.as_str())
+                .pending_window_in_days(days)
+                .send()
+        })
+        .await
         {
             Ok(_) => Ok(true),
             Err(e) => {
@@ -290,15 +285,15 @@ impl Kms {
         let mut pairs = Vec::new();
         let mut marker = None;
         loop {
-            let out = self
-                .client
-                .list_resource_tags()
-                .key_id(key.as_str())
-                .set_marker(marker)
-                .send()
-                .on_heap(&self.pace)
-                .await
-                .map_err(err("ListResourceTags"))?;
+            let out = super::paced(&self.pace, || {
+                self.client
+                    .list_resource_tags()
+                    .key_id(key.as_str())
+                    .set_marker(marker)
+                    .send()
+            })
+            .await
+            .map_err(err("ListResourceTags"))?;
             pairs.extend(
                 out.tags()
                     .iter()
@@ -318,14 +313,11 @@ impl Kms {
         let mut found = Vec::new();
         let mut marker = None;
         loop {
-            let out = self
-                .client
-                .list_keys()
-                .set_marker(marker)
-                .send()
-                .on_heap(&self.pace)
-                .await
-                .map_err(err("ListKeys"))?;
+            let out = super::paced(&self.pace, || {
+                self.client.list_keys().set_marker(marker).send()
+            })
+            .await
+            .map_err(err("ListKeys"))?;
             for entry in out.keys() {
                 let Some(id) = entry.key_id().and_then(|id| id.parse::<KeyId>().ok()) else {
                     continue;

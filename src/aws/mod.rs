@@ -15,27 +15,21 @@ use aws_sdk_kms::operation::RequestId;
 
 use crate::ids::{AccountId, Region};
 
-/// Moves an SDK call's future to the heap. The SDK's futures are large, and a resource's
-/// future holds the largest of its steps for its whole life: a copy that waits hours for a
-/// slot or its next poll would carry one inline. Boxed, it carries a pointer.
+/// Makes an SDK call in its turn of the account's [`Pace`] (R20), its future on the heap.
 ///
-/// The call first waits for its turn in the account's [`Pace`] (R20).
-pub(crate) trait OnHeap: std::future::Future + Sized + Send {
-    fn on_heap<'a>(
-        self,
-        pace: &'a Pace,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + Send + 'a>>
-    where
-        Self: 'a,
-    {
-        Box::pin(async move {
-            pace.turn().await;
-            self.await
-        })
-    }
+/// The SDK's futures are large, and a resource's future holds the largest of its steps for
+/// its whole life: a copy that waits hours for a slot or its next poll would carry one
+/// inline. Boxed, it carries a pointer. The call's future is made only once the turn comes,
+/// so that the callers waiting for their turn (a batch starts hundreds of resources at once)
+/// hold none.
+pub(crate) async fn paced<F, Fut>(pace: &Pace, call: F) -> Fut::Output
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future + Send,
+{
+    pace.turn().await;
+    Box::pin(call()).await
 }
-
-impl<F: std::future::Future + Send> OnHeap for F {}
 
 /// The calls of one account in one region (R20): a token bucket holding
 /// [`PACE_BURST_SECONDS`] seconds of calls at the account's

@@ -1,7 +1,6 @@
 //! RDS: DB and cluster snapshots (describe, copy, share, delete, tags), restores, and the
 //! master password setting, as the engine needs them.
 
-use super::OnHeap;
 use aws_sdk_rds::types::Tag;
 
 use super::{none_on, Account, AwsError};
@@ -180,30 +179,30 @@ impl Rds {
         reference: &str,
     ) -> Result<Option<SnapshotInfo>, AwsError> {
         let result = match kind {
-            SnapshotKind::Cluster => self
-                .client
-                .describe_db_cluster_snapshots()
-                .db_cluster_snapshot_identifier(reference)
-                .include_shared(true)
-                .send()
-                .on_heap(&self.pace)
-                .await
-                .map(|o| {
-                    o.db_cluster_snapshots()
-                        .first()
-                        .map(SnapshotInfo::from_cluster)
-                })
-                .map_err(err("DescribeDBClusterSnapshots")),
-            SnapshotKind::Db => self
-                .client
-                .describe_db_snapshots()
-                .db_snapshot_identifier(reference)
-                .include_shared(true)
-                .send()
-                .on_heap(&self.pace)
-                .await
-                .map(|o| o.db_snapshots().first().map(SnapshotInfo::from_db))
-                .map_err(err("DescribeDBSnapshots")),
+            SnapshotKind::Cluster => super::paced(&self.pace, || {
+                self.client
+                    .describe_db_cluster_snapshots()
+                    .db_cluster_snapshot_identifier(reference)
+                    .include_shared(true)
+                    .send()
+            })
+            .await
+            .map(|o| {
+                o.db_cluster_snapshots()
+                    .first()
+                    .map(SnapshotInfo::from_cluster)
+            })
+            .map_err(err("DescribeDBClusterSnapshots")),
+            SnapshotKind::Db => super::paced(&self.pace, || {
+                self.client
+                    .describe_db_snapshots()
+                    .db_snapshot_identifier(reference)
+                    .include_shared(true)
+                    .send()
+            })
+            .await
+            .map(|o| o.db_snapshots().first().map(SnapshotInfo::from_db))
+            .map_err(err("DescribeDBSnapshots")),
         };
         Ok(none_on(result, SNAPSHOT_NOT_FOUND)?.flatten())
     }
@@ -220,15 +219,15 @@ impl Rds {
         loop {
             let (page, next) = match kind {
                 SnapshotKind::Cluster => {
-                    let out = self
-                        .client
-                        .describe_db_cluster_snapshots()
-                        .set_db_cluster_identifier(source.map(str::to_owned))
-                        .set_marker(marker)
-                        .send()
-                        .on_heap(&self.pace)
-                        .await
-                        .map_err(err("DescribeDBClusterSnapshots"))?;
+                    let out = super::paced(&self.pace, || {
+                        self.client
+                            .describe_db_cluster_snapshots()
+                            .set_db_cluster_identifier(source.map(str::to_owned))
+                            .set_marker(marker)
+                            .send()
+                    })
+                    .await
+                    .map_err(err("DescribeDBClusterSnapshots"))?;
                     (
                         out.db_cluster_snapshots()
                             .iter()
@@ -238,15 +237,15 @@ impl Rds {
                     )
                 }
                 SnapshotKind::Db => {
-                    let out = self
-                        .client
-                        .describe_db_snapshots()
-                        .set_db_instance_identifier(source.map(str::to_owned))
-                        .set_marker(marker)
-                        .send()
-                        .on_heap(&self.pace)
-                        .await
-                        .map_err(err("DescribeDBSnapshots"))?;
+                    let out = super::paced(&self.pace, || {
+                        self.client
+                            .describe_db_snapshots()
+                            .set_db_instance_identifier(source.map(str::to_owned))
+                            .set_marker(marker)
+                            .send()
+                    })
+                    .await
+                    .map_err(err("DescribeDBSnapshots"))?;
                     (
                         out.db_snapshots()
                             .iter()
@@ -272,18 +271,18 @@ impl Rds {
     ) -> Result<SnapshotInfo, AwsError> {
         match kind {
             SnapshotKind::Cluster => {
-                let out = self
-                    .client
-                    .copy_db_cluster_snapshot()
-                    .source_db_cluster_snapshot_identifier(request.source)
-                    .target_db_cluster_snapshot_identifier(request.target)
-                    .set_kms_key_id(request.kms_key.map(str::to_owned))
-                    .copy_tags(request.copy_tags)
-                    .set_tags(Some(tags(request.tags)))
-                    .send()
-                    .on_heap(&self.pace)
-                    .await
-                    .map_err(err("CopyDBClusterSnapshot"))?;
+                let out = super::paced(&self.pace, || {
+                    self.client
+                        .copy_db_cluster_snapshot()
+                        .source_db_cluster_snapshot_identifier(request.source)
+                        .target_db_cluster_snapshot_identifier(request.target)
+                        .set_kms_key_id(request.kms_key.map(str::to_owned))
+                        .copy_tags(request.copy_tags)
+                        .set_tags(Some(tags(request.tags)))
+                        .send()
+                })
+                .await
+                .map_err(err("CopyDBClusterSnapshot"))?;
                 out.db_cluster_snapshot()
                     .map(SnapshotInfo::from_cluster)
                     .ok_or_else(|| {
@@ -295,19 +294,19 @@ impl Rds {
                     })
             }
             SnapshotKind::Db => {
-                let out = self
-                    .client
-                    .copy_db_snapshot()
-                    .source_db_snapshot_identifier(request.source)
-                    .target_db_snapshot_identifier(request.target)
-                    .set_kms_key_id(request.kms_key.map(str::to_owned))
-                    .copy_tags(request.copy_tags)
-                    .set_tags(Some(tags(request.tags)))
-                    .set_option_group_name(request.option_group.map(str::to_owned))
-                    .send()
-                    .on_heap(&self.pace)
-                    .await
-                    .map_err(err("CopyDBSnapshot"))?;
+                let out = super::paced(&self.pace, || {
+                    self.client
+                        .copy_db_snapshot()
+                        .source_db_snapshot_identifier(request.source)
+                        .target_db_snapshot_identifier(request.target)
+                        .set_kms_key_id(request.kms_key.map(str::to_owned))
+                        .copy_tags(request.copy_tags)
+                        .set_tags(Some(tags(request.tags)))
+                        .set_option_group_name(request.option_group.map(str::to_owned))
+                        .send()
+                })
+                .await
+                .map_err(err("CopyDBSnapshot"))?;
                 out.db_snapshot().map(SnapshotInfo::from_db).ok_or_else(|| {
                     AwsError::malformed("rds", "CopyDBSnapshot", "no DBSnapshot".into())
                 })
@@ -319,14 +318,14 @@ impl Rds {
     pub async fn shared_with(&self, kind: SnapshotKind, id: &str) -> Result<Vec<String>, AwsError> {
         let values = match kind {
             SnapshotKind::Cluster => {
-                let out = self
-                    .client
-                    .describe_db_cluster_snapshot_attributes()
-                    .db_cluster_snapshot_identifier(id)
-                    .send()
-                    .on_heap(&self.pace)
-                    .await
-                    .map_err(err("DescribeDBClusterSnapshotAttributes"))?;
+                let out = super::paced(&self.pace, || {
+                    self.client
+                        .describe_db_cluster_snapshot_attributes()
+                        .db_cluster_snapshot_identifier(id)
+                        .send()
+                })
+                .await
+                .map_err(err("DescribeDBClusterSnapshotAttributes"))?;
                 out.db_cluster_snapshot_attributes_result()
                     .map(|r| r.db_cluster_snapshot_attributes())
                     .unwrap_or_default()
@@ -336,14 +335,14 @@ impl Rds {
                     .collect()
             }
             SnapshotKind::Db => {
-                let out = self
-                    .client
-                    .describe_db_snapshot_attributes()
-                    .db_snapshot_identifier(id)
-                    .send()
-                    .on_heap(&self.pace)
-                    .await
-                    .map_err(err("DescribeDBSnapshotAttributes"))?;
+                let out = super::paced(&self.pace, || {
+                    self.client
+                        .describe_db_snapshot_attributes()
+                        .db_snapshot_identifier(id)
+                        .send()
+                })
+                .await
+                .map_err(err("DescribeDBSnapshotAttributes"))?;
                 out.db_snapshot_attributes_result()
                     .map(|r| r.db_snapshot_attributes())
                     .unwrap_or_default()
@@ -372,28 +371,30 @@ impl Rds {
         };
         match kind {
             SnapshotKind::Cluster => {
-                self.client
-                    .modify_db_cluster_snapshot_attribute()
-                    .db_cluster_snapshot_identifier(id)
-                    .attribute_name("restore")
-                    .set_values_to_add(to_add)
-                    .set_values_to_remove(to_remove)
-                    .send()
-                    .on_heap(&self.pace)
-                    .await
-                    .map_err(err("ModifyDBClusterSnapshotAttribute"))?;
+                super::paced(&self.pace, || {
+                    self.client
+                        .modify_db_cluster_snapshot_attribute()
+                        .db_cluster_snapshot_identifier(id)
+                        .attribute_name("restore")
+                        .set_values_to_add(to_add)
+                        .set_values_to_remove(to_remove)
+                        .send()
+                })
+                .await
+                .map_err(err("ModifyDBClusterSnapshotAttribute"))?;
             }
             SnapshotKind::Db => {
-                self.client
-                    .modify_db_snapshot_attribute()
-                    .db_snapshot_identifier(id)
-                    .attribute_name("restore")
-                    .set_values_to_add(to_add)
-                    .set_values_to_remove(to_remove)
-                    .send()
-                    .on_heap(&self.pace)
-                    .await
-                    .map_err(err("ModifyDBSnapshotAttribute"))?;
+                super::paced(&self.pace, || {
+                    self.client
+                        .modify_db_snapshot_attribute()
+                        .db_snapshot_identifier(id)
+                        .attribute_name("restore")
+                        .set_values_to_add(to_add)
+                        .set_values_to_remove(to_remove)
+                        .send()
+                })
+                .await
+                .map_err(err("ModifyDBSnapshotAttribute"))?;
             }
         }
         Ok(())
@@ -402,38 +403,38 @@ impl Rds {
     /// Deletes a snapshot; `false` when it did not exist.
     pub async fn delete_snapshot(&self, kind: SnapshotKind, id: &str) -> Result<bool, AwsError> {
         let result = match kind {
-            SnapshotKind::Cluster => self
-                .client
-                .delete_db_cluster_snapshot()
-                .db_cluster_snapshot_identifier(id)
-                .send()
-                .on_heap(&self.pace)
-                .await
-                .map(drop)
-                .map_err(err("DeleteDBClusterSnapshot")),
-            SnapshotKind::Db => self
-                .client
-                .delete_db_snapshot()
-                .db_snapshot_identifier(id)
-                .send()
-                .on_heap(&self.pace)
-                .await
-                .map(drop)
-                .map_err(err("DeleteDBSnapshot")),
+            SnapshotKind::Cluster => super::paced(&self.pace, || {
+                self.client
+                    .delete_db_cluster_snapshot()
+                    .db_cluster_snapshot_identifier(id)
+                    .send()
+            })
+            .await
+            .map(drop)
+            .map_err(err("DeleteDBClusterSnapshot")),
+            SnapshotKind::Db => super::paced(&self.pace, || {
+                self.client
+                    .delete_db_snapshot()
+                    .db_snapshot_identifier(id)
+                    .send()
+            })
+            .await
+            .map(drop)
+            .map_err(err("DeleteDBSnapshot")),
         };
         Ok(none_on(result, SNAPSHOT_NOT_FOUND)?.is_some())
     }
 
     /// The tags of a resource by ARN.
     pub async fn tags(&self, arn: &str) -> Result<Vec<(String, String)>, AwsError> {
-        let out = self
-            .client
-            .list_tags_for_resource()
-            .resource_name(arn)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("ListTagsForResource"))?;
+        let out = super::paced(&self.pace, || {
+            self.client
+                .list_tags_for_resource()
+                .resource_name(arn)
+                .send()
+        })
+        .await
+        .map_err(err("ListTagsForResource"))?;
         Ok(out
             .tag_list()
             .iter()
@@ -457,52 +458,53 @@ impl Rds {
         spec: &RestoreRequest<'_>,
     ) -> Result<bool, AwsError> {
         let result = match kind {
-            SnapshotKind::Cluster => self
-                .client
-                .restore_db_cluster_from_snapshot()
-                .snapshot_identifier(snapshot)
-                .db_cluster_identifier(target)
-                .engine(spec.engine)
-                .set_db_subnet_group_name(spec.subnet_group.map(str::to_owned))
-                .set_vpc_security_group_ids(
-                    Some(spec.security_groups.to_vec()).filter(|g| !g.is_empty()),
-                )
-                .set_tags(Some(tags(spec.tags)))
-                .send()
-                .on_heap(&self.pace)
-                .await
-                .map(drop)
-                .map_err(err("RestoreDBClusterFromSnapshot")),
-            SnapshotKind::Db => self
-                .client
-                .restore_db_instance_from_db_snapshot()
-                .db_snapshot_identifier(snapshot)
-                .db_instance_identifier(target)
-                .set_db_subnet_group_name(spec.subnet_group.map(str::to_owned))
-                .set_db_instance_class(spec.instance_class.map(str::to_owned))
-                .set_vpc_security_group_ids(
-                    Some(spec.security_groups.to_vec()).filter(|g| !g.is_empty()),
-                )
-                .set_tags(Some(tags(spec.tags)))
-                .send()
-                .on_heap(&self.pace)
-                .await
-                .map(drop)
-                .map_err(err("RestoreDBInstanceFromDBSnapshot")),
+            SnapshotKind::Cluster => super::paced(&self.pace, || {
+                self.client
+                    .restore_db_cluster_from_snapshot()
+                    .snapshot_identifier(snapshot)
+                    .db_cluster_identifier(target)
+                    .engine(spec.engine)
+                    .set_db_subnet_group_name(spec.subnet_group.map(str::to_owned))
+                    .set_vpc_security_group_ids(
+                        Some(spec.security_groups.to_vec()).filter(|g| !g.is_empty()),
+                    )
+                    .set_tags(Some(tags(spec.tags)))
+                    .send()
+            })
+            .await
+            .map(drop)
+            .map_err(err("RestoreDBClusterFromSnapshot")),
+            SnapshotKind::Db => super::paced(&self.pace, || {
+                self.client
+                    .restore_db_instance_from_db_snapshot()
+                    .db_snapshot_identifier(snapshot)
+                    .db_instance_identifier(target)
+                    .set_db_subnet_group_name(spec.subnet_group.map(str::to_owned))
+                    .set_db_instance_class(spec.instance_class.map(str::to_owned))
+                    .set_vpc_security_group_ids(
+                        Some(spec.security_groups.to_vec()).filter(|g| !g.is_empty()),
+                    )
+                    .set_tags(Some(tags(spec.tags)))
+                    .send()
+            })
+            .await
+            .map(drop)
+            .map_err(err("RestoreDBInstanceFromDBSnapshot")),
         };
         Ok(none_on(result, DATABASE_EXISTS)?.is_some())
     }
 
     /// Adds (or overwrites) tags on a resource by ARN.
     pub async fn add_tags(&self, arn: &str, pairs: &[(String, String)]) -> Result<(), AwsError> {
-        self.client
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .set_tags(Some(tags(pairs)))
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("AddTagsToResource"))?;
+        super::paced(&self.pace, || {
+            self.client
+                .add_tags_to_resource()
+                .resource_name(arn)
+                .set_tags(Some(tags(pairs)))
+                .send()
+        })
+        .await
+        .map_err(err("AddTagsToResource"))?;
         Ok(())
     }
 
@@ -513,47 +515,48 @@ impl Rds {
         id: &str,
     ) -> Result<Option<String>, AwsError> {
         let result = match kind {
-            SnapshotKind::Cluster => self
-                .client
-                .describe_db_clusters()
-                .db_cluster_identifier(id)
-                .send()
-                .on_heap(&self.pace)
-                .await
-                .map(|o| {
-                    o.db_clusters()
-                        .first()
-                        .map(|c| c.status().unwrap_or_default().to_owned())
-                })
-                .map_err(err("DescribeDBClusters")),
-            SnapshotKind::Db => self
-                .client
-                .describe_db_instances()
-                .db_instance_identifier(id)
-                .send()
-                .on_heap(&self.pace)
-                .await
-                .map(|o| {
-                    o.db_instances()
-                        .first()
-                        .map(|i| i.db_instance_status().unwrap_or_default().to_owned())
-                })
-                .map_err(err("DescribeDBInstances")),
+            SnapshotKind::Cluster => super::paced(&self.pace, || {
+                self.client
+                    .describe_db_clusters()
+                    .db_cluster_identifier(id)
+                    .send()
+            })
+            .await
+            .map(|o| {
+                o.db_clusters()
+                    .first()
+                    .map(|c| c.status().unwrap_or_default().to_owned())
+            })
+            .map_err(err("DescribeDBClusters")),
+            SnapshotKind::Db => super::paced(&self.pace, || {
+                self.client
+                    .describe_db_instances()
+                    .db_instance_identifier(id)
+                    .send()
+            })
+            .await
+            .map(|o| {
+                o.db_instances()
+                    .first()
+                    .map(|i| i.db_instance_status().unwrap_or_default().to_owned())
+            })
+            .map_err(err("DescribeDBInstances")),
         };
         Ok(none_on(result, DATABASE_NOT_FOUND)?.flatten())
     }
 
     /// Turns on RDS-managed master passwords for a cluster (R10).
     pub async fn manage_master_user_password(&self, cluster: &str) -> Result<(), AwsError> {
-        self.client
-            .modify_db_cluster()
-            .db_cluster_identifier(cluster)
-            .manage_master_user_password(true)
-            .apply_immediately(true)
-            .send()
-            .on_heap(&self.pace)
-            .await
-            .map_err(err("ModifyDBCluster"))?;
+        super::paced(&self.pace, || {
+            self.client
+                .modify_db_cluster()
+                .db_cluster_identifier(cluster)
+                .manage_master_user_password(true)
+                .apply_immediately(true)
+                .send()
+        })
+        .await
+        .map_err(err("ModifyDBCluster"))?;
         Ok(())
     }
 }

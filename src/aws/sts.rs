@@ -1,6 +1,5 @@
 //! STS: who the credentials belong to.
 
-use super::OnHeap;
 use super::{Account, AwsError};
 use crate::ids::{AccountId, IdError, Region};
 
@@ -20,10 +19,7 @@ pub async fn caller_identity(
 ) -> Result<CallerIdentity, AwsError> {
     let client = aws_sdk_sts::Client::new(&account.region_config(region));
     let pace = account.pace(region.as_str());
-    let out = client
-        .get_caller_identity()
-        .send()
-        .on_heap(&pace)
+    let out = super::paced(&pace, || client.get_caller_identity().send())
         .await
         .map_err(|e| AwsError::from_sdk("sts", "GetCallerIdentity", e))?;
     let id = out.account().unwrap_or_default();

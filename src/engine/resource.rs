@@ -7,7 +7,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use super::{
     plan::{Change, Warning},
-    state::LiveState,
+    state::{JsonText, LiveState},
     Handle,
 };
 use crate::{
@@ -140,27 +140,27 @@ impl Context {
         if record.data.is_null() {
             return Ok(None);
         }
-        serde_json::from_value(record.data.clone())
-            .map(Some)
-            .map_err(|e| Error::Conflict {
-                resource: self.name.clone(),
-                problem: format!(
-                    "its record in the state file cannot be read ({e}); the file was left as it is"
-                ),
-            })
+        record.data.parse().map(Some).map_err(|e| Error::Conflict {
+            resource: self.name.clone(),
+            problem: format!(
+                "its record in the state file cannot be read ({e}); the file was left as it is"
+            ),
+        })
     }
 
     /// Saves the resource's record and writes the state file, atomically. Call it after every
     /// AWS step that created or removed something.
     pub async fn save<T: Serialize>(&self, data: &T) -> Result<()> {
-        let value = serde_json::to_value(data).map_err(|e| Error::Conflict {
+        let value = JsonText::new(data).map_err(|e| Error::Conflict {
             resource: self.name.clone(),
             problem: format!("its record cannot be written ({e})"),
         })?;
         if let Some(record) = self.state.lock().await.resources.get_mut(&self.name) {
             record.data = value;
         }
-        self.state.commit([self.name.as_str()]).await?;
+        // On the heap: a resource's future would otherwise carry the write's state while it
+        // waits for hours.
+        Box::pin(self.state.commit([self.name.as_str()])).await?;
         Ok(())
     }
 
@@ -178,7 +178,7 @@ impl Context {
                 handle.name()
             ),
         })?;
-        serde_json::from_value(record.outputs.clone()).map_err(|e| Error::Conflict {
+        record.outputs.parse().map_err(|e| Error::Conflict {
             resource: self.name.clone(),
             problem: format!("the outputs of `{}` cannot be read ({e})", handle.name()),
         })

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     plan::{Action, Change, Plan},
     resource::{Context, Resource},
-    state::{LiveState, ResourceRecord, StateStore, Status},
+    state::{JsonText, LiveState, ResourceRecord, StateStore, Status},
 };
 use crate::{
     aws::{self, Account},
@@ -99,8 +99,9 @@ const BATCH_CONCURRENCY: usize = 100_000;
 /// [`keep_going`](Stack::keep_going), what failed and what was not started because of it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeployReport {
-    /// Outputs by resource name.
-    pub outputs: BTreeMap<String, serde_json::Value>,
+    /// Outputs by resource name (the text the state holds, not a copy of it): read one with
+    /// [`JsonText::parse`].
+    pub outputs: BTreeMap<String, JsonText>,
     /// Resources whose deploy failed, with the error.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failed: BTreeMap<String, String>,
@@ -149,7 +150,7 @@ trait DynResource: Send + Sync {
     async fn preflight(&self, ctx: &Context) -> Result<()>;
     async fn plan(&self, ctx: &Context) -> Result<Change>;
     fn warnings(&self, name: &str) -> Vec<super::plan::Warning>;
-    async fn deploy(&self, ctx: &Context) -> Result<serde_json::Value>;
+    async fn deploy(&self, ctx: &Context) -> Result<JsonText>;
     async fn plan_teardown(&self, ctx: &Context) -> Result<Change>;
     async fn teardown(&self, ctx: &Context) -> Result<Vec<String>>;
     async fn refresh(&self, ctx: &Context) -> Result<Vec<String>>;
@@ -179,9 +180,9 @@ impl<R: Resource> DynResource for R {
     fn warnings(&self, name: &str) -> Vec<super::plan::Warning> {
         Resource::warnings(self, name)
     }
-    async fn deploy(&self, ctx: &Context) -> Result<serde_json::Value> {
+    async fn deploy(&self, ctx: &Context) -> Result<JsonText> {
         let outputs = Resource::deploy(self, ctx).await?;
-        serde_json::to_value(outputs).map_err(|e| Error::Conflict {
+        JsonText::new(&outputs).map_err(|e| Error::Conflict {
             resource: ctx.name().to_owned(),
             problem: format!("its outputs cannot be recorded ({e})"),
         })
@@ -700,7 +701,7 @@ impl Stack {
         .await
     }
 
-    async fn deploy_one(&self, entry: &Entry, state: &Arc<LiveState>) -> Result<serde_json::Value> {
+    async fn deploy_one(&self, entry: &Entry, state: &Arc<LiveState>) -> Result<JsonText> {
         {
             let mut s = state.lock().await;
             if let Some(existing) = s.resources.get(&entry.name) {
@@ -716,15 +717,16 @@ impl Stack {
                     status: Status::Creating,
                     depends_on: entry.options.depends_on.clone(),
                     retain: entry.options.retain,
-                    outputs: serde_json::Value::Null,
-                    data: serde_json::Value::Null,
+                    outputs: JsonText::NULL,
+                    data: JsonText::NULL,
                 });
             record.depends_on = entry.options.depends_on.clone();
             record.retain = entry.options.retain;
         }
         // The record is on disk before the resource's first call, so that a crash leaves
-        // nothing the state does not know of.
-        state.commit([entry.name.as_str()]).await?;
+        // nothing the state does not know of. The writes' futures are on the heap: a batch's
+        // resources wait for hours in `deploy`, and would otherwise each carry one.
+        Box::pin(state.commit([entry.name.as_str()])).await?;
         // Throttling that outlasts the SDK's retries (R20) is retried here: deploy is
         // idempotent, so running it again picks up where the throttled call stopped.
         let ctx = self.context(&entry.name, state);
@@ -735,7 +737,7 @@ impl Stack {
             record.outputs = outputs.clone();
             record.status = Status::Deployed;
         }
-        state.commit([entry.name.as_str()]).await?;
+        Box::pin(state.commit([entry.name.as_str()])).await?;
         Ok(outputs)
     }
 
@@ -872,7 +874,9 @@ impl Stack {
             .filter(|r| !r.outputs.is_null())
         {
             None => Ok(None),
-            Some(record) => serde_json::from_value(record.outputs.clone())
+            Some(record) => record
+                .outputs
+                .parse()
                 .map(Some)
                 .map_err(|e| Error::Conflict {
                     resource: handle.name().to_owned(),

@@ -20,10 +20,13 @@ use std::{
     fs::{self, File, OpenOptions},
     io::{self, Write},
     path::{Path, PathBuf},
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
 };
 
-use serde::{Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::ids::{AccountId, Region};
 
@@ -102,10 +105,90 @@ pub struct ResourceRecord {
     pub retain: bool,
     /// Its outputs (ids, ARNs), readable through the stack's handles.
     #[serde(default)]
-    pub outputs: serde_json::Value,
+    pub outputs: JsonText,
     /// The resource's own record of what it created, step by step.
     #[serde(default)]
-    pub data: serde_json::Value,
+    pub data: JsonText,
+}
+
+/// A JSON value kept as compact text: a record's outputs or data. A batch holds thousands of
+/// them, and the text takes a fraction of the memory of a [`serde_json::Value`]; clones share
+/// the text, so a deploy's report and the state hold one copy. It is written and read as the
+/// JSON value it holds, objects with their keys in order, as a [`serde_json::Value`] would be.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct JsonText(Option<Arc<str>>);
+
+impl JsonText {
+    /// JSON `null`: nothing recorded.
+    pub const NULL: JsonText = JsonText(None);
+
+    /// The JSON of `value`, objects with their keys in order.
+    ///
+    /// # Errors
+    /// When `value` cannot be written as JSON (a map whose keys are not strings, say).
+    pub fn new<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<JsonText> {
+        serde_json::to_value(value).map(JsonText::from)
+    }
+
+    /// Whether it is JSON `null`.
+    pub fn is_null(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The compact JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_deref().unwrap_or("null")
+    }
+
+    /// Reads it as a `T`.
+    ///
+    /// # Errors
+    /// When the JSON does not describe a `T`.
+    pub fn parse<T: DeserializeOwned>(&self) -> serde_json::Result<T> {
+        serde_json::from_str(self.as_str())
+    }
+
+    /// The JSON value.
+    pub fn to_value(&self) -> serde_json::Value {
+        self.0
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<serde_json::Value> for JsonText {
+    fn from(value: serde_json::Value) -> JsonText {
+        match value {
+            serde_json::Value::Null => JsonText::NULL,
+            value => JsonText(Some(value.to_string().into())),
+        }
+    }
+}
+
+impl std::fmt::Debug for JsonText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for JsonText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for JsonText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Through a value, so that an indented file indents it too.
+        self.to_value().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<JsonText, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(JsonText::from)
+    }
 }
 
 /// The whole state of one stack.
@@ -151,6 +234,14 @@ impl StackState {
 #[derive(Debug, Clone)]
 pub struct StateStore {
     dir: PathBuf,
+}
+
+/// A state file written to its temporary name, not yet durable.
+#[derive(Debug)]
+struct Temporary {
+    file: File,
+    path: PathBuf,
+    bytes: usize,
 }
 
 /// A held stack lock; released on drop.
@@ -248,8 +339,8 @@ impl StateStore {
     /// Writes the state atomically: temporary file, fsync, rename, fsync of the directory.
     /// The journal, if any, is removed: the file holds everything.
     pub fn save(&self, state: &StackState) -> Result<(), StateError> {
-        let text = self.render(state, 0)?;
-        self.write(&state.stack, &text)?;
+        let written = self.write_temporary(state)?;
+        self.install(&state.stack, written)?;
         self.remove_journal(&state.stack)
     }
 
@@ -283,37 +374,53 @@ impl StateStore {
         Ok(())
     }
 
-    /// The text of the state file.
-    /// The text of the state file: indented for people to read, or, past
-    /// [`COMPACT_ABOVE`] resources (a fleet), on one line, which is half the size. `hint` is
-    /// the size of the last text, so that the buffer is allocated once.
-    fn render(&self, state: &StackState, hint: usize) -> Result<String, StateError> {
-        let mut text = Vec::with_capacity(hint + hint / 8);
+    /// Writes the state file's text to a temporary file, streamed rather than built in
+    /// memory: indented for people to read, or, past [`COMPACT_ABOVE`] resources (a fleet), on
+    /// one line, which is half the size. The file is not durable yet: see
+    /// [`install`](Self::install).
+    fn write_temporary(&self, state: &StackState) -> Result<Temporary, StateError> {
+        fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
+        let path = self
+            .dir
+            .join(format!(".{}.json.tmp-{}", state.stack, std::process::id()));
+        let file = File::create(&path).map_err(Self::io(&path))?;
+        let mut out = io::BufWriter::with_capacity(64 * 1024, file);
         let written = if state.resources.len() > COMPACT_ABOVE {
-            serde_json::to_writer(&mut text, state)
+            serde_json::to_writer(&mut out, state)
         } else {
-            serde_json::to_writer_pretty(&mut text, state)
+            serde_json::to_writer_pretty(&mut out, state)
         };
-        let corrupt = |problem: String| StateError::Corrupt {
-            path: self.path(&state.stack),
-            problem,
-        };
-        written.map_err(|e| corrupt(e.to_string()))?;
-        String::from_utf8(text).map_err(|e| corrupt(e.to_string()))
+        written.map_err(|e| {
+            if e.is_io() {
+                Self::io(&path)(e.into())
+            } else {
+                StateError::Corrupt {
+                    path: self.path(&state.stack),
+                    problem: e.to_string(),
+                }
+            }
+        })?;
+        out.write_all(b"\n").map_err(Self::io(&path))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| Self::io(&path)(e.into_error()))?;
+        let bytes = file.metadata().map_err(Self::io(&path))?.len();
+        Ok(Temporary {
+            file,
+            path,
+            bytes: usize::try_from(bytes).unwrap_or(usize::MAX),
+        })
     }
 
-    /// Writes the text of `stack`'s state file atomically.
-    fn write(&self, stack: &str, text: &str) -> Result<(), StateError> {
-        let path = self.path(stack);
-        fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
-        let tmp = self
-            .dir
-            .join(format!(".{stack}.json.tmp-{}", std::process::id()));
-        let mut file = File::create(&tmp).map_err(Self::io(&tmp))?;
-        file.write_all(text.as_bytes()).map_err(Self::io(&tmp))?;
-        file.write_all(b"\n").map_err(Self::io(&tmp))?;
+    /// Makes a temporary file written by [`write_temporary`](Self::write_temporary) the state
+    /// file of `stack`, atomically: fsync, rename, fsync of the directory.
+    fn install(&self, stack: &str, written: Temporary) -> Result<(), StateError> {
+        let Temporary {
+            file, path: tmp, ..
+        } = written;
         file.sync_all().map_err(Self::io(&tmp))?;
         drop(file);
+        let path = self.path(stack);
         fs::rename(&tmp, &path).map_err(Self::io(&path))?;
         if let Ok(dir) = File::open(&self.dir) {
             // Makes the rename durable; not every platform can fsync a directory.
@@ -380,7 +487,7 @@ fn hostname() -> String {
 #[derive(Debug)]
 pub(crate) struct LiveState {
     store: StateStore,
-    state: tokio::sync::Mutex<StackState>,
+    state: Arc<tokio::sync::Mutex<StackState>>,
     /// One write at a time, and what the writes need to know.
     writer: tokio::sync::Mutex<Writer>,
     /// Resources changed and not written yet.
@@ -403,12 +510,6 @@ struct Writer {
     file_bytes: usize,
 }
 
-/// What one write does.
-enum Pending {
-    File(String),
-    Journal(String),
-}
-
 impl LiveState {
     pub(crate) fn new(store: StateStore, mut state: StackState) -> LiveState {
         // Written from now on in this release's format: a release that reads only the file
@@ -416,7 +517,7 @@ impl LiveState {
         state.version = STATE_VERSION;
         LiveState {
             store,
-            state: tokio::sync::Mutex::new(state),
+            state: Arc::new(tokio::sync::Mutex::new(state)),
             writer: tokio::sync::Mutex::new(Writer::default()),
             dirty: std::sync::Mutex::default(),
             changed: AtomicU64::new(0),
@@ -467,57 +568,53 @@ impl LiveState {
             // A write that began after this change holds it.
             return Ok(());
         }
-        let (upto, stack, write) = {
-            let mut state = self.state.lock().await;
-            // Every change counted so far was made, and marked, before this lock was taken.
-            let upto = self.changed.load(Ordering::SeqCst);
-            let dirty = std::mem::take(
-                &mut *self
-                    .dirty
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-            );
-            let full = !writer.compacted || writer.journal_bytes > writer.file_bytes.max(64 * 1024);
-            let write = if full {
-                Pending::File(self.store.render(&state, writer.file_bytes)?)
-            } else {
-                let mut lines = String::new();
-                for resource in dirty {
-                    state.journal += 1;
-                    let entry = JournalEntry {
-                        seq: state.journal,
-                        record: state.resources.get(&resource).cloned(),
-                        resource,
-                    };
-                    let line = serde_json::to_string(&entry).map_err(|e| StateError::Corrupt {
-                        path: self.store.journal_path(&state.stack),
-                        problem: e.to_string(),
-                    })?;
-                    lines.push_str(&line);
-                    lines.push('\n');
-                }
-                Pending::Journal(lines)
-            };
-            (upto, state.stack.clone(), write)
-        };
+        let mut state = Arc::clone(&self.state).lock_owned().await;
+        // Every change counted so far was made, and marked, before this lock was taken.
+        let upto = self.changed.load(Ordering::SeqCst);
+        let dirty = std::mem::take(
+            &mut *self
+                .dirty
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        let full = !writer.compacted || writer.journal_bytes > writer.file_bytes.max(64 * 1024);
         let store = self.store.clone();
+        let stack = state.stack.clone();
         let path = store.path(&stack);
-        let written = match write {
-            Pending::File(text) => {
-                let bytes = text.len();
-                tokio::task::spawn_blocking(move || {
-                    store.write(&stack, &text)?;
-                    store.remove_journal(&stack)
-                })
-                .await
-                .map(|result| result.map(|()| (true, bytes)))
+        let written = if full {
+            // The state is streamed to a temporary file while it is locked (no copy of its
+            // text in memory), and the lock is released before the file is made durable.
+            tokio::task::spawn_blocking(move || {
+                let written = store.write_temporary(&state)?;
+                drop(state);
+                let bytes = written.bytes;
+                store.install(&stack, written)?;
+                store.remove_journal(&stack)?;
+                Ok((true, bytes))
+            })
+            .await
+        } else {
+            let mut lines = String::new();
+            for resource in dirty {
+                state.journal += 1;
+                let entry = JournalEntry {
+                    seq: state.journal,
+                    record: state.resources.get(&resource).cloned(),
+                    resource,
+                };
+                let line = serde_json::to_string(&entry).map_err(|e| StateError::Corrupt {
+                    path: self.store.journal_path(&state.stack),
+                    problem: e.to_string(),
+                })?;
+                lines.push_str(&line);
+                lines.push('\n');
             }
-            Pending::Journal(lines) => {
-                let bytes = lines.len();
-                tokio::task::spawn_blocking(move || store.append(&stack, &lines))
-                    .await
-                    .map(|result| result.map(|()| (false, bytes)))
-            }
+            drop(state);
+            let bytes = lines.len();
+            tokio::task::spawn_blocking(move || {
+                store.append(&stack, &lines).map(|()| (false, bytes))
+            })
+            .await
         };
         let written = written
             .map_err(|e| StateError::Io {
@@ -569,8 +666,8 @@ mod tests {
             status: Status::Deployed,
             depends_on: vec![],
             retain: false,
-            outputs: serde_json::json!({ "n": n }),
-            data: serde_json::Value::Null,
+            outputs: serde_json::json!({ "n": n }).into(),
+            data: JsonText::NULL,
         }
     }
 
@@ -724,6 +821,90 @@ mod tests {
         assert!(err.to_string().contains("line 1"), "{err}");
     }
 
+    // Outputs and data kept as text are written as the JSON values they hold: keys in order,
+    // indented in a small stack's file and on one line in a fleet's, byte for byte as when the
+    // record held them as values.
+    #[test]
+    fn json_text_is_written_as_the_value_it_holds() {
+        #[derive(Serialize)]
+        struct Outputs {
+            zone: &'static str,
+            arn: &'static str,
+            size: u32,
+        }
+        // The record and the state as they were, with values.
+        #[derive(Serialize)]
+        struct ValueRecord<'a> {
+            kind: &'a str,
+            account: AccountId,
+            region: &'a Region,
+            status: Status,
+            depends_on: &'a [String],
+            retain: bool,
+            outputs: serde_json::Value,
+            data: serde_json::Value,
+        }
+        #[derive(Serialize)]
+        struct ValueState<'a> {
+            version: u32,
+            stack: &'a str,
+            resources: BTreeMap<String, ValueRecord<'a>>,
+        }
+        let outputs = Outputs {
+            zone: "z",
+            arn: "arn:aws:kms:us-east-1:111111111111:key/k",
+            size: 5,
+        };
+        let text = JsonText::new(&outputs).unwrap();
+        assert_eq!(
+            text.as_str(),
+            r#"{"arn":"arn:aws:kms:us-east-1:111111111111:key/k","size":5,"zone":"z"}"#
+        );
+        let data = serde_json::json!({"direct": true, "copy": null});
+        for count in [1, COMPACT_ABOVE + 1] {
+            let store = StateStore::new(temp_dir(&format!("json-text-{count}")));
+            let mut state = StackState::new("s1");
+            for n in 0..count {
+                let mut r = record(n);
+                r.outputs = text.clone();
+                r.data = JsonText::new(&data).unwrap();
+                state.resources.insert(format!("r{n}"), r);
+            }
+            let as_values = ValueState {
+                version: STATE_VERSION,
+                stack: "s1",
+                resources: state
+                    .resources
+                    .iter()
+                    .map(|(name, r)| {
+                        let record = ValueRecord {
+                            kind: &r.kind,
+                            account: r.account,
+                            region: &r.region,
+                            status: r.status,
+                            depends_on: &r.depends_on,
+                            retain: r.retain,
+                            outputs: serde_json::to_value(&outputs).unwrap(),
+                            data: data.clone(),
+                        };
+                        (name.clone(), record)
+                    })
+                    .collect(),
+            };
+            let expected = if count > COMPACT_ABOVE {
+                serde_json::to_string(&as_values).unwrap()
+            } else {
+                serde_json::to_string_pretty(&as_values).unwrap()
+            };
+            store.save(&state).unwrap();
+            assert_eq!(
+                fs::read_to_string(store.path("s1")).unwrap(),
+                format!("{expected}\n")
+            );
+            assert_eq!(store.load("s1").unwrap(), state);
+        }
+    }
+
     #[test]
     fn absent_file_is_empty_state_and_saves_round_trip() {
         let store = StateStore::new(temp_dir("roundtrip"));
@@ -738,8 +919,8 @@ mod tests {
                 status: Status::Deployed,
                 depends_on: vec![],
                 retain: false,
-                outputs: serde_json::json!({"key_id": "x"}),
-                data: serde_json::Value::Null,
+                outputs: serde_json::json!({"key_id": "x"}).into(),
+                data: JsonText::NULL,
             },
         );
         store.save(&state).unwrap();

@@ -577,14 +577,14 @@ where
 {
     let mut attempts = 0;
     loop {
+        // The answer is gone before the pause: a waiting step does not carry it.
         match step().await {
-            Err(e) if is_throttled(&e) && attempts < THROTTLED_RETRIES => {
-                attempts += 1;
-                tracing::info!(%what, attempts, "throttled; running the step again");
-                backoff.pause().await;
-            }
+            Err(e) if is_throttled(&e) && attempts < THROTTLED_RETRIES => {}
             other => return other,
         }
+        attempts += 1;
+        tracing::info!(%what, attempts, "throttled; running the step again");
+        backoff.pause().await;
     }
 }
 

@@ -372,7 +372,7 @@ impl FleetHandles {
                 let done = report
                     .outputs
                     .get(copy.name())
-                    .map(|v| serde_json::from_value::<SnapshotOutputs>(v.clone()))
+                    .map(|v| v.parse::<SnapshotOutputs>())
                     .transpose()
                     .map_err(|e| Error::Conflict {
                         resource: copy.name().to_owned(),

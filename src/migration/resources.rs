@@ -114,7 +114,7 @@ async fn delete_own_copy(
         )]);
     }
     if !info.is_available() && !info.has_failed() {
-        wait_available(ctx, rds, account, kind, id, None, false).await?;
+        Box::pin(wait_available(ctx, rds, account, kind, id, None, false)).await?;
     }
     rds.delete_snapshot(kind, id).await.map_err(aws(ctx))?;
     Ok(vec![format!("{label} {id} deleted")])
@@ -296,7 +296,9 @@ async fn start_copy(
         let slot = runtime
             .copy_turn(account, rds.region(), request.source, ctx.name(), size_gb)
             .await;
-        match rds.copy_snapshot(kind, request).await {
+        // The call on the heap, and its answer gone before any pause: the copies waiting for
+        // a slot carry neither.
+        match Box::pin(rds.copy_snapshot(kind, request)).await {
             Ok(info) => {
                 runtime.emit(ProgressEvent::Started {
                     resource: ctx.name().to_owned(),
@@ -304,21 +306,7 @@ async fn start_copy(
                 });
                 return Ok((Some(info), slot));
             }
-            Err(e) if e.is("SnapshotQuotaExceeded") && !backoff.timed_out() => {
-                drop(slot);
-                if !lowered {
-                    lowered = true;
-                    let quota = runtime.lower_copy_quota(account, rds.region());
-                    runtime.emit(ProgressEvent::Queued {
-                        resource: ctx.name().to_owned(),
-                        reason: format!(
-                            "AWS's copy quota for {account} in {} is full (R19): snapshift now keeps at most {quota} copies in flight there",
-                            rds.region()
-                        ),
-                    });
-                }
-                backoff.pause().await;
-            }
+            Err(e) if e.is("SnapshotQuotaExceeded") && !backoff.timed_out() => {}
             Err(e)
                 if e.is("DBSnapshotAlreadyExists")
                     || e.is("DBClusterSnapshotAlreadyExistsFault") =>
@@ -327,12 +315,29 @@ async fn start_copy(
             }
             Err(e) => return Err(aws(ctx)(e)),
         }
+        // AWS's quota is full: the slot goes back, and the copy waits for one again.
+        drop(slot);
+        if !lowered {
+            lowered = true;
+            let quota = runtime.lower_copy_quota(account, rds.region());
+            runtime.emit(ProgressEvent::Queued {
+                resource: ctx.name().to_owned(),
+                reason: format!(
+                    "AWS's copy quota for {account} in {} is full (R19): snapshift now keeps at most {quota} copies in flight there",
+                    rds.region()
+                ),
+            });
+        }
+        backoff.pause().await;
     }
 }
 
 /// Finds `target` and checks it is this resource's own, or copies it; then waits for it. The
 /// stack's tags are put on a new copy again after it starts, so that tags copied from the
 /// source (`copy_tags`) cannot mask whose it is.
+///
+/// Most of a batch's copies spend hours here waiting for their turn or a slot: the steps
+/// before and after are on the heap, so that the waiting copies carry only the wait.
 async fn ensure_copy(
     ctx: &Context,
     rds: &Rds,
@@ -342,24 +347,11 @@ async fn ensure_copy(
     size_gb: u32,
     look_first: bool,
 ) -> Result<SnapshotInfo> {
-    let not_ours = || Error::NotOurs {
-        resource: ctx.name().to_owned(),
-        what: format!("snapshot {}", request.target),
-    };
-    let existing = if look_first {
-        rds.describe_snapshot(kind, request.target)
-            .await
-            .map_err(aws(ctx))?
-    } else {
-        None
-    };
-    if let Some(existing) = existing {
-        if !is_ours(ctx, rds, &existing.arn).await? {
-            return Err(not_ours());
+    if look_first {
+        if let Some(info) = Box::pin(existing_copy(ctx, rds, account, kind, request.target)).await?
+        {
+            return Ok(info);
         }
-        let gib = f64::from(existing.allocated_gb.max(1));
-        // A copy found running: its start is unknown, so it teaches nothing about speed.
-        return wait_available(ctx, rds, account, kind, request.target, Some(gib), false).await;
     }
     let tags = ctx.tags();
     let request = CopyRequest {
@@ -369,6 +361,45 @@ async fn ensure_copy(
     // One copy of a source at a time (AWS queues the others, R19), and a quota slot only
     // while a copy can make progress.
     let (made, _slot) = start_copy(ctx, rds, account, kind, &request, size_gb).await?;
+    Box::pin(follow_copy(ctx, rds, account, kind, &request, made)).await
+}
+
+/// The copy `target` if it exists, once available, after checking it is this resource's own;
+/// `None` when it does not exist.
+async fn existing_copy(
+    ctx: &Context,
+    rds: &Rds,
+    account: AccountId,
+    kind: SnapshotKind,
+    target: &str,
+) -> Result<Option<SnapshotInfo>> {
+    let Some(existing) = rds
+        .describe_snapshot(kind, target)
+        .await
+        .map_err(aws(ctx))?
+    else {
+        return Ok(None);
+    };
+    if !is_ours(ctx, rds, &existing.arn).await? {
+        return Err(not_ours(ctx, target));
+    }
+    let gib = f64::from(existing.allocated_gb.max(1));
+    // A copy found running: its start is unknown, so it teaches nothing about speed.
+    wait_available(ctx, rds, account, kind, target, Some(gib), false)
+        .await
+        .map(Some)
+}
+
+/// After [`start_copy`]: tags the copy this call made (`made`), or checks that the one that
+/// already existed is this resource's own; then waits for it.
+async fn follow_copy(
+    ctx: &Context,
+    rds: &Rds,
+    account: AccountId,
+    kind: SnapshotKind,
+    request: &CopyRequest<'_>,
+    made: Option<SnapshotInfo>,
+) -> Result<SnapshotInfo> {
     let made_now = made.is_some();
     // The copy's answer describes it; a copy that already existed is read.
     let started = match made {
@@ -388,12 +419,22 @@ async fn ensure_copy(
             })?,
     };
     if made_now {
-        rds.add_tags(&started.arn, &tags).await.map_err(aws(ctx))?;
+        rds.add_tags(&started.arn, request.tags)
+            .await
+            .map_err(aws(ctx))?;
     } else if !is_ours(ctx, rds, &started.arn).await? {
-        return Err(not_ours());
+        return Err(not_ours(ctx, request.target));
     }
     let gib = f64::from(started.allocated_gb.max(1));
     wait_available(ctx, rds, account, kind, request.target, Some(gib), made_now).await
+}
+
+/// The error for a snapshot `target` that exists and that this resource did not make.
+fn not_ours(ctx: &Context, target: &str) -> Error {
+    Error::NotOurs {
+        resource: ctx.name().to_owned(),
+        what: format!("snapshot {target}"),
+    }
 }
 
 /// Why the source cannot be shared as it is, if it cannot.

@@ -429,7 +429,7 @@ impl Resource for VaultResource {
             state
                 .resources
                 .get(ctx.name())
-                .and_then(|r| serde_json::from_value(r.outputs.clone()).ok())
+                .and_then(|r| r.outputs.parse().ok())
         };
         Ok(match recorded {
             Some(out) if out.key_arn != vault.key_arn => vec![format!(
