@@ -157,7 +157,7 @@ pub struct Runtime {
     pub(crate) config: WaitConfig,
     pub(crate) progress: Arc<dyn Progress>,
     slots: Mutex<BTreeMap<(AccountId, Region), Arc<Slots>>>,
-    sources: Mutex<BTreeMap<String, Arc<SourceTurn>>>,
+    sources: Sources,
     /// Measured copy speed per account and region, GiB per second.
     speeds: Mutex<BTreeMap<(AccountId, Region), Speeds>>,
     /// Told when a copy teaches a faster speed.
@@ -299,7 +299,31 @@ impl Drop for Pending {
 #[derive(Debug)]
 pub struct CopyTurn {
     _slot: CopySlot,
-    _turn: Turn,
+    turn: Turn,
+    sources: Sources,
+    source: String,
+}
+
+/// The turns of the sources with copies asking or running, by source.
+type Sources = Arc<Mutex<BTreeMap<String, Arc<SourceTurn>>>>;
+
+impl Drop for CopyTurn {
+    fn drop(&mut self) {
+        // The last copy of its source to run forgets the source, so that a batch keeps no
+        // entry per snapshot once its copies are done.
+        let mut map = self
+            .sources
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let unused = map.get(&self.source).is_some_and(|entry| {
+            Arc::ptr_eq(entry, &self.turn.source)
+                && Arc::strong_count(entry) == 2
+                && entry.lock().pending == 0
+        });
+        if unused {
+            map.remove(&self.source);
+        }
+    }
 }
 
 /// A copy slot (R19), given back when dropped.
@@ -339,7 +363,7 @@ impl Runtime {
             config,
             progress,
             slots: Mutex::new(BTreeMap::new()),
-            sources: Mutex::new(BTreeMap::new()),
+            sources: Arc::default(),
             speeds: Mutex::new(BTreeMap::new()),
             learned: tokio::sync::Notify::new(),
         }
@@ -447,7 +471,9 @@ impl Runtime {
             if let Some(slot) = slots.try_take() {
                 return CopyTurn {
                     _slot: slot,
-                    _turn: turn,
+                    turn,
+                    sources: Arc::clone(&self.sources),
+                    source: source.to_owned(),
                 };
             }
             drop(turn);
@@ -456,7 +482,9 @@ impl Runtime {
             if let Some(turn) = turns.try_take() {
                 return CopyTurn {
                     _slot: slot,
-                    _turn: turn,
+                    turn,
+                    sources: Arc::clone(&self.sources),
+                    source: source.to_owned(),
                 };
             }
         }
@@ -796,6 +824,10 @@ mod tests {
             .await
             .expect("the copy into B starts once the copy into C is done")
             .unwrap();
+        assert!(
+            runtime.sources.lock().unwrap().is_empty(),
+            "a source whose copies are done is forgotten"
+        );
     }
 
     // R21: a copy found done at its first poll proves a speed planned from too slow, and
