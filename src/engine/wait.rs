@@ -684,9 +684,8 @@ impl Backoff {
     /// ones last a fortieth of it (at most `max_interval`) until 105 % of it has passed, then
     /// grow by half each time: a copy is noticed soon after it ends, with a handful of polls
     /// whatever its length. With a guessed one, pauses
-    /// grow by half from the initial interval up to an eighth of the guess: a wrong guess
-    /// costs a few polls, not a long wait, and the first copy to end tells the speed to within
-    /// a fifth or so, which plans the copies still running (R21).
+    /// double from the initial interval up to an eighth of the guess, so a wrong guess costs
+    /// a few polls, not a long wait.
     pub fn for_expected(config: &WaitConfig, expected: Duration, measured: bool) -> Backoff {
         let mut backoff = Backoff::new(config);
         if measured {
@@ -696,7 +695,6 @@ impl Backoff {
             backoff.steady = expected * 21 / 20;
         } else {
             backoff.max = config.max_interval.max(expected / 8);
-            backoff.growth = 1.5;
         }
         backoff
     }

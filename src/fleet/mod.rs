@@ -38,9 +38,10 @@
 //! - The stack keeps going: a snapshot that fails (R22, say) does not stop the others;
 //!   [`FleetHandles::outcomes`] lists each one, and a re-run retries only what is not done.
 //! - Copies are scheduled within AWS's limits: at most the quota in flight per account and
-//!   destination region (R19, lowered when AWS refuses), copies of one source one at a time,
-//!   one rate limiter per account and region, polls planned from each snapshot's size (R20,
-//!   R21).
+//!   destination region (R19, lowered when AWS refuses), copies of one source one at a time
+//!   (a snapshot's copy into an account with room goes before its copy into a full one), the
+//!   biggest snapshots first after the smallest (which teaches the copy speed), one rate
+//!   limiter per account and region, polls planned from each snapshot's size (R20, R21).
 
 use std::collections::{BTreeMap, BTreeSet};
 
