@@ -181,6 +181,24 @@ struct SlotState {
     waiting: BTreeMap<(std::cmp::Reverse<u32>, u64), tokio::sync::oneshot::Sender<()>>,
 }
 
+impl SlotState {
+    /// Takes a free slot if there is one and nobody waits for it.
+    fn take_free(&mut self) -> bool {
+        let free = self.free > 0 && self.waiting.is_empty();
+        if free {
+            self.free -= 1;
+        }
+        free
+    }
+}
+
+/// Locks `mutex`, whose data stays consistent even if a holder panicked.
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Slots {
     fn new(quota: usize) -> Slots {
         Slots {
@@ -195,22 +213,14 @@ impl Slots {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        locked(&self.state)
     }
 
     /// A free slot now, if there is one and nobody waits for it.
     fn try_take(self: &Arc<Self>) -> Option<CopySlot> {
-        let mut state = self.lock();
-        if state.free > 0 && state.waiting.is_empty() {
-            state.free -= 1;
-            Some(CopySlot {
-                slots: Arc::clone(self),
-            })
-        } else {
-            None
-        }
+        self.lock().take_free().then(|| CopySlot {
+            slots: Arc::clone(self),
+        })
     }
 }
 
@@ -231,9 +241,7 @@ struct TurnState {
 
 impl SourceTurn {
     fn lock(&self) -> std::sync::MutexGuard<'_, TurnState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        locked(&self.state)
     }
 
     fn try_take(self: &Arc<Self>) -> Option<Turn> {
@@ -311,10 +319,7 @@ impl Drop for CopyTurn {
     fn drop(&mut self) {
         // The last copy of its source to run forgets the source, so that a batch keeps no
         // entry per snapshot once its copies are done.
-        let mut map = self
-            .sources
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = locked(&self.sources);
         let unused = map.get(&self.source).is_some_and(|entry| {
             Arc::ptr_eq(entry, &self.turn.source)
                 && Arc::strong_count(entry) == 2
@@ -380,10 +385,7 @@ impl Runtime {
     }
 
     fn slots(&self, account: AccountId, region: &Region) -> Arc<Slots> {
-        let mut map = self
-            .slots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = locked(&self.slots);
         Arc::clone(
             map.entry((account, region.clone()))
                 .or_insert_with(|| Arc::new(Slots::new(self.config.copy_quota.max(1)))),
@@ -403,8 +405,7 @@ impl Runtime {
         let slots = self.slots(account, region);
         let waiter = {
             let mut state = slots.lock();
-            if state.free > 0 && state.waiting.is_empty() {
-                state.free -= 1;
+            if state.take_free() {
                 None
             } else {
                 let (tx, rx) = tokio::sync::oneshot::channel();
@@ -458,10 +459,7 @@ impl Runtime {
         size_gb: u32,
     ) -> CopyTurn {
         let turns = {
-            let mut map = self
-                .sources
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut map = locked(&self.sources);
             Arc::clone(map.entry(source.to_owned()).or_default())
         };
         let slots = self.slots(account, region);
@@ -501,10 +499,7 @@ impl Runtime {
         // This account's copies, or else those of another account in the same region (the
         // copies run in the same place).
         let measured = {
-            let speeds = self
-                .speeds
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let speeds = locked(&self.speeds);
             speeds
                 .get(&(account, region.clone()))
                 .and_then(Speeds::estimate)
@@ -561,10 +556,7 @@ impl Runtime {
         }
         let speed = gib / secs;
         let faster = {
-            let mut speeds = self
-                .speeds
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut speeds = locked(&self.speeds);
             let entry = speeds.entry((account, region.clone())).or_default();
             let before = entry.estimate();
             if bound && before.is_some_and(|b| b >= speed) {
