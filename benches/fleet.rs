@@ -142,7 +142,9 @@ fn source_idle(t: &[f64], end: f64, w: f64) -> f64 {
             let last = part(end - 3.0 * x, x);
             let other = part(end - 2.0 * x, x);
             let copy = part(end - x, x);
-            last * last / 4.0 + (x * other + other * other / 2.0) / 2.0 + (x * copy - copy * copy / 2.0)
+            last * last / 4.0
+                + (x * other + other * other / 2.0) / 2.0
+                + (x * copy - copy * copy / 2.0)
         })
         .sum();
     integral / w
@@ -366,7 +368,11 @@ impl Row {
             && (self.ours_throttled == 0.0 || self.ours_throttled >= self.lower_bound);
         let makespan_ok = smoke || self.n < 100 || self.ours / self.lower_bound <= 1.10;
         let throttled_ok = smoke || self.n < 100 || self.ours_throttled / self.lower_bound <= 1.25;
-        bound_holds && makespan_ok && throttled_ok && self.describes_per_copy <= 12.0 && self.failed == 0
+        bound_holds
+            && makespan_ok
+            && throttled_ok
+            && self.describes_per_copy <= 12.0
+            && self.failed == 0
     }
 }
 
@@ -762,11 +768,21 @@ fn performance_md(table: &str) -> String {
          The simple bound: no snapshot is done before its copy and its two target copies, one \
          after another, and the source account cannot copy faster than its quota allows (sum \
          of copy times / 20), after which the last snapshot still needs its two target copies. \
-         The lower bound raises it by energetic reasoning where that proves more: a run that \
-         ends by T must finish each source copy by T - 2t (its two target copies follow), so \
-         every interval [0, b] must fit the part of those copies that cannot come after b in \
-         the source account's 20 slots; likewise every interval [a, T] in the target \
-         accounts' 40 slots. The ratios are to the lower bound. Peak memory is the child \
+         The energetic bound raises it by energetic reasoning where that proves more: a run \
+         that ends by T must finish each source copy by T - 2t (its two target copies \
+         follow), so every interval [0, b] must fit the part of those copies that cannot come \
+         after b in the source account's 20 slots; likewise every interval [a, T] in the \
+         target accounts' 40 slots. The lower bound raises that by the idle bound: each \
+         account finishes its work no sooner than (work + idle) / 20, and a target account \
+         cannot have done or be doing more than the source account has finished, which is at \
+         most 20 x (time so far) minus the source's copies in progress, so by any time it has \
+         idled at least what the source has in progress plus what is left of its own copies \
+         in flight, plus the whole of a copy that the other target account runs and it must \
+         run next. Those terms are copies' elapsed or remaining times, whose integral over a \
+         run is fixed by the sizes, so their average over the first w of the run (each copy as \
+         late as T allows) is idle no run avoids; backwards in time the same holds for the \
+         source account at the end. The ratios are to the lower bound, and the benchmark \
+         fails if a run ends before it (the bound would be wrong). Peak memory is the child \
          process's (FakeAws runs in the parent).\n\n{table}"
     )
 }

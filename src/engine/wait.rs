@@ -162,6 +162,42 @@ pub struct Runtime {
     speeds: Mutex<BTreeMap<(AccountId, Region), Speeds>>,
     /// Told when a copy teaches a faster speed.
     learned: tokio::sync::Notify,
+    /// The copies waiting on a guessed speed, by destination region: size in MiB and a
+    /// sequence number.
+    guessing: Mutex<BTreeMap<Region, std::collections::BTreeSet<(u64, u64)>>>,
+    guess_seq: std::sync::atomic::AtomicU64,
+}
+
+/// A copy waiting on a guessed speed (see [`Runtime::guessing`]); it stops counting when
+/// dropped.
+#[derive(Debug)]
+pub struct Guess<'a> {
+    runtime: &'a Runtime,
+    region: Region,
+    key: (u64, u64),
+}
+
+impl Guess<'_> {
+    /// Whether this copy teaches the speed that other copies wait for: it is the smallest
+    /// of those waiting on a guess in its region, and not the only one. Its polls should
+    /// then be close together, so that the speed it teaches is exact (R21).
+    pub fn teaches(&self) -> bool {
+        let map = locked(&self.runtime.guessing);
+        map.get(&self.region)
+            .is_some_and(|set| set.len() > 1 && set.first() == Some(&self.key))
+    }
+}
+
+impl Drop for Guess<'_> {
+    fn drop(&mut self) {
+        let mut map = locked(&self.runtime.guessing);
+        if let Some(set) = map.get_mut(&self.region) {
+            set.remove(&self.key);
+            if set.is_empty() {
+                map.remove(&self.region);
+            }
+        }
+    }
 }
 
 /// The copy slots of one account and destination region: a semaphore whose waiters are
@@ -371,6 +407,28 @@ impl Runtime {
             sources: Arc::default(),
             speeds: Mutex::new(BTreeMap::new()),
             learned: tokio::sync::Notify::new(),
+            guessing: Mutex::new(BTreeMap::new()),
+            guess_seq: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a copy of `gib` GiB into `region` as waiting on a guessed speed until the
+    /// returned guard is dropped: the smallest of those, while others wait too, polls closely
+    /// to teach them the speed ([`Guess::teaches`]).
+    pub fn guessing(&self, region: &Region, gib: f64) -> Guess<'_> {
+        let seq = self
+            .guess_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Whole MiB: sizes are whole GiB, so the order is exact.
+        let key = ((gib.max(0.0) * 1024.0) as u64, seq);
+        locked(&self.guessing)
+            .entry(region.clone())
+            .or_default()
+            .insert(key);
+        Guess {
+            runtime: self,
+            region: region.clone(),
+            key,
         }
     }
 
@@ -691,6 +749,13 @@ impl Backoff {
         backoff
     }
 
+    /// Makes the next pause a twelfth of the time waited so far (at least the initial
+    /// interval, at most the cap): a copy that teaches the speed is then seen done at most
+    /// a twelfth after it ended, and the speed it teaches is within 4 % (R21).
+    pub fn close(&mut self, config: &WaitConfig) {
+        self.interval = (self.elapsed() / 12).clamp(config.initial_interval, config.max_interval);
+    }
+
     /// Plans the rest of the wait from a measured expectation, counting the time already
     /// waited: a wait that began on a guessed speed switches as soon as a copy of the run has
     /// been measured (R21).
@@ -818,6 +883,44 @@ mod tests {
             runtime.sources.lock().unwrap().is_empty(),
             "a source whose copies are done is forgotten"
         );
+    }
+
+    // R21: of the copies waiting on a guessed speed in one region, the smallest teaches the
+    // speed to the others, so it alone polls closely; a copy waiting alone does not.
+    #[tokio::test(start_paused = true)]
+    async fn r21_the_smallest_copy_on_a_guess_teaches_the_speed() {
+        let runtime = Runtime::new(WaitConfig::default(), Arc::new(TracingProgress));
+        let tokyo: Region = "ap-northeast-1".parse().unwrap();
+        let ohio: Region = "us-east-2".parse().unwrap();
+        let big = runtime.guessing(&tokyo, 500.0);
+        assert!(!big.teaches(), "alone, nobody waits for its speed");
+        let small = runtime.guessing(&tokyo, 8.0);
+        let elsewhere = runtime.guessing(&ohio, 1.0);
+        assert!(small.teaches());
+        assert!(!big.teaches());
+        assert!(
+            !elsewhere.teaches(),
+            "another region's copies are another matter"
+        );
+        drop(big);
+        assert!(
+            !small.teaches(),
+            "once the others know the speed, it polls as usual"
+        );
+        drop((small, elsewhere));
+        assert!(runtime.guessing.lock().unwrap().is_empty());
+
+        // Its pauses are a twelfth of the time waited, between the initial interval and the cap.
+        let config = WaitConfig::default();
+        let mut backoff = Backoff::for_expected(&config, Duration::from_secs(1200), false);
+        backoff.close(&config);
+        assert_eq!(backoff.interval, config.initial_interval);
+        tokio::time::advance(Duration::from_secs(240)).await;
+        backoff.close(&config);
+        assert_eq!(backoff.interval, Duration::from_secs(20));
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        backoff.close(&config);
+        assert_eq!(backoff.interval, config.max_interval);
     }
 
     // R21: a copy found done at its first poll proves a speed planned from too slow, and
