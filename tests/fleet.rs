@@ -238,6 +238,57 @@ async fn selectors_pick_the_newest_of_a_cluster_and_the_tagged_ones() {
     assert!(err.to_string().contains("is the source account"), "{err}");
 }
 
+// R19, R20: a copy whose tagging is throttled past the SDK's retries keeps its copy slot while
+// the call is made again: AWS still counts the copy, so no other copy may take the slot, and
+// AWS never answers that its quota is full.
+#[tokio::test]
+async fn r19_r20_a_copy_throttled_after_it_started_keeps_its_slot() {
+    let w = world("keeps-slot").await;
+    w.fake.set_copy_quota(1);
+    w.seed_batch(2);
+    let fleet = w
+        .fleet()
+        .snapshots((0..2).map(|i| arn(&format!("snap-{i}"))))
+        .resolve()
+        .await
+        .unwrap();
+    let mut stack = Stack::new("fleet")
+        .unwrap()
+        .state_dir(&w.dir)
+        .wait(WaitConfig {
+            copy_quota: 1,
+            ..WaitConfig::fast()
+        });
+    stack.add_fleet("move", fleet).unwrap();
+    // The first copy's tags: more throttling than the SDK retries.
+    for nth in 1..=8 {
+        w.fake.inject(
+            "AddTagsToResource",
+            nth,
+            snapshift::testing::Fault::throttling(),
+        );
+    }
+    stack.deploy().await.unwrap();
+    let tagged = w.fake.count("AddTagsToResource");
+    assert!(
+        tagged > 8,
+        "the throttled tags were asked again: {tagged} calls"
+    );
+    let refused: Vec<_> = w
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.error.as_deref() == Some("SnapshotQuotaExceeded"))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "AWS refused {} copies: {refused:?}",
+        refused.len()
+    );
+    assert_eq!(w.count(B), 2);
+    assert_eq!(w.count(C), 2);
+}
+
 // R19, R20: a batch to two accounts under a fifth of the calls throttled, with a quota of 4:
 // the quota is never exceeded in any account, no snapshot fails, nothing is copied twice.
 #[tokio::test]

@@ -501,6 +501,23 @@ impl Runtime {
         state.quota
     }
 
+    /// Counts a copy found already running in `account` and destination `region` (started by
+    /// an earlier run) until the returned slot is dropped, without waiting: it holds a place
+    /// in AWS's quota whether or not one is free here, so when none is, the next slot given
+    /// back is kept instead (R19).
+    pub fn running_copy(&self, account: AccountId, region: &Region) -> CopySlot {
+        let slots = self.slots(account, region);
+        {
+            let mut state = slots.lock();
+            if state.free > 0 {
+                state.free -= 1;
+            } else {
+                state.owed += 1;
+            }
+        }
+        CopySlot { slots }
+    }
+
     /// Takes what a copy of `source` into `account` and `region` needs to run: a copy slot
     /// there (R19) and the source's turn (AWS queues copies of one source one after another,
     /// and a queued copy would hold a slot while making no progress). A copy whose own account
@@ -883,6 +900,39 @@ mod tests {
             runtime.sources.lock().unwrap().is_empty(),
             "a source whose copies are done is forgotten"
         );
+    }
+
+    // R19: a copy found running (started by an earlier run) holds a slot at once, even past
+    // the quota: AWS counts it, so the next slot given back is kept for it.
+    #[tokio::test]
+    async fn r19_a_copy_found_running_counts_against_the_quota() {
+        let runtime = Runtime::new(
+            WaitConfig {
+                copy_quota: 2,
+                ..WaitConfig::fast()
+            },
+            Arc::new(TracingProgress),
+        );
+        let account: AccountId = "111111111111".parse().unwrap();
+        let region: Region = "us-east-1".parse().unwrap();
+        let started = runtime.copy_slot(account, &region, "a", 1).await;
+        let found = runtime.running_copy(account, &region);
+        let slots = runtime.slots(account, &region);
+        assert_eq!(slots.lock().free, 0);
+        let found_too = runtime.running_copy(account, &region);
+        assert_eq!(
+            slots.lock().owed,
+            1,
+            "three copies run against a quota of two"
+        );
+        drop(started);
+        let (free, owed) = {
+            let state = slots.lock();
+            (state.free, state.owed)
+        };
+        assert_eq!((free, owed), (0, 0), "the slot given back is kept");
+        drop((found, found_too));
+        assert_eq!(slots.lock().free, 2);
     }
 
     // R21: of the copies waiting on a guessed speed in one region, the smallest teaches the

@@ -16,7 +16,10 @@ use crate::{
         rds::{CopyRequest, Rds, RestoreRequest, SnapshotInfo},
         Account, AwsError,
     },
-    engine::{wait::Backoff, Action, Change, Context, Handle, ProgressEvent, Resource},
+    engine::{
+        wait::{again_while_throttled, Backoff},
+        Action, Change, Context, Handle, ProgressEvent, Resource,
+    },
     error::{Error, Result},
     ids::{AccountId, Region, SnapshotId, SnapshotKind, SnapshotRef},
     key::ShareableKey,
@@ -397,7 +400,12 @@ async fn existing_copy(
         return Err(not_ours(ctx, target));
     }
     let gib = f64::from(existing.allocated_gb.max(1));
-    // A copy found running: its start is unknown, so it teaches nothing about speed.
+    // A copy found running counts against AWS's quota (R19) whether or not a slot is free
+    // here, so it holds one while it runs: a copy started by an earlier run, or by this one
+    // before a crash.
+    let _slot =
+        (!existing.is_available()).then(|| ctx.runtime().running_copy(account, rds.region()));
+    // Its start is unknown, so it teaches nothing about speed.
     wait_available(ctx, rds, account, kind, target, Some(gib), false)
         .await
         .map(Some)
@@ -414,11 +422,18 @@ async fn follow_copy(
     made: Option<SnapshotInfo>,
 ) -> Result<SnapshotInfo> {
     let made_now = made.is_some();
+    // The copy runs in AWS from here on and holds its slot (R19): a call throttled past the
+    // SDK's retries is made again here, not by running the step again, which would let the
+    // slot go while the copy still counts against AWS's quota.
+    let again = |what: &'static str| (what, Backoff::new(ctx.runtime().config()));
     // The copy's answer describes it; a copy that already existed is read.
     let started = match made {
         Some(info) => info,
-        None => rds
-            .describe_snapshot(kind, request.target)
+        None => {
+            let (what, backoff) = again("describe the copy");
+            again_while_throttled(what, backoff, AwsError::is_throttled, || {
+                rds.describe_snapshot(kind, request.target)
+            })
             .await
             .map_err(aws(ctx))?
             .ok_or_else(|| {
@@ -429,12 +444,16 @@ async fn follow_copy(
                         request.target
                     ),
                 )
-            })?,
+            })?
+        }
     };
     if made_now {
-        rds.add_tags(&started.arn, request.tags)
-            .await
-            .map_err(aws(ctx))?;
+        let (what, backoff) = again("tag the copy");
+        again_while_throttled(what, backoff, AwsError::is_throttled, || {
+            rds.add_tags(&started.arn, request.tags)
+        })
+        .await
+        .map_err(aws(ctx))?;
     } else if !is_ours(ctx, rds, &started.arn).await? {
         return Err(not_ours(ctx, request.target));
     }
