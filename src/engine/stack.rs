@@ -427,6 +427,12 @@ impl Stack {
         })
     }
 
+    /// Makes room for `additional` more resources at once: a batch that knows its size
+    /// holds no spare room for more (the list would otherwise double as it grows).
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.entries.reserve_exact(additional);
+    }
+
     /// The resource a handle names, as it was added.
     pub fn resource<R: Resource>(&self, handle: &Handle<R>) -> Option<&R> {
         self.entries

@@ -40,8 +40,10 @@
 //! - Copies are scheduled within AWS's limits: at most the quota in flight per account and
 //!   destination region (R19, lowered when AWS refuses), copies of one source one at a time
 //!   (a snapshot's copy into an account with room goes before its copy into a full one), the
-//!   biggest snapshots first after the smallest (which teaches the copy speed), one rate
-//!   limiter per account and region, polls planned from each snapshot's size (R20, R21).
+//!   biggest snapshots first after the smallest (which teaches the copy speed, polled closely
+//!   while the others wait for it), one rate limiter per account and region, polls planned
+//!   from each snapshot's size (R20, R21). A started copy keeps its slot until it is done,
+//!   throttled follow-up calls included, so AWS never counts more copies than snapshift.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -451,11 +453,13 @@ impl Stack {
             keys.insert(region, handle);
         }
         let target_ids: Vec<AccountId> = fleet.targets.iter().map(Account::id).collect();
-        let mut items = Vec::new();
+        // Per snapshot a copy, and a share and a copy per target.
+        let count = fleet.snapshots.len();
+        self.reserve(count.saturating_mul(1 + 2 * fleet.targets.len()));
+        let mut items = Vec::with_capacity(count);
         // Biggest first (the long poles of the batch), except the smallest, which goes first
         // of all: done in a minute or so, it teaches the copy speed that plans the polls of
         // the big copies running meanwhile (R21).
-        let count = fleet.snapshots.len();
         let order = count
             .checked_sub(1)
             .into_iter()
@@ -483,7 +487,7 @@ impl Stack {
                 ),
                 Options::new().depends_on(&key),
             )?;
-            let mut targets = Vec::new();
+            let mut targets = Vec::with_capacity(fleet.targets.len());
             // AWS copies one source's copies one after another (R19): alternate which target
             // goes first, so that the targets' quotas fill evenly.
             let rotated: Vec<&Account> = fleet
