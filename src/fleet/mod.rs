@@ -41,7 +41,7 @@
 //!   destination region (R19, lowered when AWS refuses), copies of one source one at a time
 //!   (a snapshot's copy into an account with room goes before its copy into a full one), the
 //!   biggest snapshots first after the smallest (which teaches the copy speed, polled closely
-//!   while the others wait for it), one rate limiter per account and region, polls planned
+//!   while ten others or more wait for it), one rate limiter per account and region, polls planned
 //!   from each snapshot's size (R20, R21). A started copy keeps its slot until it is done,
 //!   throttled follow-up calls included, so AWS never counts more copies than snapshift.
 

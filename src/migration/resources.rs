@@ -258,9 +258,9 @@ async fn wait_available(
                 backoff.replan(runtime.config(), expected);
             }
         }
-        // The smallest copy that others wait on polls closely, so that the speed it teaches
-        // is exact: planned from a speed a fifth too slow, a batch's first big copies would
-        // each be noticed minutes late (R21).
+        // The smallest copy that many others wait on polls closely, so that the speed it
+        // teaches is exact: planned from a speed a fifth too slow, a batch's first big copies
+        // would each be noticed minutes late (R21).
         if guess.as_ref().is_some_and(|guess| guess.teaches()) {
             backoff.close(runtime.config());
         }
