@@ -238,6 +238,34 @@ async fn selectors_pick_the_newest_of_a_cluster_and_the_tagged_ones() {
     assert!(err.to_string().contains("is the source account"), "{err}");
 }
 
+// R1, R20: snapshots that share a key (here AWS's own) have it described once in a run, not
+// once per snapshot in preflight and again in deploy: whether AWS manages a key never changes.
+#[tokio::test]
+async fn r1_r20_a_batch_describes_a_shared_source_key_once() {
+    let mut described = Vec::new();
+    for n in [1, 8] {
+        let w = world(&format!("key-once-{n}")).await;
+        w.seed_batch(n);
+        let fleet = w
+            .fleet()
+            .snapshots((0..n).map(|i| arn(&format!("snap-{i}"))))
+            .resolve()
+            .await
+            .unwrap();
+        let mut stack = w.stack();
+        stack.add_fleet("move", fleet).unwrap();
+        w.fake.clear_log();
+        stack.deploy().await.unwrap();
+        assert_eq!(w.count(B), n);
+        described.push(w.fake.count("DescribeKey"));
+    }
+    // The fleet's own key is looked up by alias as always; the source key, once.
+    assert_eq!(
+        described[1], described[0],
+        "DescribeKey for 1 snapshot and for 8: {described:?}"
+    );
+}
+
 // R19, R20: a copy whose tagging is throttled past the SDK's retries keeps its copy slot while
 // the call is made again: AWS still counts the copy, so no other copy may take the slot, and
 // AWS never answers that its quota is full.

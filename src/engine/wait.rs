@@ -10,7 +10,7 @@ use std::{
 
 use tokio::time::Instant;
 
-use crate::ids::{AccountId, Region};
+use crate::ids::{AccountId, KeyArn, Region};
 
 /// Something that happened while waiting, for a progress display.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +166,14 @@ pub struct Runtime {
     /// sequence number.
     guessing: Mutex<BTreeMap<Region, std::collections::BTreeSet<(u64, u64)>>>,
     guess_seq: std::sync::atomic::AtomicU64,
+    /// Keys described in this run, by the reference a snapshot names them with: their ARN
+    /// and whether AWS manages them, which never change.
+    keys: Mutex<BTreeMap<String, Arc<KeyFacts>>>,
 }
+
+/// A key's ARN and whether AWS manages it, once a step has described it (see
+/// [`Runtime::key_facts`]).
+pub type KeyFacts = tokio::sync::OnceCell<(KeyArn, bool)>;
 
 /// A copy waiting on a guessed speed (see [`Runtime::guessing`]); it stops counting when
 /// dropped.
@@ -409,7 +416,16 @@ impl Runtime {
             learned: tokio::sync::Notify::new(),
             guessing: Mutex::new(BTreeMap::new()),
             guess_seq: std::sync::atomic::AtomicU64::new(0),
+            keys: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Where this run keeps the ARN of the key a snapshot names as `key` and whether AWS
+    /// manages it (R1): neither ever changes, so the first step to need them describes the
+    /// key, the steps asking meanwhile wait for its answer, and later ones reuse it. A batch
+    /// whose snapshots share a key describes it once, not twice per snapshot (R20).
+    pub fn key_facts(&self, key: &str) -> Arc<KeyFacts> {
+        Arc::clone(locked(&self.keys).entry(key.to_owned()).or_default())
     }
 
     /// Counts a copy of `gib` GiB into `region` as waiting on a guessed speed until the

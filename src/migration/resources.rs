@@ -484,21 +484,26 @@ async fn copy_needed(
         return Ok(None);
     };
     let kms = Kms::new(account, region);
-    let key_info = kms
-        .describe_key(key)
-        .await
-        .map_err(aws(ctx))?
-        .ok_or_else(|| conflict(ctx, format!("the source's key {key} does not exist")))?;
-    if key_info.aws_managed {
+    // Whether AWS manages a key never changes: a batch describes each key once (R20).
+    let facts = ctx.runtime().key_facts(key);
+    let (arn, aws_managed) = facts
+        .get_or_try_init(|| async {
+            let info = kms
+                .describe_key(key)
+                .await
+                .map_err(aws(ctx))?
+                .ok_or_else(|| conflict(ctx, format!("the source's key {key} does not exist")))?;
+            Ok::<_, Error>((info.arn, info.aws_managed))
+        })
+        .await?
+        .clone();
+    if aws_managed {
         return Ok(Some(Rule::R1));
     }
     if targets.is_empty() {
         return Ok(Some(Rule::R2));
     }
-    let policy = kms
-        .key_policy(key_info.arn.key_id())
-        .await
-        .map_err(aws(ctx))?;
+    let policy = kms.key_policy(arn.key_id()).await.map_err(aws(ctx))?;
     // Shared as it is only when its key grants every target (R2).
     let grants = PolicyDocument::from_json(&policy)
         .is_ok_and(|p| targets.iter().all(|t| ShareableKey::policy_grants(&p, *t)));
