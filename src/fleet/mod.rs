@@ -252,7 +252,7 @@ impl FleetMigration {
         }
         let mut snapshots: Vec<FleetSnapshot> = found.into_values().collect();
         // Largest first: the long copies start early and the batch ends on short ones.
-        snapshots.sort_by(|a, b| b.size_gb.cmp(&a.size_gb).then(a.arn.cmp(&b.arn)));
+        snapshots.sort_by(FleetSnapshot::biggest_first);
         Ok(ResolvedFleet {
             source: self.source,
             targets: self.targets,
@@ -277,6 +277,12 @@ pub struct FleetSnapshot {
 }
 
 impl FleetSnapshot {
+    /// The order a fleet lists its snapshots in: biggest first (the long poles of a batch),
+    /// then by ARN.
+    fn biggest_first(a: &FleetSnapshot, b: &FleetSnapshot) -> std::cmp::Ordering {
+        b.size_gb.cmp(&a.size_gb).then(a.arn.cmp(&b.arn))
+    }
+
     fn from_info(info: &crate::aws::rds::SnapshotInfo, region: Region) -> Result<FleetSnapshot> {
         Ok(FleetSnapshot {
             reference: info.arn.parse()?,
@@ -532,12 +538,7 @@ impl Stack {
             });
         }
         // Listed biggest first, as resolved.
-        items.sort_by(|a, b| {
-            b.source
-                .size_gb
-                .cmp(&a.source.size_gb)
-                .then(a.source.arn.cmp(&b.source.arn))
-        });
+        items.sort_by(|a, b| FleetSnapshot::biggest_first(&a.source, &b.source));
         Ok(FleetHandles { keys, items })
     }
 }
