@@ -113,17 +113,28 @@ fn lower_bound(sizes: &[u32]) -> f64 {
 /// first target copy by `end - t`, second by `end`). The idle so far is never less than
 /// its average, and it only grows.
 fn target_idle(t: &[f64], end: f64, w: f64) -> f64 {
+    // Both target accounts count the source copy's elapsed part.
+    windowed(t, end, w, |x, [source, first, second]| {
+        source * source
+            + (2.0 * x * first - first * first / 2.0)
+            + (x * second - second * second / 2.0)
+    })
+}
+
+/// The average over `[0, w]` of `term` summed over the snapshots: `term(t, parts)` is one
+/// snapshot's integral given how much of each of its three copies, run back to back as late
+/// as `end` allows (the last ending at `end`), falls within `[0, w]`.
+fn windowed(t: &[f64], end: f64, w: f64, term: fn(f64, [f64; 3]) -> f64) -> f64 {
     let part = |start: f64, x: f64| (w - start).clamp(0.0, x);
     let integral: f64 = t
         .iter()
         .map(|&x| {
-            // Both target accounts count the source copy's elapsed part.
-            let source = part(end - 3.0 * x, x);
-            let first = part(end - 2.0 * x, x);
-            let second = part(end - x, x);
-            source * source
-                + (2.0 * x * first - first * first / 2.0)
-                + (x * second - second * second / 2.0)
+            let parts = [
+                part(end - 3.0 * x, x),
+                part(end - 2.0 * x, x),
+                part(end - x, x),
+            ];
+            term(x, parts)
         })
         .sum();
     integral / w
@@ -135,19 +146,9 @@ fn target_idle(t: &[f64], end: f64, w: f64) -> f64 {
 /// source account idles at least the remainder of its copies in flight plus half of what
 /// the target accounts have spent on snapshots whose two target copies are not both done.
 fn source_idle(t: &[f64], end: f64, w: f64) -> f64 {
-    let part = |start: f64, x: f64| (w - start).clamp(0.0, x);
-    let integral: f64 = t
-        .iter()
-        .map(|&x| {
-            let last = part(end - 3.0 * x, x);
-            let other = part(end - 2.0 * x, x);
-            let copy = part(end - x, x);
-            last * last / 4.0
-                + (x * other + other * other / 2.0) / 2.0
-                + (x * copy - copy * copy / 2.0)
-        })
-        .sum();
-    integral / w
+    windowed(t, end, w, |x, [last, other, copy]| {
+        last * last / 4.0 + (x * other + other * other / 2.0) / 2.0 + (x * copy - copy * copy / 2.0)
+    })
 }
 
 /// Raises `known` (a lower bound already proven) by the idle bound: a run that ends by

@@ -75,6 +75,25 @@ impl World {
             .wait(WaitConfig::fast())
     }
 
+    /// `n` seeded snapshots as one fleet in a stack whose copy quota is `quota` (the fake's
+    /// too), ready to deploy.
+    async fn batch(&self, n: usize, quota: usize) -> Stack {
+        self.fake.set_copy_quota(quota);
+        self.seed_batch(n);
+        let fleet = self
+            .fleet()
+            .snapshots((0..n).map(|i| arn(&format!("snap-{i}"))))
+            .resolve()
+            .await
+            .unwrap();
+        let mut stack = self.stack().wait(WaitConfig {
+            copy_quota: quota,
+            ..WaitConfig::fast()
+        });
+        stack.add_fleet("move", fleet).unwrap();
+        stack
+    }
+
     fn count(&self, account: &str) -> usize {
         self.fake.snapshots(id(account), &region()).len()
     }
@@ -245,15 +264,7 @@ async fn r1_r20_a_batch_describes_a_shared_source_key_once() {
     let mut described = Vec::new();
     for n in [1, 8] {
         let w = world(&format!("key-once-{n}")).await;
-        w.seed_batch(n);
-        let fleet = w
-            .fleet()
-            .snapshots((0..n).map(|i| arn(&format!("snap-{i}"))))
-            .resolve()
-            .await
-            .unwrap();
-        let mut stack = w.stack();
-        stack.add_fleet("move", fleet).unwrap();
+        let stack = w.batch(n, 20).await;
         w.fake.clear_log();
         stack.deploy().await.unwrap();
         assert_eq!(w.count(B), n);
@@ -272,22 +283,7 @@ async fn r1_r20_a_batch_describes_a_shared_source_key_once() {
 #[tokio::test]
 async fn r19_r20_a_copy_throttled_after_it_started_keeps_its_slot() {
     let w = world("keeps-slot").await;
-    w.fake.set_copy_quota(1);
-    w.seed_batch(2);
-    let fleet = w
-        .fleet()
-        .snapshots((0..2).map(|i| arn(&format!("snap-{i}"))))
-        .resolve()
-        .await
-        .unwrap();
-    let mut stack = Stack::new("fleet")
-        .unwrap()
-        .state_dir(&w.dir)
-        .wait(WaitConfig {
-            copy_quota: 1,
-            ..WaitConfig::fast()
-        });
-    stack.add_fleet("move", fleet).unwrap();
+    let stack = w.batch(2, 1).await;
     // The first copy's tags: more throttling than the SDK retries.
     for nth in 1..=8 {
         w.fake.inject(
@@ -322,22 +318,7 @@ async fn r19_r20_a_copy_throttled_after_it_started_keeps_its_slot() {
 #[tokio::test]
 async fn r19_r20_quota_kept_and_throttling_retried_under_load() {
     let w = world("load").await;
-    w.fake.set_copy_quota(4);
-    w.seed_batch(16);
-    let fleet = w
-        .fleet()
-        .snapshots((0..16).map(|i| arn(&format!("snap-{i}"))))
-        .resolve()
-        .await
-        .unwrap();
-    let mut stack = Stack::new("fleet")
-        .unwrap()
-        .state_dir(&w.dir)
-        .wait(WaitConfig {
-            copy_quota: 4,
-            ..WaitConfig::fast()
-        });
-    stack.add_fleet("move", fleet).unwrap();
+    let stack = w.batch(16, 4).await;
     w.fake.set_throttling(0.2);
     stack.deploy().await.unwrap();
     for account in [A, B, C] {

@@ -225,6 +225,15 @@ struct SlotState {
 }
 
 impl SlotState {
+    /// Takes a slot without waiting: a free one, or else the next one given back.
+    fn take_now_or_next(&mut self) {
+        if self.free > 0 {
+            self.free -= 1;
+        } else {
+            self.owed += 1;
+        }
+    }
+
     /// Takes a free slot if there is one and nobody waits for it.
     fn take_free(&mut self) -> bool {
         let free = self.free > 0 && self.waiting.is_empty();
@@ -508,11 +517,7 @@ impl Runtime {
         let mut state = slots.lock();
         if state.quota > 1 {
             state.quota -= 1;
-            if state.free > 0 {
-                state.free -= 1;
-            } else {
-                state.owed += 1;
-            }
+            state.take_now_or_next();
         }
         state.quota
     }
@@ -523,14 +528,7 @@ impl Runtime {
     /// back is kept instead (R19).
     pub fn running_copy(&self, account: AccountId, region: &Region) -> CopySlot {
         let slots = self.slots(account, region);
-        {
-            let mut state = slots.lock();
-            if state.free > 0 {
-                state.free -= 1;
-            } else {
-                state.owed += 1;
-            }
-        }
+        slots.lock().take_now_or_next();
         CopySlot { slots }
     }
 
@@ -836,18 +834,30 @@ impl Backoff {
 mod tests {
     use super::*;
 
-    // R19: slots bound copies in flight per account and destination region.
-    #[tokio::test]
-    async fn r19_copy_slots_bound_copies_in_flight() {
-        let runtime = Runtime::new(
+    /// A runtime with short waits and `quota` copy slots per account and region.
+    fn with_quota(quota: usize) -> Runtime {
+        Runtime::new(
             WaitConfig {
-                copy_quota: 2,
+                copy_quota: quota,
                 ..WaitConfig::fast()
             },
             Arc::new(TracingProgress),
-        );
-        let account: AccountId = "111111111111".parse().unwrap();
-        let region: Region = "us-east-1".parse().unwrap();
+        )
+    }
+
+    /// The account and region the tests copy into.
+    fn here() -> (AccountId, Region) {
+        (
+            "111111111111".parse().unwrap(),
+            "us-east-1".parse().unwrap(),
+        )
+    }
+
+    // R19: slots bound copies in flight per account and destination region.
+    #[tokio::test]
+    async fn r19_copy_slots_bound_copies_in_flight() {
+        let runtime = with_quota(2);
+        let (account, region) = here();
         let a = runtime.copy_slot(account, &region, "a", 1).await;
         let _b = runtime.copy_slot(account, &region, "b", 1).await;
         let third = tokio::time::timeout(
@@ -877,13 +887,7 @@ mod tests {
     // sibling into an account with room go first instead of holding the source's turn.
     #[tokio::test(start_paused = true)]
     async fn r19_a_copy_into_a_full_account_lets_its_sibling_go_first() {
-        let runtime = Arc::new(Runtime::new(
-            WaitConfig {
-                copy_quota: 1,
-                ..WaitConfig::fast()
-            },
-            Arc::new(TracingProgress),
-        ));
+        let runtime = Arc::new(with_quota(1));
         let (b, c): (AccountId, AccountId) = (
             "222222222222".parse().unwrap(),
             "333333333333".parse().unwrap(),
@@ -922,15 +926,8 @@ mod tests {
     // the quota: AWS counts it, so the next slot given back is kept for it.
     #[tokio::test]
     async fn r19_a_copy_found_running_counts_against_the_quota() {
-        let runtime = Runtime::new(
-            WaitConfig {
-                copy_quota: 2,
-                ..WaitConfig::fast()
-            },
-            Arc::new(TracingProgress),
-        );
-        let account: AccountId = "111111111111".parse().unwrap();
-        let region: Region = "us-east-1".parse().unwrap();
+        let runtime = with_quota(2);
+        let (account, region) = here();
         let started = runtime.copy_slot(account, &region, "a", 1).await;
         let found = runtime.running_copy(account, &region);
         let slots = runtime.slots(account, &region);
@@ -994,8 +991,7 @@ mod tests {
     #[test]
     fn r21_a_copy_done_at_its_first_poll_raises_a_speed_too_slow() {
         let runtime = Runtime::new(WaitConfig::fast(), Arc::new(TracingProgress));
-        let account: AccountId = "111111111111".parse().unwrap();
-        let region: Region = "us-east-1".parse().unwrap();
+        let (account, region) = here();
         let secs = |gib: f64| {
             runtime
                 .expected_copy_time(account, &region, gib)
@@ -1039,15 +1035,8 @@ mod tests {
     // lowered quota takes a slot back as it is released.
     #[tokio::test]
     async fn r19_slots_go_to_the_biggest_copy_first_and_a_lowered_quota_holds() {
-        let runtime = Arc::new(Runtime::new(
-            WaitConfig {
-                copy_quota: 2,
-                ..WaitConfig::fast()
-            },
-            Arc::new(TracingProgress),
-        ));
-        let account: AccountId = "111111111111".parse().unwrap();
-        let region: Region = "us-east-1".parse().unwrap();
+        let runtime = Arc::new(with_quota(2));
+        let (account, region) = here();
         let first = runtime.copy_slot(account, &region, "first", 1).await;
         let second = runtime.copy_slot(account, &region, "second", 1).await;
         let order = Arc::new(Mutex::new(Vec::new()));

@@ -425,40 +425,49 @@ async fn follow_copy(
     // The copy runs in AWS from here on and holds its slot (R19): a call throttled past the
     // SDK's retries is made again here, not by running the step again, which would let the
     // slot go while the copy still counts against AWS's quota.
-    let again = |what: &'static str| (what, Backoff::new(ctx.runtime().config()));
-    // The copy's answer describes it; a copy that already existed is read.
-    let started = match made {
-        Some(info) => info,
-        None => {
-            let (what, backoff) = again("describe the copy");
-            again_while_throttled(what, backoff, AwsError::is_throttled, || {
-                rds.describe_snapshot(kind, request.target)
-            })
-            .await
-            .map_err(aws(ctx))?
-            .ok_or_else(|| {
-                conflict(
-                    ctx,
-                    format!(
-                        "snapshot {} vanished right after its copy started",
-                        request.target
-                    ),
-                )
-            })?
-        }
-    };
-    if made_now {
-        let (what, backoff) = again("tag the copy");
-        again_while_throttled(what, backoff, AwsError::is_throttled, || {
-            rds.add_tags(&started.arn, request.tags)
-        })
-        .await
-        .map_err(aws(ctx))?;
-    } else if !is_ours(ctx, rds, &started.arn).await? {
-        return Err(not_ours(ctx, request.target));
-    }
+    let started = again_while_throttled(
+        ctx.name(),
+        Backoff::new(ctx.runtime().config()),
+        Error::is_throttled,
+        || claim_copy(ctx, rds, kind, request, made.clone()),
+    )
+    .await?;
     let gib = f64::from(started.allocated_gb.max(1));
     wait_available(ctx, rds, account, kind, request.target, Some(gib), made_now).await
+}
+
+/// Tags the copy this call made (`made`, as AWS's answer describes it), or reads the one that
+/// already existed and checks it is this resource's own.
+async fn claim_copy(
+    ctx: &Context,
+    rds: &Rds,
+    kind: SnapshotKind,
+    request: &CopyRequest<'_>,
+    made: Option<SnapshotInfo>,
+) -> Result<SnapshotInfo> {
+    if let Some(info) = made {
+        rds.add_tags(&info.arn, request.tags)
+            .await
+            .map_err(aws(ctx))?;
+        return Ok(info);
+    }
+    let existing = rds
+        .describe_snapshot(kind, request.target)
+        .await
+        .map_err(aws(ctx))?
+        .ok_or_else(|| {
+            conflict(
+                ctx,
+                format!(
+                    "snapshot {} vanished right after its copy started",
+                    request.target
+                ),
+            )
+        })?;
+    if !is_ours(ctx, rds, &existing.arn).await? {
+        return Err(not_ours(ctx, request.target));
+    }
+    Ok(existing)
 }
 
 /// The error for a snapshot `target` that exists and that this resource did not make.
