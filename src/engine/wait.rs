@@ -126,19 +126,35 @@ impl WaitConfig {
     }
 }
 
-/// The copy speeds measured in one account and region, the latest last.
+/// The copy speeds measured in one account and region, the latest last, and whether the
+/// latest long copies ended where their speed foresaw.
 #[derive(Debug, Default)]
-struct Speeds(std::collections::VecDeque<f64>);
+struct Speeds {
+    speeds: std::collections::VecDeque<f64>,
+    foreseen: std::collections::VecDeque<bool>,
+}
 
 impl Speeds {
     /// How many measurements are kept.
     const KEPT: usize = 21;
+    /// How many of the latest long copies must have ended close to their foreseen end for
+    /// the next ones to be polled closely.
+    const FORESEEN: usize = 3;
 
     fn record(&mut self, speed: f64) {
-        if self.0.len() == Self::KEPT {
-            self.0.pop_front();
+        if self.speeds.len() == Self::KEPT {
+            self.speeds.pop_front();
         }
-        self.0.push_back(speed);
+        self.speeds.push_back(speed);
+    }
+
+    /// Notes whether a long copy ended within [`Backoff::NEAR_END_AGREED`] of the end its
+    /// speed foresaw.
+    fn judge(&mut self, foreseen: bool) {
+        if self.foreseen.len() == Self::FORESEEN {
+            self.foreseen.pop_front();
+        }
+        self.foreseen.push_back(foreseen);
     }
 
     /// The upper quartile of the latest measurements: above the small copies whose time is
@@ -146,10 +162,29 @@ impl Speeds {
     /// fast reading that a coarse poll made look faster than it was (planning from it would
     /// poll for nothing).
     fn estimate(&self) -> Option<f64> {
-        let mut sorted: Vec<f64> = self.0.iter().copied().collect();
+        let mut sorted: Vec<f64> = self.speeds.iter().copied().collect();
         sorted.sort_by(f64::total_cmp);
         sorted.get(sorted.len() * 3 / 4).copied()
     }
+
+    /// Whether the latest [`FORESEEN`](Self::FORESEEN) long copies all ended close to where
+    /// their speed foresaw, so that the next ones can be polled closely.
+    fn agree(&self) -> bool {
+        self.foreseen.len() == Self::FORESEEN && self.foreseen.iter().all(|hit| *hit)
+    }
+}
+
+/// How long a copy should take (R21), and how sure that is (see
+/// [`Runtime::expected_copy_time`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ExpectedCopy {
+    /// The time the copy should take.
+    pub time: Duration,
+    /// Whether it comes from copies measured in this run, not from the configured speed.
+    pub measured: bool,
+    /// Whether the run's latest long copies all ended close to where their speed foresaw,
+    /// so that polls can stay close to the expected end.
+    pub agreed: bool,
 }
 
 /// Shared waiting state of a stack: config, progress sink, copy slots, copy speeds.
@@ -577,34 +612,39 @@ impl Runtime {
         }
     }
 
-    /// How long a copy of `gib` GiB should take in `account` and `region` (R21), and whether
-    /// that comes from copies measured in this run (`true`) or from the configured speed.
+    /// How long a copy of `gib` GiB should take in `account` and `region` (R21), whether
+    /// that comes from copies measured in this run or from the configured speed, and whether
+    /// those copies' speeds agree closely.
     pub fn expected_copy_time(
         &self,
         account: AccountId,
         region: &Region,
         gib: f64,
-    ) -> (Duration, bool) {
+    ) -> ExpectedCopy {
         // This account's copies, or else those of another account in the same region (the
         // copies run in the same place).
         let measured = {
             let speeds = locked(&self.speeds);
-            speeds
-                .get(&(account, region.clone()))
-                .and_then(Speeds::estimate)
+            let own = speeds.get(&(account, region.clone()));
+            own.and_then(Speeds::estimate)
+                .map(|speed| (speed, own.is_some_and(Speeds::agree)))
                 .or_else(|| {
                     speeds
                         .iter()
                         .filter(|((_, r), _)| r == region)
-                        .filter_map(|(_, speeds)| speeds.estimate())
-                        .reduce(f64::max)
+                        .filter_map(|(_, speeds)| Some((speeds.estimate()?, speeds.agree())))
+                        .reduce(|a, b| if b.0 > a.0 { b } else { a })
                 })
         };
-        let per_second =
-            measured.unwrap_or(f64::from(self.config.copy_mib_per_second.max(1)) / 1024.0);
-        let expected =
-            Duration::try_from_secs_f64(gib.max(1.0) / per_second).unwrap_or(self.config.timeout);
-        (expected, measured.is_some())
+        let per_second = measured
+            .map(|(speed, _)| speed)
+            .unwrap_or(f64::from(self.config.copy_mib_per_second.max(1)) / 1024.0);
+        ExpectedCopy {
+            time: Duration::try_from_secs_f64(gib.max(1.0) / per_second)
+                .unwrap_or(self.config.timeout),
+            measured: measured.is_some(),
+            agreed: measured.is_some_and(|(_, agreed)| agreed),
+        }
     }
 
     /// Records a finished copy of `gib` GiB that ended between `after` and `before` (its last
@@ -644,10 +684,18 @@ impl Runtime {
             return;
         }
         let speed = gib / secs;
+        // A copy is long when its close polls would not be cut to the initial interval.
+        let long = self.config.initial_interval.as_secs_f64() / Backoff::NEAR_END_STEP_AGREED;
         let faster = {
             let mut speeds = locked(&self.speeds);
             let entry = speeds.entry((account, region.clone())).or_default();
             let before = entry.estimate();
+            if let (Some(before), false) = (before, bound) {
+                let foreseen = gib / before;
+                if foreseen >= long {
+                    entry.judge((secs - foreseen).abs() <= Backoff::NEAR_END_AGREED * foreseen);
+                }
+            }
             if bound && before.is_some_and(|b| b >= speed) {
                 return;
             }
@@ -713,6 +761,16 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// How close to a measured expected end polls start, as a fraction of the expectation:
+    /// from that much before it until that much after it, polls are steady.
+    const NEAR_END: f64 = 0.05;
+    /// The pause between polls there, as a fraction of the expectation.
+    const NEAR_END_STEP: f64 = 1.0 / 40.0;
+    /// The same when the run's copies end where foreseen (see [`ExpectedCopy::agreed`]).
+    const NEAR_END_AGREED: f64 = 0.025;
+    /// The pause between polls then.
+    const NEAR_END_STEP_AGREED: f64 = 1.0 / 120.0;
+
     /// A backoff from `config`, starting now.
     pub fn new(config: &WaitConfig) -> Backoff {
         let now = Instant::now();
@@ -761,21 +819,21 @@ impl Backoff {
     }
 
     /// A backoff for work expected to take `expected` (a copy of known size, R21). With a
-    /// `measured` expectation, the first pause lasts until 95 % of it has passed, and later
+    /// measured expectation, the first pause lasts until 95 % of it has passed, and later
     /// ones last a fortieth of it (at most `max_interval`) until 105 % of it has passed, then
-    /// grow by half each time: a copy is noticed soon after it ends, with a handful of polls
-    /// whatever its length. With a guessed one, pauses
+    /// grow by half each time: a copy is noticed soon after it ends (its slot idles until
+    /// then), with a handful of polls whatever its length. When the run's latest long copies
+    /// ended where foreseen ([`ExpectedCopy::agreed`]), the polls start at 97.5 % and come
+    /// every 120th until 102.5 %: a copy is
+    /// noticed three times sooner for one poll more. With a guessed one, pauses
     /// double from the initial interval up to an eighth of the guess, so a wrong guess costs
     /// a few polls, not a long wait.
-    pub fn for_expected(config: &WaitConfig, expected: Duration, measured: bool) -> Backoff {
+    pub fn for_expected(config: &WaitConfig, expected: ExpectedCopy) -> Backoff {
         let mut backoff = Backoff::new(config);
-        if measured {
-            backoff.first = Some((expected * 19 / 20).max(config.initial_interval));
-            backoff.interval = (expected / 40).clamp(config.initial_interval, config.max_interval);
-            backoff.growth = 1.5;
-            backoff.steady = expected * 21 / 20;
+        if expected.measured {
+            backoff.replan(config, expected);
         } else {
-            backoff.max = config.max_interval.max(expected / 8);
+            backoff.max = config.max_interval.max(expected.time / 8);
         }
         backoff
     }
@@ -790,16 +848,26 @@ impl Backoff {
     /// Plans the rest of the wait from a measured expectation, counting the time already
     /// waited: a wait that began on a guessed speed switches as soon as a copy of the run has
     /// been measured (R21).
-    pub fn replan(&mut self, config: &WaitConfig, expected: Duration) {
+    pub fn replan(&mut self, config: &WaitConfig, expected: ExpectedCopy) {
+        let (near, step) = if expected.agreed {
+            (Self::NEAR_END_AGREED, Self::NEAR_END_STEP_AGREED)
+        } else {
+            (Self::NEAR_END, Self::NEAR_END_STEP)
+        };
+        let expected = expected.time;
+        let lead = expected.mul_f64(near);
         self.first = Some(
-            (expected * 19 / 20)
+            expected
+                .saturating_sub(lead)
                 .saturating_sub(self.elapsed())
                 .max(config.initial_interval),
         );
-        self.interval = (expected / 40).clamp(config.initial_interval, config.max_interval);
+        self.interval = expected
+            .mul_f64(step)
+            .clamp(config.initial_interval, config.max_interval);
         self.max = config.max_interval;
         self.growth = 1.5;
-        self.steady = expected * 21 / 20;
+        self.steady = expected + lead;
     }
 
     /// The next pause: the first of [`for_expected`](Self::for_expected), then the growing
@@ -975,7 +1043,12 @@ mod tests {
 
         // Its pauses are a twelfth of the time waited, between the initial interval and the cap.
         let config = WaitConfig::default();
-        let mut backoff = Backoff::for_expected(&config, Duration::from_secs(1200), false);
+        let guessed = ExpectedCopy {
+            time: Duration::from_secs(1200),
+            measured: false,
+            agreed: false,
+        };
+        let mut backoff = Backoff::for_expected(&config, guessed);
         backoff.close(&config);
         assert_eq!(backoff.interval, config.initial_interval);
         tokio::time::advance(Duration::from_secs(240)).await;
@@ -995,7 +1068,7 @@ mod tests {
         let secs = |gib: f64| {
             runtime
                 .expected_copy_time(account, &region, gib)
-                .0
+                .time
                 .as_secs()
         };
         // 100 GiB between 190 s and 210 s: 200 s.
@@ -1017,18 +1090,63 @@ mod tests {
         );
     }
 
-    // R21: after the first poll, planned from a measured speed, polls come every fortieth of
-    // the expected time until 105 % of it, then grow by half.
+    // R21: the first poll, planned from a measured speed, comes at 95 % of the expected time,
+    // then polls come every fortieth of it until 105 %, then grow by half; when the run's
+    // speeds agree, from 97.5 %, every 120th, until 102.5 %.
     #[tokio::test(start_paused = true)]
     async fn r21_polls_stay_close_around_the_expected_end() {
         let config = WaitConfig::default();
-        let mut backoff = Backoff::for_expected(&config, Duration::from_secs(1000), true);
-        let mut at = Vec::new();
-        for _ in 0..7 {
-            backoff.pause_with(|_| {}).await;
-            at.push(backoff.elapsed().as_secs());
+        let polls = |agreed: bool| async move {
+            let time = Duration::from_secs(if agreed { 1200 } else { 1000 });
+            let expected = ExpectedCopy {
+                time,
+                measured: true,
+                agreed,
+            };
+            let mut backoff = Backoff::for_expected(&config, expected);
+            let mut at = Vec::new();
+            for _ in 0..9 {
+                backoff.pause_with(|_| {}).await;
+                at.push(backoff.elapsed().as_secs());
+            }
+            at
+        };
+        assert_eq!(
+            polls(false).await,
+            [950, 975, 1000, 1025, 1050, 1075, 1112, 1168, 1228]
+        );
+        assert_eq!(
+            polls(true).await,
+            [1170, 1180, 1190, 1200, 1210, 1220, 1230, 1240, 1255]
+        );
+    }
+
+    // R21: copies are polled closely once the latest three long copies all ended within
+    // 2.5 % of where their speed foresaw; one that ends elsewhere, or a short one, does not
+    // count towards it.
+    #[test]
+    fn r21_close_polls_once_long_copies_end_where_foreseen() {
+        let runtime = Runtime::new(WaitConfig::default(), Arc::new(TracingProgress));
+        let (account, region) = here();
+        let agreed = || runtime.expected_copy_time(account, &region, 100.0).agreed;
+        let copy = |gib: f64, secs: f64| {
+            let elapsed = Duration::from_secs_f64(secs);
+            runtime.record_copy(account, &region, gib, elapsed, elapsed);
+        };
+        // 1 GiB a second, and copies of 600 GiB (long: 600 s against 120 x 5 s).
+        copy(600.0, 600.0);
+        for _ in 0..2 {
+            copy(600.0, 610.0);
         }
-        assert_eq!(at, [950, 975, 1000, 1025, 1050, 1075, 1112]);
+        assert!(!agreed(), "two foreseen copies are too few");
+        for _ in 0..5 {
+            copy(10.0, 15.0);
+        }
+        assert!(!agreed(), "short copies do not count");
+        copy(600.0, 600.0);
+        assert!(agreed());
+        copy(600.0, 700.0);
+        assert!(!agreed(), "a copy far from its foreseen end");
     }
 
     // R19, R21: a free slot goes to the biggest waiting copy, the long pole of a batch; a

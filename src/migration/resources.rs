@@ -17,7 +17,7 @@ use crate::{
         Account, AwsError,
     },
     engine::{
-        wait::{again_while_throttled, Backoff},
+        wait::{again_while_throttled, Backoff, ExpectedCopy},
         Action, Change, Context, Handle, ProgressEvent, Resource,
     },
     error::{Error, Result},
@@ -153,9 +153,9 @@ async fn wait_available(
 ) -> Result<SnapshotInfo> {
     let runtime = ctx.runtime();
     let expected = size_gb.map(|gib| runtime.expected_copy_time(account, rds.region(), gib));
-    let mut measured = expected.is_some_and(|(_, measured)| measured);
+    let mut measured = expected.is_some_and(|expected| expected.measured);
     let mut backoff = match expected {
-        Some((expected, measured)) => Backoff::for_expected(runtime.config(), expected, measured),
+        Some(expected) => Backoff::for_expected(runtime.config(), expected),
         None => Backoff::new(runtime.config()),
     };
     let mut last_percent = None;
@@ -218,9 +218,10 @@ async fn wait_available(
         // A copy found running (a re-run, or a throttled step run again): plan from what is
         // left of it, not from its whole size.
         if let (None, false, Some(gib), 1..=99) = (last_percent, learn, size_gb, info.percent) {
-            let (whole, _) = runtime.expected_copy_time(account, rds.region(), gib);
-            let left = whole.mul_f64(f64::from(100 - info.percent) / 100.0);
-            backoff.replan(runtime.config(), backoff.elapsed() + left);
+            let whole = runtime.expected_copy_time(account, rds.region(), gib);
+            let left = whole.time.mul_f64(f64::from(100 - info.percent) / 100.0);
+            let time = backoff.elapsed() + left;
+            backoff.replan(runtime.config(), ExpectedCopy { time, ..whole });
         }
         if last_percent != Some(info.percent) {
             last_percent = Some(info.percent);
@@ -251,8 +252,8 @@ async fn wait_available(
         let learned = runtime.speed_learned();
         // A copy of this run finished meanwhile: plan the rest from its speed.
         if let (Some(gib), false) = (size_gb, measured) {
-            let (expected, now_measured) = runtime.expected_copy_time(account, rds.region(), gib);
-            if now_measured {
+            let expected = runtime.expected_copy_time(account, rds.region(), gib);
+            if expected.measured {
                 measured = true;
                 guess = None;
                 backoff.replan(runtime.config(), expected);
@@ -278,7 +279,7 @@ async fn wait_available(
                 tokio::select! {
                     () = pause => {}
                     () = learned => {
-                        let (expected, _) = runtime.expected_copy_time(account, rds.region(), gib);
+                        let expected = runtime.expected_copy_time(account, rds.region(), gib);
                         measured = true;
                         guess = None;
                         backoff.replan(runtime.config(), expected);

@@ -55,7 +55,7 @@ pub(crate) fn project_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// The fleet benchmark in the bench profile (`benches/fleet.rs`).
+/// The fleet benchmark in the bench profile (`benches/fleet/`).
 fn bench(rest: &[&str]) -> Result<(), String> {
     let mut args: Vec<String> = ["bench", "--package", "snapshift", "--bench", "fleet", "--"]
         .iter()
