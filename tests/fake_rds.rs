@@ -10,7 +10,7 @@ use snapshift::{
     },
     ids::{AccountId, Region, SnapshotKind},
     key::ShareableKey,
-    testing::{FakeAws, SeedSnapshot},
+    testing::{AwsFault, FakeAws, Fault, SeedSnapshot},
 };
 
 const A: &str = "111111111111";
@@ -407,4 +407,91 @@ async fn a_virtual_clock_runs_simulated_minutes_in_moments() {
         "{:?}",
         real.elapsed()
     );
+}
+
+/// Seeds `count` cluster snapshots `orders-0`.. in account A.
+fn seed_orders(fake: &FakeAws, count: usize) {
+    for i in 0..count {
+        fake.seed_snapshot(SeedSnapshot::cluster(
+            id(A),
+            &region(),
+            &format!("orders-{i}"),
+            "orders",
+            Some("alias/aws/rds"),
+        ))
+        .unwrap();
+    }
+}
+
+/// Describes `references` at once; each answer's identifier, or `None`.
+async fn describe_all(rds: &Rds, references: &[String]) -> Vec<Option<String>> {
+    futures::future::join_all(references.iter().map(|r| rds.describe_snapshot(CLUSTER, r)))
+        .await
+        .into_iter()
+        .map(|answer| answer.unwrap().map(|s| s.identifier))
+        .collect()
+}
+
+// R20: describes of one account and region that wait at the same time share calls, twenty
+// identifiers a call (a `db-cluster-snapshot-id` filter), and each gets its own answer: its
+// snapshot, or none. The same identifier asked twice rides on one slot of the batch.
+#[tokio::test]
+async fn r20_describes_waiting_together_share_calls_and_each_gets_its_own_answer() {
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    seed_orders(&fake, 30);
+    let rds = Rds::new(&a, &region());
+    // 30 that exist, 14 that do not, and one asked twice: 44 distinct identifiers.
+    let mut references: Vec<String> = (0..44).map(|i| format!("orders-{i}")).collect();
+    references.push("orders-7".into());
+    fake.clear_log();
+    let answers = describe_all(&rds, &references).await;
+    for (reference, answer) in references.iter().zip(&answers) {
+        let exists = reference["orders-".len()..].parse::<usize>().unwrap() < 30;
+        assert_eq!(answer.as_ref(), exists.then_some(reference), "{reference}");
+    }
+    assert_eq!(
+        fake.count("DescribeDBClusterSnapshots"),
+        3,
+        "{:?}",
+        fake.calls()
+    );
+    // Alone, a describe makes its own call.
+    fake.clear_log();
+    let one = rds.describe_snapshot(CLUSTER, "orders-3").await.unwrap();
+    assert_eq!(one.map(|s| s.identifier).as_deref(), Some("orders-3"));
+    assert_eq!(
+        rds.describe_snapshot(CLUSTER, "orders-99").await.unwrap(),
+        None
+    );
+    assert_eq!(fake.count("DescribeDBClusterSnapshots"), 2);
+}
+
+// R20: a shared describe that AWS refuses (a filter it does not take as sent) is made again
+// one identifier at a time, so every describe still gets its answer.
+#[tokio::test]
+async fn r20_a_refused_shared_describe_is_made_one_by_one() {
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    seed_orders(&fake, 3);
+    let rds = Rds::new(&a, &region());
+    fake.inject(
+        "DescribeDBClusterSnapshots",
+        1,
+        Fault::Error(AwsFault::new("InvalidParameterValue", "too many filter values").status(400)),
+    );
+    fake.clear_log();
+    let references: Vec<String> = (0..5).map(|i| format!("orders-{i}")).collect();
+    let answers = describe_all(&rds, &references).await;
+    assert_eq!(
+        answers,
+        vec![
+            Some("orders-0".into()),
+            Some("orders-1".into()),
+            Some("orders-2".into()),
+            None,
+            None
+        ]
+    );
+    assert_eq!(fake.count("DescribeDBClusterSnapshots"), 1 + 5);
 }

@@ -103,6 +103,8 @@ struct Shared {
     /// IAM, which has none).
     per_second: std::sync::Arc<std::sync::atomic::AtomicU32>,
     paces: std::sync::Mutex<std::collections::BTreeMap<String, std::sync::Arc<Pace>>>,
+    /// The snapshot describes of each region waiting for a shared call (`rds::Describes`).
+    describes: std::sync::Mutex<std::collections::BTreeMap<Region, std::sync::Arc<rds::Describes>>>,
 }
 
 /// The clients of one account, per region.
@@ -146,6 +148,7 @@ impl Account {
                 clients: std::sync::Mutex::default(),
                 per_second: std::sync::Arc::default(),
                 paces: std::sync::Mutex::default(),
+                describes: std::sync::Mutex::default(),
             }),
         }
     }
@@ -243,6 +246,16 @@ impl Account {
         std::sync::Arc::clone(paces.entry(scope.to_owned()).or_insert_with(|| {
             std::sync::Arc::new(Pace::new(std::sync::Arc::clone(&self.shared.per_second)))
         }))
+    }
+
+    /// The snapshot describes of `region` waiting for a shared call.
+    pub(crate) fn describes(&self, region: &Region) -> std::sync::Arc<rds::Describes> {
+        let mut all = self
+            .shared
+            .describes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::sync::Arc::clone(all.entry(region.clone()).or_default())
     }
 
     /// The client of `region` in `pick`'s map, made from the region's configuration on

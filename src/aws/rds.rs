@@ -130,6 +130,66 @@ pub struct Rds {
     client: aws_sdk_rds::Client,
     region: Region,
     pace: std::sync::Arc<super::Pace>,
+    describes: std::sync::Arc<Describes>,
+}
+
+/// The most snapshot identifiers one shared describe names (a `db-snapshot-id` or
+/// `db-cluster-snapshot-id` filter). AWS documents no limit on a filter's values; this stays
+/// far below a page of answers (100), and a batch AWS refuses is described one by one.
+pub(crate) const DESCRIBE_BATCH: usize = 20;
+
+/// One describe's answer.
+type Described = Result<Option<SnapshotInfo>, AwsError>;
+
+/// The snapshot describes of one account and region waiting for a call (R20). The first
+/// describe to arrive starts a task that waits for the pace's next turn; every describe that
+/// arrives meanwhile rides on the same call, one `DescribeDBSnapshots` with a filter naming
+/// up to [`DESCRIBE_BATCH`] identifiers. A preflight of a hundred snapshots then costs a
+/// handful of calls instead of a hundred, and copies polled at the same moment share theirs.
+/// A describe that finds no other waiting makes a single call by identifier, as a describe
+/// of an ARN always does.
+#[derive(Debug, Default)]
+pub(crate) struct Describes {
+    queues: std::sync::Mutex<DescribeQueues>,
+}
+
+#[derive(Debug, Default)]
+struct DescribeQueues {
+    db: DescribeQueue,
+    cluster: DescribeQueue,
+}
+
+#[derive(Debug, Default)]
+struct DescribeQueue {
+    waiting: Vec<(String, tokio::sync::oneshot::Sender<Described>)>,
+    /// A task is on its way to serve the waiting describes.
+    served: bool,
+}
+
+impl DescribeQueues {
+    fn of(&mut self, kind: SnapshotKind) -> &mut DescribeQueue {
+        match kind {
+            SnapshotKind::Db => &mut self.db,
+            SnapshotKind::Cluster => &mut self.cluster,
+        }
+    }
+}
+
+/// Whether `reference` can be named in a shared describe: a plain, lowercase identifier of
+/// this account's snapshot (not an ARN, not an automated `rds:` snapshot, which AWS finds by
+/// identifier only with its type).
+fn batchable(reference: &str) -> bool {
+    !reference.is_empty()
+        && reference
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn describe_op(kind: SnapshotKind) -> &'static str {
+    match kind {
+        SnapshotKind::Cluster => "DescribeDBClusterSnapshots",
+        SnapshotKind::Db => "DescribeDBSnapshots",
+    }
 }
 
 fn err<E, R>(op: &'static str) -> impl FnOnce(aws_sdk_rds::error::SdkError<E, R>) -> AwsError
@@ -163,6 +223,7 @@ impl Rds {
             client: account.rds_client(region),
             region: region.clone(),
             pace: account.pace(region.as_str()),
+            describes: account.describes(region),
         }
     }
 
@@ -173,19 +234,111 @@ impl Rds {
 
     /// One snapshot by identifier or ARN, including snapshots shared with this account;
     /// `None` when there is no such snapshot (or it is not shared with this account).
+    /// Describes of this account and region that wait for their turn at the same time share
+    /// a call ([`Describes`]).
     pub async fn describe_snapshot(
         &self,
         kind: SnapshotKind,
         reference: &str,
     ) -> Result<Option<SnapshotInfo>, AwsError> {
+        if !batchable(reference) {
+            return super::paced(&self.pace, || self.describe_one(kind, reference)).await;
+        }
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let serve = {
+            let mut queues = crate::locked(&self.describes.queues);
+            let queue = queues.of(kind);
+            queue.waiting.push((reference.to_owned(), answer));
+            !std::mem::replace(&mut queue.served, true)
+        };
+        if serve {
+            // A task of its own, so that a caller that stops waiting strands no one.
+            tokio::spawn(self.clone().serve(kind));
+        }
+        answered.await.unwrap_or_else(|_| {
+            Err(AwsError::request(
+                "rds",
+                describe_op(kind),
+                "the shared describe ended without an answer".into(),
+            ))
+        })
+    }
+
+    /// Serves the waiting describes of `kind`, a batch per turn of the pace, until none wait.
+    async fn serve(self, kind: SnapshotKind) {
+        loop {
+            self.pace.turn().await;
+            let batch = {
+                let mut queues = crate::locked(&self.describes.queues);
+                let queue = queues.of(kind);
+                let mut batch: Vec<(String, Vec<tokio::sync::oneshot::Sender<Described>>)> =
+                    Vec::new();
+                let mut rest = Vec::new();
+                for (id, answer) in std::mem::take(&mut queue.waiting) {
+                    if let Some(i) = batch.iter().position(|(b, _)| *b == id) {
+                        batch[i].1.push(answer);
+                    } else if batch.len() < DESCRIBE_BATCH {
+                        batch.push((id, vec![answer]));
+                    } else {
+                        rest.push((id, answer));
+                    }
+                }
+                queue.waiting = rest;
+                batch
+            };
+            let answers: Vec<Described> = match batch.as_slice() {
+                [] => Vec::new(),
+                [(id, _)] => vec![self.describe_one(kind, id).await],
+                _ => {
+                    let ids: Vec<String> = batch.iter().map(|(id, _)| id.clone()).collect();
+                    match self.describe_many(kind, &ids).await {
+                        Ok(found) => ids
+                            .iter()
+                            .map(|id| Ok(found.iter().find(|s| s.identifier == *id).cloned()))
+                            .collect(),
+                        // Throttled, or no answer: every describe of the batch sees it, as
+                        // it would have seen its own call's.
+                        Err(e) if e.is_throttled() || e.kind() != super::AwsErrorKind::Service => {
+                            ids.iter().map(|_| Err(e.clone())).collect()
+                        }
+                        // Refused (a filter AWS does not take as sent): one by one.
+                        Err(_) => {
+                            let mut answers = Vec::with_capacity(ids.len());
+                            for id in &ids {
+                                answers.push(
+                                    super::paced(&self.pace, || self.describe_one(kind, id)).await,
+                                );
+                            }
+                            answers
+                        }
+                    }
+                }
+            };
+            for ((_, waiting), answer) in batch.into_iter().zip(answers) {
+                for each in waiting {
+                    // A caller that stopped waiting needs no answer.
+                    let _ = each.send(answer.clone());
+                }
+            }
+            let mut queues = crate::locked(&self.describes.queues);
+            let queue = queues.of(kind);
+            if queue.waiting.is_empty() {
+                queue.served = false;
+                return;
+            }
+        }
+    }
+
+    /// One snapshot by identifier or ARN, in one call (its turn of the pace taken).
+    async fn describe_one(&self, kind: SnapshotKind, reference: &str) -> Described {
         let result = match kind {
-            SnapshotKind::Cluster => super::paced(&self.pace, || {
+            SnapshotKind::Cluster => Box::pin(
                 self.client
                     .describe_db_cluster_snapshots()
                     .db_cluster_snapshot_identifier(reference)
                     .include_shared(true)
-                    .send()
-            })
+                    .send(),
+            )
             .await
             .map(|o| {
                 o.db_cluster_snapshots()
@@ -193,18 +346,76 @@ impl Rds {
                     .map(SnapshotInfo::from_cluster)
             })
             .map_err(err("DescribeDBClusterSnapshots")),
-            SnapshotKind::Db => super::paced(&self.pace, || {
+            SnapshotKind::Db => Box::pin(
                 self.client
                     .describe_db_snapshots()
                     .db_snapshot_identifier(reference)
                     .include_shared(true)
-                    .send()
-            })
+                    .send(),
+            )
             .await
             .map(|o| o.db_snapshots().first().map(SnapshotInfo::from_db))
             .map_err(err("DescribeDBSnapshots")),
         };
         Ok(none_on(result, SNAPSHOT_NOT_FOUND)?.flatten())
+    }
+
+    /// This account's snapshots among `ids`, in one call per page (the first page's turn of
+    /// the pace taken): those that do not exist are absent.
+    async fn describe_many(
+        &self,
+        kind: SnapshotKind,
+        ids: &[String],
+    ) -> Result<Vec<SnapshotInfo>, AwsError> {
+        let filter = |name: &str| {
+            aws_sdk_rds::types::Filter::builder()
+                .name(name)
+                .set_values(Some(ids.to_vec()))
+                .build()
+        };
+        let mut all = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let next = match kind {
+                SnapshotKind::Cluster => {
+                    let out = Box::pin(
+                        self.client
+                            .describe_db_cluster_snapshots()
+                            .filters(filter("db-cluster-snapshot-id"))
+                            .set_marker(marker.clone())
+                            .send(),
+                    )
+                    .await
+                    .map_err(err("DescribeDBClusterSnapshots"))?;
+                    all.extend(
+                        out.db_cluster_snapshots()
+                            .iter()
+                            .map(SnapshotInfo::from_cluster),
+                    );
+                    out.marker().map(str::to_owned)
+                }
+                SnapshotKind::Db => {
+                    let out = Box::pin(
+                        self.client
+                            .describe_db_snapshots()
+                            .filters(filter("db-snapshot-id"))
+                            .set_marker(marker.clone())
+                            .send(),
+                    )
+                    .await
+                    .map_err(err("DescribeDBSnapshots"))?;
+                    all.extend(out.db_snapshots().iter().map(SnapshotInfo::from_db));
+                    out.marker().map(str::to_owned)
+                }
+            };
+            match next {
+                Some(m) => {
+                    marker = Some(m);
+                    self.pace.turn().await;
+                }
+                None => return Ok(all),
+            }
+        }
     }
 
     /// The manual and automated snapshots of this account and region, of one cluster or

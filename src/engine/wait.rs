@@ -2,6 +2,7 @@
 //! and slots that bound copies in flight per destination region (R19). The calls themselves
 //! are paced per account and region in [`crate::aws`] (R20).
 
+use crate::locked;
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
@@ -277,13 +278,6 @@ impl SlotState {
         }
         free
     }
-}
-
-/// Locks `mutex`, whose data stays consistent even if a holder panicked.
-fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Slots {

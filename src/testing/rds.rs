@@ -306,6 +306,30 @@ pub(crate) fn handle(
                 let list = snapshot_xml(s, caller.account);
                 return Ok(format!("<{0}s>{list}</{0}s>", member(kind)));
             }
+            // `Filters`: the snapshot-id filter narrows the listing to the identifiers named
+            // (none found is an empty list, not an error); any other filter is refused.
+            let id_filter = match kind {
+                SnapshotKind::Cluster => "db-cluster-snapshot-id",
+                SnapshotKind::Db => "db-snapshot-id",
+            };
+            let mut named: Option<BTreeSet<String>> = None;
+            for i in 1.. {
+                let Some(name) = params.str(&format!("Filters.Filter.{i}.Name")) else {
+                    break;
+                };
+                if name != id_filter {
+                    return Err(AwsFault::new(
+                        "InvalidParameterValue",
+                        format!("Unrecognized filter name: {name}"),
+                    ));
+                }
+                let values = (1..).map_while(|v| {
+                    params
+                        .str(&format!("Filters.Filter.{i}.Values.Value.{v}"))
+                        .map(|id| id.to_ascii_lowercase())
+                });
+                named.get_or_insert_with(BTreeSet::new).extend(values);
+            }
             let list: String = world
                 .rds
                 .snapshots
@@ -321,6 +345,7 @@ pub(crate) fn handle(
                     }
                 })
                 .filter(|s| source.as_ref().is_none_or(|src| &s.source == src))
+                .filter(|s| named.as_ref().is_none_or(|ids| ids.contains(&s.id)))
                 .map(|s| snapshot_xml(s, caller.account))
                 .collect();
             Ok(format!("<{0}s>{list}</{0}s>", member(kind)))
