@@ -234,8 +234,8 @@ impl Rds {
 
     /// One snapshot by identifier or ARN, including snapshots shared with this account;
     /// `None` when there is no such snapshot (or it is not shared with this account).
-    /// Describes of this account and region that wait for their turn at the same time share
-    /// a call ([`Describes`]).
+    /// Describes of plain identifiers in this account and region that wait for the same turn
+    /// of the pace (R20) share one call: a snapshot-id filter naming up to 20 of them.
     pub async fn describe_snapshot(
         &self,
         kind: SnapshotKind,
