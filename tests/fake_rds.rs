@@ -495,3 +495,28 @@ async fn r20_a_refused_shared_describe_is_made_one_by_one() {
     );
     assert_eq!(fake.count("DescribeDBClusterSnapshots"), 1 + 5);
 }
+
+// R20: any other error of a shared describe (here a denial) reaches every describe of the
+// batch, as its own call's would have, and is not made again one by one.
+#[tokio::test]
+async fn r20_a_denied_shared_describe_reaches_every_describe_once() {
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    seed_orders(&fake, 3);
+    let rds = Rds::new(&a, &region());
+    fake.inject(
+        "DescribeDBClusterSnapshots",
+        1,
+        Fault::Error(AwsFault::new("AccessDenied", "not authorized").status(403)),
+    );
+    fake.clear_log();
+    let rds = &rds;
+    let answers = futures::future::join_all(
+        (0..5).map(|i| async move { rds.describe_snapshot(CLUSTER, &format!("orders-{i}")).await }),
+    )
+    .await;
+    for answer in answers {
+        assert_eq!(answer.unwrap_err().code(), Some("AccessDenied"));
+    }
+    assert_eq!(fake.count("DescribeDBClusterSnapshots"), 1);
+}

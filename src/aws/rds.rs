@@ -161,7 +161,7 @@ struct DescribeQueues {
 
 #[derive(Debug, Default)]
 struct DescribeQueue {
-    waiting: Vec<(String, tokio::sync::oneshot::Sender<Described>)>,
+    waiting: Vec<(String, Answer)>,
     /// A task is on its way to serve the waiting describes.
     served: bool,
 }
@@ -171,6 +171,39 @@ impl DescribeQueues {
         match kind {
             SnapshotKind::Db => &mut self.db,
             SnapshotKind::Cluster => &mut self.cluster,
+        }
+    }
+}
+
+/// A describe waiting for its answer.
+type Answer = tokio::sync::oneshot::Sender<Described>;
+
+/// The codes with which AWS refuses a request as sent: a shared describe refused so is made
+/// again one identifier at a time.
+const REFUSED_FILTER: &[&str] = &["InvalidParameterValue", "InvalidParameterCombination"];
+
+/// Sends `answer` to every describe in `waiting`; one that stopped waiting needs none.
+fn answer_all(waiting: Vec<Answer>, answer: &Described) {
+    for each in waiting {
+        let _ = each.send(answer.clone());
+    }
+}
+
+/// A serve task's hold on its queue (see [`Rds::serve`]).
+struct Serving {
+    describes: std::sync::Arc<Describes>,
+    kind: SnapshotKind,
+    /// The task ended by finding the queue empty, under its lock.
+    done: bool,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut queues = crate::locked(&self.describes.queues);
+            let queue = queues.of(self.kind);
+            queue.waiting.clear();
+            queue.served = false;
         }
     }
 }
@@ -259,22 +292,33 @@ impl Rds {
             Err(AwsError::request(
                 "rds",
                 describe_op(kind),
-                "the shared describe ended without an answer".into(),
+                "the shared describe ended before its answer (its task stopped)".into(),
             ))
         })
     }
 
     /// Serves the waiting describes of `kind`, a batch per turn of the pace, until none wait.
     async fn serve(self, kind: SnapshotKind) {
+        // Should this task end any other way than by finding the queue empty (a panic, or its
+        // runtime dropped while it waits), the guard answers the waiting describes with an
+        // error, by dropping them, and lets the next describe start a new task.
+        let mut serving = Serving {
+            describes: std::sync::Arc::clone(&self.describes),
+            kind,
+            done: false,
+        };
         loop {
             self.pace.turn().await;
-            let batch = {
+            let mut batch = {
                 let mut queues = crate::locked(&self.describes.queues);
                 let queue = queues.of(kind);
-                let mut batch: Vec<(String, Vec<tokio::sync::oneshot::Sender<Described>>)> =
-                    Vec::new();
+                let mut batch: Vec<(String, Vec<Answer>)> = Vec::new();
                 let mut rest = Vec::new();
-                for (id, answer) in std::mem::take(&mut queue.waiting) {
+                // A caller that stopped waiting takes no place in the call.
+                for (id, answer) in std::mem::take(&mut queue.waiting)
+                    .into_iter()
+                    .filter(|(_, answer)| !answer.is_closed())
+                {
                     if let Some(i) = batch.iter().position(|(b, _)| *b == id) {
                         batch[i].1.push(answer);
                     } else if batch.len() < DESCRIBE_BATCH {
@@ -286,44 +330,39 @@ impl Rds {
                 queue.waiting = rest;
                 batch
             };
-            let answers: Vec<Described> = match batch.as_slice() {
+            let owned: Vec<String> = batch.iter().map(|(id, _)| id.clone()).collect();
+            let ids: Vec<&str> = owned.iter().map(String::as_str).collect();
+            let answers: Vec<Described> = match ids.as_slice() {
                 [] => Vec::new(),
-                [(id, _)] => vec![self.describe_one(kind, id).await],
-                _ => {
-                    let ids: Vec<String> = batch.iter().map(|(id, _)| id.clone()).collect();
-                    match self.describe_many(kind, &ids).await {
-                        Ok(found) => ids
-                            .iter()
-                            .map(|id| Ok(found.iter().find(|s| s.identifier == *id).cloned()))
-                            .collect(),
-                        // Throttled, or no answer: every describe of the batch sees it, as
-                        // it would have seen its own call's.
-                        Err(e) if e.is_throttled() || e.kind() != super::AwsErrorKind::Service => {
-                            ids.iter().map(|_| Err(e.clone())).collect()
+                [id] => vec![self.describe_one(kind, id).await],
+                _ => match self.describe_many(kind, &ids).await {
+                    Ok(found) => ids
+                        .iter()
+                        .map(|id| Ok(found.iter().find(|s| s.identifier == *id).cloned()))
+                        .collect(),
+                    // Refused as sent (a filter with more values than AWS takes): one by
+                    // one, each answered as its call returns.
+                    Err(e) if REFUSED_FILTER.iter().any(|code| e.is(code)) => {
+                        for (id, waiting) in &mut batch {
+                            let answer =
+                                super::paced(&self.pace, || self.describe_one(kind, id)).await;
+                            answer_all(std::mem::take(waiting), &answer);
                         }
-                        // Refused (a filter AWS does not take as sent): one by one.
-                        Err(_) => {
-                            let mut answers = Vec::with_capacity(ids.len());
-                            for id in &ids {
-                                answers.push(
-                                    super::paced(&self.pace, || self.describe_one(kind, id)).await,
-                                );
-                            }
-                            answers
-                        }
+                        Vec::new()
                     }
-                }
+                    // Anything else (throttled past the SDK's retries, denied, no answer):
+                    // every describe of the batch sees it, as it would have seen its own.
+                    Err(e) => ids.iter().map(|_| Err(e.clone())).collect(),
+                },
             };
             for ((_, waiting), answer) in batch.into_iter().zip(answers) {
-                for each in waiting {
-                    // A caller that stopped waiting needs no answer.
-                    let _ = each.send(answer.clone());
-                }
+                answer_all(waiting, &answer);
             }
             let mut queues = crate::locked(&self.describes.queues);
             let queue = queues.of(kind);
             if queue.waiting.is_empty() {
                 queue.served = false;
+                serving.done = true;
                 return;
             }
         }
@@ -365,12 +404,12 @@ impl Rds {
     async fn describe_many(
         &self,
         kind: SnapshotKind,
-        ids: &[String],
+        ids: &[&str],
     ) -> Result<Vec<SnapshotInfo>, AwsError> {
         let filter = |name: &str| {
             aws_sdk_rds::types::Filter::builder()
                 .name(name)
-                .set_values(Some(ids.to_vec()))
+                .set_values(Some(ids.iter().map(|id| (*id).to_owned()).collect()))
                 .build()
         };
         let mut all = Vec::new();
