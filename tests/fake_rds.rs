@@ -423,13 +423,46 @@ fn seed_orders(fake: &FakeAws, count: usize) {
     }
 }
 
-/// Describes `references` at once; each answer's identifier, or `None`.
-async fn describe_all(rds: &Rds, references: &[String]) -> Vec<Option<String>> {
+/// Describes `references` at once; each answer.
+async fn describe_each(
+    rds: &Rds,
+    references: &[String],
+) -> Vec<Result<Option<String>, snapshift::aws::AwsError>> {
     futures::future::join_all(references.iter().map(|r| rds.describe_snapshot(CLUSTER, r)))
         .await
         .into_iter()
-        .map(|answer| answer.unwrap().map(|s| s.identifier))
+        .map(|answer| answer.map(|found| found.map(|s| s.identifier)))
         .collect()
+}
+
+/// Describes `references` at once; each answer's identifier, or `None`.
+async fn describe_all(rds: &Rds, references: &[String]) -> Vec<Option<String>> {
+    describe_each(rds, references)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Describes `orders-0` to `orders-4` at once, of which the first three exist, with the
+/// first call answered by an error `code` (HTTP `status`); each answer, and the calls made.
+async fn five_describes_first_call_failing(
+    code: &str,
+    status: u16,
+) -> (Vec<Result<Option<String>, snapshift::aws::AwsError>>, usize) {
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    seed_orders(&fake, 3);
+    let rds = Rds::new(&a, &region());
+    fake.inject(
+        "DescribeDBClusterSnapshots",
+        1,
+        Fault::Error(AwsFault::new(code, "injected").status(status)),
+    );
+    fake.clear_log();
+    let references: Vec<String> = (0..5).map(|i| format!("orders-{i}")).collect();
+    let answers = describe_each(&rds, &references).await;
+    (answers, fake.count("DescribeDBClusterSnapshots"))
 }
 
 // R20: describes of one account and region that wait at the same time share calls, twenty
@@ -471,18 +504,8 @@ async fn r20_describes_waiting_together_share_calls_and_each_gets_its_own_answer
 // one identifier at a time, so every describe still gets its answer.
 #[tokio::test]
 async fn r20_a_refused_shared_describe_is_made_one_by_one() {
-    let fake = FakeAws::start().await;
-    let a = fake.account(id(A)).await;
-    seed_orders(&fake, 3);
-    let rds = Rds::new(&a, &region());
-    fake.inject(
-        "DescribeDBClusterSnapshots",
-        1,
-        Fault::Error(AwsFault::new("InvalidParameterValue", "too many filter values").status(400)),
-    );
-    fake.clear_log();
-    let references: Vec<String> = (0..5).map(|i| format!("orders-{i}")).collect();
-    let answers = describe_all(&rds, &references).await;
+    let (answers, calls) = five_describes_first_call_failing("InvalidParameterValue", 400).await;
+    let answers: Vec<Option<String>> = answers.into_iter().map(Result::unwrap).collect();
     assert_eq!(
         answers,
         vec![
@@ -493,30 +516,17 @@ async fn r20_a_refused_shared_describe_is_made_one_by_one() {
             None
         ]
     );
-    assert_eq!(fake.count("DescribeDBClusterSnapshots"), 1 + 5);
+    assert_eq!(calls, 1 + 5);
 }
 
 // R20: any other error of a shared describe (here a denial) reaches every describe of the
 // batch, as its own call's would have, and is not made again one by one.
 #[tokio::test]
 async fn r20_a_denied_shared_describe_reaches_every_describe_once() {
-    let fake = FakeAws::start().await;
-    let a = fake.account(id(A)).await;
-    seed_orders(&fake, 3);
-    let rds = Rds::new(&a, &region());
-    fake.inject(
-        "DescribeDBClusterSnapshots",
-        1,
-        Fault::Error(AwsFault::new("AccessDenied", "not authorized").status(403)),
-    );
-    fake.clear_log();
-    let rds = &rds;
-    let answers = futures::future::join_all(
-        (0..5).map(|i| async move { rds.describe_snapshot(CLUSTER, &format!("orders-{i}")).await }),
-    )
-    .await;
+    let (answers, calls) = five_describes_first_call_failing("AccessDenied", 403).await;
+    assert_eq!(answers.len(), 5);
     for answer in answers {
         assert_eq!(answer.unwrap_err().code(), Some("AccessDenied"));
     }
-    assert_eq!(fake.count("DescribeDBClusterSnapshots"), 1);
+    assert_eq!(calls, 1);
 }

@@ -44,25 +44,35 @@ fn main() -> ExitCode {
     }
 }
 
-/// `cargo` as this task was started with.
+/// `cargo` as this task was started with, in the workspace root.
 fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(project_root());
+    command
+}
+
+/// Runs `command` (a `cargo` from [`cargo`]) to the end; an error names `title` and how it
+/// ended.
+fn run(title: &str, command: &mut Command) -> Result<(), String> {
+    let status = command
+        .status()
+        .map_err(|e| format!("{title}: could not start cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{title} failed ({status})"))
+    }
 }
 
 /// The doc generators (`xtask/docgen`), which build snapshift in the dev profile: the task
 /// runner itself depends on nothing, so `cargo xtask bench` builds the crate once.
 fn codegen(args: &[&str]) -> Result<(), String> {
-    let status = cargo()
-        .args(["run", "--quiet", "--package", "docgen", "--"])
-        .args(args)
-        .current_dir(project_root())
-        .status()
-        .map_err(|e| format!("cargo run --package docgen: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("codegen failed ({status})"))
-    }
+    run(
+        "codegen",
+        cargo()
+            .args(["run", "--quiet", "--package", "docgen", "--"])
+            .args(args),
+    )
 }
 
 /// The workspace root (the parent of `xtask/`).
@@ -92,16 +102,8 @@ fn bench(rest: &[&str]) -> Result<(), String> {
             args.push((*arg).to_owned());
         }
     }
-    let status = cargo()
-        .args(&args)
-        .current_dir(project_root())
-        .status()
-        .map_err(|e| format!("cargo bench: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err("the benchmark missed a target (see the table above)".into())
-    }
+    run("cargo bench", cargo().args(&args))
+        .map_err(|e| format!("{e}: the benchmark missed a target (see the table above)"))
 }
 
 /// Runs every check CI runs, in order, stopping at the first failure.
@@ -142,34 +144,24 @@ fn ci() -> Result<(), String> {
     ];
     for (title, args) in steps {
         eprintln!("==> {title}");
-        let status = cargo()
-            .args(args)
-            .current_dir(project_root())
-            .status()
-            .map_err(|e| format!("{title}: could not start cargo: {e}"))?;
-        if !status.success() {
-            return Err(format!("{title} failed ({status})"));
-        }
+        run(title, cargo().args(args))?;
     }
     // Every public item documented, every intra-doc link resolved.
     let title = "cargo doc --no-deps (RUSTDOCFLAGS=\"-D warnings\")";
     eprintln!("==> {title}");
-    let status = cargo()
-        .args([
-            "doc",
-            "--no-deps",
-            "--package",
-            "snapshift",
-            "--features",
-            "testing",
-        ])
-        .env("RUSTDOCFLAGS", "-D warnings")
-        .current_dir(project_root())
-        .status()
-        .map_err(|e| format!("{title}: could not start cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!("{title} failed ({status})"));
-    }
+    run(
+        title,
+        cargo()
+            .args([
+                "doc",
+                "--no-deps",
+                "--package",
+                "snapshift",
+                "--features",
+                "testing",
+            ])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
     eprintln!("==> cargo xtask codegen --check");
     codegen(&["--check"])?;
     eprintln!("==> ci passed");
