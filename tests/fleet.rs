@@ -330,3 +330,36 @@ async fn r19_r20_quota_kept_and_throttling_retried_under_load() {
     assert_eq!(w.count(A), 32);
     assert!(w.fake.throttled() > 20, "throttled {}", w.fake.throttled());
 }
+
+// A batch holds thousands of outputs: a share's outputs are its copy's (it passes the
+// snapshot on), and the state and the report keep one text for both, not a copy each.
+#[tokio::test]
+async fn a_share_keeps_its_copys_outputs_text_not_a_copy_of_it() {
+    let w = world("shared-text").await;
+    w.seed_batch(3);
+    let fleet = w
+        .fleet()
+        .snapshots((0..3).map(|i| arn(&format!("snap-{i}"))))
+        .resolve()
+        .await
+        .unwrap();
+    let mut stack = w.stack();
+    let handles = stack.add_fleet("move", fleet).unwrap();
+    let report = stack.deploy().await.unwrap();
+    for item in &handles.items {
+        let copy = &report.outputs[item.copy.name()];
+        assert!(!copy.is_null());
+        for (_, share, target) in &item.targets {
+            let outputs = &report.outputs[share.name()];
+            assert_eq!(outputs, copy);
+            assert!(
+                std::ptr::eq(outputs.as_str(), copy.as_str()),
+                "{} holds its own copy of {}'s outputs",
+                share.name(),
+                item.copy.name()
+            );
+            // A target copy's outputs differ (its own snapshot): its own text.
+            assert_ne!(&report.outputs[target.name()], copy);
+        }
+    }
+}

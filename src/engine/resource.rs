@@ -94,8 +94,8 @@ pub trait Resource: Send + Sync + 'static {
 /// What a resource method is given: its name, the stack's tags for it, its saved record, and
 /// the outputs of other resources.
 pub struct Context {
-    pub(crate) stack: String,
-    pub(crate) name: String,
+    pub(crate) stack: Arc<str>,
+    pub(crate) name: Arc<str>,
     pub(crate) state: Arc<LiveState>,
     pub(crate) runtime: Arc<super::wait::Runtime>,
 }
@@ -120,8 +120,8 @@ impl Context {
     /// it and a person can tell who made it.
     pub fn tags(&self) -> Vec<(String, String)> {
         vec![
-            ("snapshift:stack".to_owned(), self.stack.clone()),
-            ("snapshift:resource".to_owned(), self.name.clone()),
+            ("snapshift:stack".to_owned(), self.stack.to_string()),
+            ("snapshift:resource".to_owned(), self.name.to_string()),
         ]
     }
 
@@ -134,14 +134,14 @@ impl Context {
     /// The resource's saved record, if it has one.
     pub async fn load<T: DeserializeOwned>(&self) -> Result<Option<T>> {
         let state = self.state.lock().await;
-        let Some(record) = state.resources.get(&self.name) else {
+        let Some(record) = state.resources.get(&*self.name) else {
             return Ok(None);
         };
         if record.data.is_null() {
             return Ok(None);
         }
         record.data.parse().map(Some).map_err(|e| Error::Conflict {
-            resource: self.name.clone(),
+            resource: self.name.to_string(),
             problem: format!(
                 "its record in the state file cannot be read ({e}); the file was left as it is"
             ),
@@ -152,15 +152,15 @@ impl Context {
     /// AWS step that created or removed something.
     pub async fn save<T: Serialize>(&self, data: &T) -> Result<()> {
         let value = JsonText::new(data).map_err(|e| Error::Conflict {
-            resource: self.name.clone(),
+            resource: self.name.to_string(),
             problem: format!("its record cannot be written ({e})"),
         })?;
-        if let Some(record) = self.state.lock().await.resources.get_mut(&self.name) {
+        if let Some(record) = self.state.lock().await.resources.get_mut(&*self.name) {
             record.data = value;
         }
         // On the heap: a resource's future would otherwise carry the write's state while it
         // waits for hours.
-        Box::pin(self.state.commit([self.name.as_str()])).await?;
+        Box::pin(self.state.commit([&*self.name])).await?;
         Ok(())
     }
 
@@ -172,14 +172,14 @@ impl Context {
             .get(handle.name())
             .filter(|r| !r.outputs.is_null());
         let record = record.ok_or_else(|| Error::Conflict {
-            resource: self.name.clone(),
+            resource: self.name.to_string(),
             problem: format!(
                 "`{}` has no outputs yet: it has not been deployed",
                 handle.name()
             ),
         })?;
         record.outputs.parse().map_err(|e| Error::Conflict {
-            resource: self.name.clone(),
+            resource: self.name.to_string(),
             problem: format!("the outputs of `{}` cannot be read ({e})", handle.name()),
         })
     }

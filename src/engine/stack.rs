@@ -25,7 +25,9 @@ use crate::{
 /// A typed reference to a resource added to a stack: read its outputs after deploy with
 /// [`Stack::outputs`], or name it as a dependency of another resource.
 pub struct Handle<R> {
-    name: String,
+    /// Shared with the stack's entry and every dependent's options: a batch names each
+    /// resource many times, and a clone is a pointer.
+    name: Arc<str>,
     _resource: PhantomData<fn() -> R>,
 }
 
@@ -39,7 +41,7 @@ impl<R> Handle<R> {
 impl<R> Clone for Handle<R> {
     fn clone(&self) -> Self {
         Handle {
-            name: self.name.clone(),
+            name: Arc::clone(&self.name),
             _resource: PhantomData,
         }
     }
@@ -55,7 +57,7 @@ impl<R> std::fmt::Debug for Handle<R> {
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct Options {
-    depends_on: Vec<String>,
+    depends_on: Vec<Arc<str>>,
     retain: bool,
 }
 
@@ -65,9 +67,14 @@ impl Options {
         Options::default()
     }
 
+    /// The names of the dependencies, as the state records them.
+    fn names(&self) -> Vec<String> {
+        self.depends_on.iter().map(|d| d.to_string()).collect()
+    }
+
     /// Deploy after `handle` (and tear down before it).
     pub fn depends_on<R>(mut self, handle: &Handle<R>) -> Options {
-        self.depends_on.push(handle.name.clone());
+        self.depends_on.push(Arc::clone(&handle.name));
         self
     }
 
@@ -201,8 +208,67 @@ impl<R: Resource> DynResource for R {
     }
 }
 
+/// Who depends on whom, by position in the definition, in two flat lists: a batch has
+/// thousands of resources, and a list per resource would cost an allocation each.
+struct Dependents {
+    /// Where each resource's dependents start in `list`; one more entry than resources.
+    start: Vec<u32>,
+    list: Vec<u32>,
+}
+
+/// [`Dependents`], and how many dependencies each resource waits for.
+struct Graph {
+    dependents: Dependents,
+    waiting: Vec<u32>,
+}
+
+impl Graph {
+    /// The graph of `entries`, whose dependencies were checked to be among them when added.
+    fn of(entries: &[Entry]) -> Graph {
+        let index: HashMap<&str, u32> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (&*e.name, i as u32))
+            .collect();
+        let mut edges: Vec<(u32, u32)> = Vec::new();
+        let mut waiting = vec![0u32; entries.len()];
+        for (i, entry) in entries.iter().enumerate() {
+            for dependency in &entry.options.depends_on {
+                if let Some(&d) = index.get(&**dependency) {
+                    edges.push((d, i as u32));
+                    waiting[i] += 1;
+                }
+            }
+        }
+        // Stable: each resource's dependents stay in the order of the definition.
+        edges.sort_by_key(|&(d, _)| d);
+        let mut start = Vec::with_capacity(entries.len() + 1);
+        let mut at = 0;
+        for d in 0..entries.len() as u32 {
+            start.push(at as u32);
+            while edges.get(at).is_some_and(|&(from, _)| from == d) {
+                at += 1;
+            }
+        }
+        start.push(at as u32);
+        let list = edges.into_iter().map(|(_, i)| i).collect();
+        Graph {
+            dependents: Dependents { start, list },
+            waiting,
+        }
+    }
+}
+
+impl Dependents {
+    /// The resources that depend on resource `i` directly.
+    fn of(&self, i: usize) -> &[u32] {
+        let (from, to) = (self.start[i] as usize, self.start[i + 1] as usize);
+        &self.list[from..to]
+    }
+}
+
 struct Entry {
-    name: String,
+    name: Arc<str>,
     options: Options,
     resource: Box<dyn DynResource>,
 }
@@ -224,7 +290,7 @@ struct Entry {
 /// # }
 /// ```
 pub struct Stack {
-    name: String,
+    name: Arc<str>,
     store: StateStore,
     concurrency: usize,
     keep_going: bool,
@@ -252,7 +318,7 @@ fn check_placement(entry: &Entry, record: &ResourceRecord) -> Result<()> {
     if record.account != account || &record.region != region || record.kind != entry.resource.kind()
     {
         return Err(Error::Conflict {
-            resource: entry.name.clone(),
+            resource: entry.name.to_string(),
             problem: format!(
                 "the state records it as {} in {} {}, the definition as {} in {account} {region}; tear it down with its old definition first",
                 record.kind,
@@ -289,7 +355,7 @@ impl Stack {
             problem,
         })?;
         Ok(Stack {
-            name: name.to_owned(),
+            name: Arc::from(name),
             store: StateStore::new(".snapshift"),
             concurrency: 4,
             keep_going: false,
@@ -358,7 +424,7 @@ impl Stack {
             || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         {
             return Err(Error::Definition {
-                stack: self.name.clone(),
+                stack: self.name.to_string(),
                 problem: format!(
                     "{what} name `{name}` must be 1 to {max} letters, digits and hyphens"
                 ),
@@ -400,29 +466,30 @@ impl Stack {
         options: Options,
     ) -> Result<Handle<R>> {
         let definition = |problem: String| Error::Definition {
-            stack: self.name.clone(),
+            stack: self.name.to_string(),
             problem,
         };
         check_name("resource", name).map_err(definition)?;
-        if self.entries.iter().any(|e| e.name == name) {
+        if self.entries.iter().any(|e| &*e.name == name) {
             return Err(definition(format!("two resources are named `{name}`")));
         }
         if let Some(missing) = options
             .depends_on
             .iter()
-            .find(|d| !self.entries.iter().any(|e| &e.name == *d))
+            .find(|d| !self.entries.iter().any(|e| e.name == **d))
         {
             return Err(definition(format!(
                 "`{name}` depends on `{missing}`, which is not in this stack"
             )));
         }
+        let name: Arc<str> = Arc::from(name);
         self.entries.push(Entry {
-            name: name.to_owned(),
+            name: Arc::clone(&name),
             options,
             resource: Box::new(resource),
         });
         Ok(Handle {
-            name: name.to_owned(),
+            name,
             _resource: PhantomData,
         })
     }
@@ -441,10 +508,10 @@ impl Stack {
             .and_then(|e| e.resource.as_any().downcast_ref::<R>())
     }
 
-    fn context(&self, name: &str, state: &Arc<LiveState>) -> Context {
+    fn context(&self, name: &Arc<str>, state: &Arc<LiveState>) -> Context {
         Context {
-            stack: self.name.clone(),
-            name: name.to_owned(),
+            stack: Arc::clone(&self.name),
+            name: Arc::clone(name),
             state: Arc::clone(state),
             runtime: Arc::clone(&self.runtime),
         }
@@ -484,7 +551,7 @@ impl Stack {
             self.store.load(&self.name)?,
         ));
         let mut plan = Plan {
-            stack: self.name.clone(),
+            stack: self.name.to_string(),
             operation: "deploy".into(),
             changes: Vec::new(),
             warnings: Vec::new(),
@@ -507,7 +574,7 @@ impl Stack {
         let loaded = self.store.load(&self.name)?;
         let state = Arc::new(LiveState::new(self.store.clone(), loaded.clone()));
         let mut plan = Plan {
-            stack: self.name.clone(),
+            stack: self.name.to_string(),
             operation: "teardown".into(),
             changes: Vec::new(),
             warnings: Vec::new(),
@@ -516,7 +583,7 @@ impl Stack {
             .entries
             .iter()
             .rev()
-            .filter(|e| loaded.resources.contains_key(&e.name))
+            .filter(|e| loaded.resources.contains_key(&*e.name))
         {
             let change = if entry.options.retain {
                 Change::new(
@@ -566,16 +633,15 @@ impl Stack {
 
     async fn deploy_with(&self, state: &Arc<LiveState>) -> Result<DeployReport> {
         self.verify_accounts().await?;
-        // Every preflight, concurrently: read-only checks before the first change.
-        let checks: Vec<(String, Result<()>)> = futures::stream::iter(&self.entries)
+        // Every preflight, concurrently: read-only checks before the first change. The
+        // results are in the order of the definition.
+        let checks: Vec<Result<()>> = futures::stream::iter(&self.entries)
             .map(|entry| {
                 let state = Arc::clone(state);
                 async move {
                     let ctx = self.context(&entry.name, &state);
-                    let result = self
-                        .retry_throttled(&entry.name, || entry.resource.preflight(&ctx))
-                        .await;
-                    (entry.name.clone(), result)
+                    self.retry_throttled(&entry.name, || entry.resource.preflight(&ctx))
+                        .await
                 }
             })
             .buffered(self.concurrency.min(PREFLIGHT_CONCURRENCY))
@@ -587,47 +653,35 @@ impl Stack {
         // `concurrency` at a time, in the order of the definition. Each event costs in
         // proportion to the resources it concerns, not to the size of the stack.
         let count = self.entries.len();
-        let index: HashMap<&str, usize> = self
-            .entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.name.as_str(), i))
-            .collect();
-        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); count];
-        let mut waiting: Vec<usize> = vec![0; count];
-        for (i, entry) in self.entries.iter().enumerate() {
-            for dependency in &entry.options.depends_on {
-                if let Some(&d) = index.get(dependency.as_str()) {
-                    dependents[d].push(i);
-                    waiting[i] += 1;
-                }
-            }
-        }
+        let graph = Graph::of(&self.entries);
+        let mut waiting = graph.waiting;
+        let dependents = graph.dependents;
         let mut blocked = vec![false; count];
         let mut skipped = vec![false; count];
         // Marks what depends on `from`, directly or not, as skipped.
         let block_dependents = |from: usize, blocked: &mut Vec<bool>, skipped: &mut Vec<bool>| {
-            let mut todo = dependents[from].clone();
+            let mut todo = dependents.of(from).to_vec();
             while let Some(i) = todo.pop() {
+                let i = i as usize;
                 if !blocked[i] {
                     blocked[i] = true;
                     skipped[i] = true;
-                    todo.extend(dependents[i].iter().copied());
+                    todo.extend_from_slice(dependents.of(i));
                 }
             }
         };
-        for (name, result) in checks {
+        for (i, result) in checks.into_iter().enumerate() {
             match result {
                 Ok(()) => {}
                 // With keep_going, a resource that fails its checks is skipped with its
                 // dependents; the others go on.
                 Err(e) if self.keep_going => {
-                    report.failed.insert(name.clone(), e.to_string());
-                    if let Some(&i) = index.get(name.as_str()) {
-                        blocked[i] = true;
-                        skipped[i] = false;
-                        block_dependents(i, &mut blocked, &mut skipped);
-                    }
+                    report
+                        .failed
+                        .insert(self.entries[i].name.to_string(), e.to_string());
+                    blocked[i] = true;
+                    skipped[i] = false;
+                    block_dependents(i, &mut blocked, &mut skipped);
                 }
                 Err(e) => return Err(e),
             }
@@ -649,11 +703,12 @@ impl Stack {
             let Some((i, result)) = running.next().await else {
                 break;
             };
-            let name = self.entries[i].name.clone();
+            let name = self.entries[i].name.to_string();
             match result {
                 Ok(outputs) => {
                     report.outputs.insert(name, outputs);
-                    for &d in &dependents[i] {
+                    for &d in dependents.of(i) {
+                        let d = d as usize;
                         waiting[d] -= 1;
                         if waiting[d] == 0 && !blocked[d] {
                             ready.insert(d);
@@ -678,9 +733,9 @@ impl Stack {
         // became ready.
         report.skipped = (0..count)
             .filter(|&i| {
-                skipped[i] || (!blocked[i] && !report.outputs.contains_key(&self.entries[i].name))
+                skipped[i] || (!blocked[i] && !report.outputs.contains_key(&*self.entries[i].name))
             })
-            .map(|i| self.entries[i].name.clone())
+            .map(|i| self.entries[i].name.to_string())
             .collect();
         if report.is_complete() {
             Ok(report)
@@ -710,40 +765,55 @@ impl Stack {
     async fn deploy_one(&self, entry: &Entry, state: &Arc<LiveState>) -> Result<JsonText> {
         {
             let mut s = state.lock().await;
-            if let Some(existing) = s.resources.get(&entry.name) {
+            if let Some(existing) = s.resources.get(&*entry.name) {
                 check_placement(entry, existing)?;
             }
             let record = s
                 .resources
-                .entry(entry.name.clone())
+                .entry(entry.name.to_string())
                 .or_insert_with(|| ResourceRecord {
                     kind: entry.resource.kind().to_owned(),
                     account: entry.resource.account().id(),
                     region: entry.resource.region().clone(),
                     status: Status::Creating,
-                    depends_on: entry.options.depends_on.clone(),
+                    depends_on: entry.options.names(),
                     retain: entry.options.retain,
                     outputs: JsonText::NULL,
                     data: JsonText::NULL,
                 });
-            record.depends_on = entry.options.depends_on.clone();
+            record.depends_on = entry.options.names();
             record.retain = entry.options.retain;
         }
         // The record is on disk before the resource's first call, so that a crash leaves
         // nothing the state does not know of. The writes' futures are on the heap: a batch's
         // resources wait for hours in `deploy`, and would otherwise each carry one.
-        Box::pin(state.commit([entry.name.as_str()])).await?;
+        Box::pin(state.commit([&*entry.name])).await?;
         // Throttling that outlasts the SDK's retries (R20) is retried here: deploy is
         // idempotent, so running it again picks up where the throttled call stopped.
         let ctx = self.context(&entry.name, state);
         let outputs = self
             .retry_throttled(&entry.name, || entry.resource.deploy(&ctx))
             .await?;
-        if let Some(record) = state.lock().await.resources.get_mut(&entry.name) {
-            record.outputs = outputs.clone();
-            record.status = Status::Deployed;
-        }
-        Box::pin(state.commit([entry.name.as_str()])).await?;
+        let outputs = {
+            let mut s = state.lock().await;
+            // A resource that passes on what it depends on (a share gives its snapshot's
+            // outputs) keeps one text for both: a batch holds thousands.
+            let outputs = entry
+                .options
+                .depends_on
+                .iter()
+                .filter_map(|d| s.resources.get(&**d))
+                .map(|r| &r.outputs)
+                .find(|o| **o == outputs)
+                .cloned()
+                .unwrap_or(outputs);
+            if let Some(record) = s.resources.get_mut(&*entry.name) {
+                record.outputs = outputs.clone();
+                record.status = Status::Deployed;
+            }
+            outputs
+        };
+        Box::pin(state.commit([&*entry.name])).await?;
         Ok(outputs)
     }
 
@@ -769,11 +839,11 @@ impl Stack {
         let loaded = self.store.load(&self.name)?;
         // Every record needs its definition (to know how to remove it), in the same place.
         for (name, record) in &loaded.resources {
-            match self.entries.iter().find(|e| &e.name == name) {
+            match self.entries.iter().find(|e| *e.name == **name) {
                 Some(entry) => check_placement(entry, record)?,
                 None => {
                     return Err(Error::Definition {
-                        stack: self.name.clone(),
+                        stack: self.name.to_string(),
                         problem: format!(
                             "the state records `{name}` ({}), which is not in this stack's definition; tear down with the definition that created it. Nothing was changed",
                             record.kind
@@ -791,12 +861,12 @@ impl Stack {
         let mut report = TeardownReport::default();
         let mut kept: Vec<&Entry> = Vec::new();
         for entry in self.entries.iter().rev() {
-            if !state.lock().await.resources.contains_key(&entry.name) {
+            if !state.lock().await.resources.contains_key(&*entry.name) {
                 continue;
             }
             if entry.options.retain {
                 kept.push(entry);
-                report.kept.push(entry.name.clone());
+                report.kept.push(entry.name.to_string());
                 continue;
             }
             // Dependents by the definition and by the state (which recorded them at deploy).
@@ -805,14 +875,14 @@ impl Stack {
                 .await
                 .resources
                 .iter()
-                .filter(|(_, r)| r.depends_on.contains(&entry.name))
+                .filter(|(_, r)| r.depends_on.iter().any(|d| *d == *entry.name))
                 .map(|(n, _)| n.clone())
                 .collect();
             let dependents = self.entries.iter().filter(|d| {
-                d.options.depends_on.contains(&entry.name) || recorded.contains(&d.name)
+                d.options.depends_on.contains(&entry.name) || recorded.iter().any(|r| *r == *d.name)
             });
             for dependent in dependents {
-                let present = state.lock().await.resources.contains_key(&dependent.name);
+                let present = state.lock().await.resources.contains_key(&*dependent.name);
                 if !present {
                     continue;
                 }
@@ -823,8 +893,8 @@ impl Stack {
                         .await?;
                 if needs {
                     return Err(Error::StillNeeded {
-                        resource: entry.name.clone(),
-                        dependent: dependent.name.clone(),
+                        resource: entry.name.to_string(),
+                        dependent: dependent.name.to_string(),
                     });
                 }
             }
@@ -836,17 +906,17 @@ impl Stack {
                 .await?;
             report
                 .removed
-                .extend(removed.into_iter().map(|r| (entry.name.clone(), r)));
-            state.lock().await.resources.remove(&entry.name);
-            state.commit([entry.name.as_str()]).await?;
+                .extend(removed.into_iter().map(|r| (entry.name.to_string(), r)));
+            state.lock().await.resources.remove(&*entry.name);
+            state.commit([&*entry.name]).await?;
         }
         {
             let mut s = state.lock().await;
             for entry in &kept {
-                s.resources.remove(&entry.name);
+                s.resources.remove(&*entry.name);
             }
         }
-        state.commit(kept.iter().map(|e| e.name.as_str())).await?;
+        state.commit(kept.iter().map(|e| &*e.name)).await?;
         Ok(report)
     }
 
@@ -860,13 +930,13 @@ impl Stack {
         for entry in self
             .entries
             .iter()
-            .filter(|e| loaded.resources.contains_key(&e.name))
+            .filter(|e| loaded.resources.contains_key(&*e.name))
         {
             let drift = entry
                 .resource
                 .refresh(&self.context(&entry.name, &state))
                 .await?;
-            report.resources.insert(entry.name.clone(), drift);
+            report.resources.insert(entry.name.to_string(), drift);
         }
         Ok(report)
     }

@@ -459,6 +459,7 @@ impl Stack {
             keys.insert(region, handle);
         }
         let target_ids: Vec<AccountId> = fleet.targets.iter().map(Account::id).collect();
+        let target_key: std::sync::Arc<str> = fleet.target_key.reference().into();
         // Per snapshot a copy, and a share and a copy per target.
         let count = fleet.snapshots.len();
         self.reserve(count.saturating_mul(1 + 2 * fleet.targets.len()));
@@ -523,7 +524,7 @@ impl Stack {
                         kind,
                         share.clone(),
                         derived_id(snapshot.reference.id(), "", kind)?,
-                        fleet.target_key.reference(),
+                        std::sync::Arc::clone(&target_key),
                         fleet.copy_tags,
                         None,
                     ),

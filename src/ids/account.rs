@@ -115,9 +115,10 @@ impl fmt::Display for Partition {
 /// An AWS region code such as `ap-northeast-1`.
 ///
 /// Any code of the form `<area>-<direction...>-<number>` is accepted, so regions that open
-/// after this release work too; the partition follows from the prefix.
+/// after this release work too; the partition follows from the prefix. A clone shares the
+/// code's text: a batch holds its region in every resource.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Region(String);
+pub struct Region(std::sync::Arc<str>);
 
 impl Region {
     /// The region code.
@@ -127,7 +128,7 @@ impl Region {
 
     /// The partition the region belongs to (`cn-*` is `aws-cn`, `us-gov-*` is `aws-us-gov`, ...).
     pub fn partition(&self) -> Partition {
-        let r = self.0.as_str();
+        let r = &*self.0;
         if r.starts_with("cn-") {
             Partition::AwsCn
         } else if r.starts_with("us-gov-") {
@@ -169,7 +170,7 @@ impl FromStr for Region {
                 "expected lowercase words and a number, such as `us-east-1` or `ap-northeast-3`",
             );
         }
-        Ok(Region(s.to_owned()))
+        Ok(Region(std::sync::Arc::from(s)))
     }
 }
 

@@ -1012,7 +1012,8 @@ pub struct TargetCopy {
     kind: SnapshotKind,
     shared: Handle<Share>,
     id: SnapshotId,
-    key: String,
+    /// The target key's ARN or alias, shared by a batch's copies into one account.
+    key: Arc<str>,
     copy_tags: bool,
     option_group: Option<crate::ids::OptionGroupName>,
     /// Set by preflight when the copy's identifier was free: deploy then copies without
@@ -1028,7 +1029,7 @@ impl TargetCopy {
         kind: SnapshotKind,
         shared: Handle<Share>,
         id: SnapshotId,
-        key: String,
+        key: impl Into<Arc<str>>,
         copy_tags: bool,
         option_group: Option<crate::ids::OptionGroupName>,
     ) -> TargetCopy {
@@ -1038,7 +1039,7 @@ impl TargetCopy {
             kind,
             shared,
             id,
-            key,
+            key: key.into(),
             copy_tags,
             option_group,
             free_at_preflight: Arc::default(),
@@ -1086,7 +1087,7 @@ impl Resource for TargetCopy {
             None => self.free_at_preflight.store(true, Ordering::SeqCst),
         }
         // The target key must exist and be usable by the target account.
-        if self.key != "alias/aws/rds" {
+        if &*self.key != "alias/aws/rds" {
             let key = Kms::new(&self.account, &self.region)
                 .describe_key(&self.key)
                 .await
@@ -1128,7 +1129,7 @@ impl Resource for TargetCopy {
             CopyRequest {
                 source: &shared.arn,
                 target: self.id.as_str(),
-                kms_key: shared.kms_key.as_ref().map(|_| self.key.as_str()),
+                kms_key: shared.kms_key.as_ref().map(|_| &*self.key),
                 copy_tags: self.copy_tags,
                 tags: &[],
                 option_group: self.option_group.as_ref().map(|g| g.as_str()),
