@@ -27,6 +27,8 @@ struct Step {
     region: Region,
     delay: Duration,
     fail: Arc<AtomicBool>,
+    /// Whether its preflight refuses it.
+    refuse: bool,
     log: Log,
 }
 
@@ -44,6 +46,16 @@ impl Resource for Step {
 
     fn region(&self) -> &Region {
         &self.region
+    }
+
+    async fn preflight(&self, ctx: &Context) -> Result<()> {
+        if self.refuse {
+            return Err(Error::Conflict {
+                resource: ctx.name().to_owned(),
+                problem: "refused in preflight".into(),
+            });
+        }
+        Ok(())
     }
 
     async fn plan(&self, ctx: &Context) -> Result<Change> {
@@ -114,7 +126,16 @@ impl World {
             region: "ap-northeast-1".parse().unwrap(),
             delay: Duration::from_millis(millis),
             fail: Arc::clone(fail),
+            refuse: false,
             log: Arc::clone(&self.log),
+        }
+    }
+
+    /// A step whose preflight refuses it.
+    fn refused(&self) -> Step {
+        Step {
+            refuse: true,
+            ..self.step(10, &Arc::new(AtomicBool::new(false)))
         }
     }
 
@@ -227,6 +248,53 @@ async fn keep_going_isolates_a_failure_and_a_rerun_finishes_only_the_rest() {
         ["bad-copy", "bad-share"],
         "only the remainder is made"
     );
+}
+
+// With keep_going, a resource its preflight refuses is not made, nor anything that depends on
+// it, directly or not; the rest deploys. A dependency named twice is waited for once.
+#[tokio::test]
+async fn keep_going_skips_what_a_refused_preflight_holds_back_and_deploys_the_rest() {
+    let w = world("keep-going-preflight").await;
+    let ok = Arc::new(AtomicBool::new(false));
+    let mut stack = Stack::new("flow")
+        .unwrap()
+        .state_dir(&w.dir)
+        .keep_going(true);
+    let copy = stack.add("ok-copy", w.step(10, &ok)).unwrap();
+    let refused = stack.add("refused-copy", w.refused()).unwrap();
+    stack
+        .add_with(
+            "ok-share",
+            w.step(10, &ok),
+            Options::new().depends_on(&copy).depends_on(&copy),
+        )
+        .unwrap();
+    let share = stack
+        .add_with(
+            "refused-share",
+            w.step(10, &ok),
+            Options::new().depends_on(&refused),
+        )
+        .unwrap();
+    stack
+        .add_with(
+            "refused-restore",
+            w.step(10, &ok),
+            Options::new().depends_on(&share),
+        )
+        .unwrap();
+    let err = stack.deploy().await.unwrap_err();
+    let Error::Incomplete { report } = &err else {
+        panic!("expected Incomplete, got {err}");
+    };
+    assert_eq!(
+        report.outputs.keys().collect::<Vec<_>>(),
+        ["ok-copy", "ok-share"]
+    );
+    assert_eq!(report.failed.keys().collect::<Vec<_>>(), ["refused-copy"]);
+    assert!(report.failed["refused-copy"].contains("refused in preflight"));
+    assert_eq!(report.skipped, ["refused-share", "refused-restore"]);
+    assert_eq!(w.made(), ["ok-copy", "ok-share"]);
 }
 
 // Without keep_going, the first failure stops new work: nothing else starts after it.

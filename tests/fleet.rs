@@ -332,7 +332,8 @@ async fn r19_r20_quota_kept_and_throttling_retried_under_load() {
 }
 
 // A batch holds thousands of outputs: a share's outputs are its copy's (it passes the
-// snapshot on), and the state and the report keep one text for both, not a copy each.
+// snapshot on), and the report (whose texts are the state's) keeps one text for both, not a
+// copy each.
 #[tokio::test]
 async fn a_share_keeps_its_copys_outputs_text_not_a_copy_of_it() {
     let w = world("shared-text").await;

@@ -225,33 +225,38 @@ struct Graph {
 impl Graph {
     /// The graph of `entries`, whose dependencies were checked to be among them when added.
     fn of(entries: &[Entry]) -> Graph {
+        // Positions fit in u32: a stack of four billion resources is not a batch AWS allows.
         let index: HashMap<&str, u32> = entries
             .iter()
             .enumerate()
             .map(|(i, e)| (&*e.name, i as u32))
             .collect();
-        let mut edges: Vec<(u32, u32)> = Vec::new();
-        let mut waiting = vec![0u32; entries.len()];
-        for (i, entry) in entries.iter().enumerate() {
-            for dependency in &entry.options.depends_on {
-                if let Some(&d) = index.get(&**dependency) {
-                    edges.push((d, i as u32));
-                    waiting[i] += 1;
+        let edges = |visit: &mut dyn FnMut(usize, usize)| {
+            for (i, entry) in entries.iter().enumerate() {
+                for dependency in &entry.options.depends_on {
+                    if let Some(&d) = index.get(&**dependency) {
+                        visit(d as usize, i);
+                    }
                 }
             }
+        };
+        // Counted first, then filled in the order of the definition, so that each list is
+        // exactly as long as it needs to be.
+        let mut start = vec![0u32; entries.len() + 1];
+        let mut waiting = vec![0u32; entries.len()];
+        edges(&mut |d, i| {
+            start[d + 1] += 1;
+            waiting[i] += 1;
+        });
+        for k in 1..start.len() {
+            start[k] += start[k - 1];
         }
-        // Stable: each resource's dependents stay in the order of the definition.
-        edges.sort_by_key(|&(d, _)| d);
-        let mut start = Vec::with_capacity(entries.len() + 1);
-        let mut at = 0;
-        for d in 0..entries.len() as u32 {
-            start.push(at as u32);
-            while edges.get(at).is_some_and(|&(from, _)| from == d) {
-                at += 1;
-            }
-        }
-        start.push(at as u32);
-        let list = edges.into_iter().map(|(_, i)| i).collect();
+        let mut next: Vec<u32> = start.clone();
+        let mut list = vec![0u32; start[entries.len()] as usize];
+        edges(&mut |d, i| {
+            list[next[d] as usize] = i as u32;
+            next[d] += 1;
+        });
         Graph {
             dependents: Dependents { start, list },
             waiting,
@@ -776,7 +781,8 @@ impl Stack {
                     account: entry.resource.account().id(),
                     region: entry.resource.region().clone(),
                     status: Status::Creating,
-                    depends_on: entry.options.names(),
+                    // Set below, for a new record as for one from an earlier run.
+                    depends_on: Vec::new(),
                     retain: entry.options.retain,
                     outputs: JsonText::NULL,
                     data: JsonText::NULL,
