@@ -12,7 +12,7 @@ use std::{
 use async_trait::async_trait;
 use snapshift::{
     aws::Account,
-    engine::{Action, Change, Context, Options, Resource, Stack},
+    engine::{Action, Change, Context, DeployReport, Options, Resource, Stack},
     error::{Error, Result},
     ids::Region,
     testing::FakeAws,
@@ -139,6 +139,11 @@ impl World {
         }
     }
 
+    /// The stack every test here deploys, over this world's state directory.
+    fn stack(&self) -> Stack {
+        Stack::new("flow").unwrap().state_dir(&self.dir)
+    }
+
     fn at(&self, name: &str, what: &str) -> Option<Instant> {
         self.log
             .lock()
@@ -162,13 +167,21 @@ impl World {
     }
 }
 
+/// The report of a deploy that did not finish.
+fn incomplete(err: &Error) -> &DeployReport {
+    match err {
+        Error::Incomplete { report } => report,
+        _ => panic!("expected Incomplete, got {err}"),
+    }
+}
+
 // A dependent starts when its own dependency is done, not when the slowest resource of the
 // same depth is: the share of a small snapshot does not wait for a big snapshot's copy.
 #[tokio::test]
 async fn a_dependent_starts_as_soon_as_its_own_dependency_is_done() {
     let w = world("pipeline").await;
     let ok = Arc::new(AtomicBool::new(false));
-    let mut stack = Stack::new("flow").unwrap().state_dir(&w.dir);
+    let mut stack = w.stack();
     let slow = stack.add("slow-copy", w.step(400, &ok)).unwrap();
     let fast = stack.add("fast-copy", w.step(10, &ok)).unwrap();
     stack
@@ -203,10 +216,7 @@ async fn keep_going_isolates_a_failure_and_a_rerun_finishes_only_the_rest() {
     let w = world("keep-going").await;
     let ok = Arc::new(AtomicBool::new(false));
     let broken = Arc::new(AtomicBool::new(true));
-    let mut stack = Stack::new("flow")
-        .unwrap()
-        .state_dir(&w.dir)
-        .keep_going(true);
+    let mut stack = w.stack().keep_going(true);
     let bad = stack.add("bad-copy", w.step(10, &broken)).unwrap();
     stack
         .add_with(
@@ -224,9 +234,7 @@ async fn keep_going_isolates_a_failure_and_a_rerun_finishes_only_the_rest() {
         )
         .unwrap();
     let err = stack.deploy().await.unwrap_err();
-    let Error::Incomplete { report } = &err else {
-        panic!("expected Incomplete, got {err}");
-    };
+    let report = incomplete(&err);
     assert_eq!(
         report.outputs.keys().collect::<Vec<_>>(),
         ["good-copy", "good-share"]
@@ -256,10 +264,7 @@ async fn keep_going_isolates_a_failure_and_a_rerun_finishes_only_the_rest() {
 async fn keep_going_skips_what_a_refused_preflight_holds_back_and_deploys_the_rest() {
     let w = world("keep-going-preflight").await;
     let ok = Arc::new(AtomicBool::new(false));
-    let mut stack = Stack::new("flow")
-        .unwrap()
-        .state_dir(&w.dir)
-        .keep_going(true);
+    let mut stack = w.stack().keep_going(true);
     let copy = stack.add("ok-copy", w.step(10, &ok)).unwrap();
     let refused = stack.add("refused-copy", w.refused()).unwrap();
     stack
@@ -284,9 +289,7 @@ async fn keep_going_skips_what_a_refused_preflight_holds_back_and_deploys_the_re
         )
         .unwrap();
     let err = stack.deploy().await.unwrap_err();
-    let Error::Incomplete { report } = &err else {
-        panic!("expected Incomplete, got {err}");
-    };
+    let report = incomplete(&err);
     assert_eq!(
         report.outputs.keys().collect::<Vec<_>>(),
         ["ok-copy", "ok-share"]
@@ -303,7 +306,7 @@ async fn without_keep_going_a_failure_stops_new_work() {
     let w = world("stop").await;
     let ok = Arc::new(AtomicBool::new(false));
     let broken = Arc::new(AtomicBool::new(true));
-    let mut stack = Stack::new("flow").unwrap().state_dir(&w.dir).concurrency(1);
+    let mut stack = w.stack().concurrency(1);
     stack.add("bad", w.step(10, &broken)).unwrap();
     stack.add("later", w.step(10, &ok)).unwrap();
     let err = stack.deploy().await.unwrap_err();

@@ -658,9 +658,10 @@ impl Stack {
         // `concurrency` at a time, in the order of the definition. Each event costs in
         // proportion to the resources it concerns, not to the size of the stack.
         let count = self.entries.len();
-        let graph = Graph::of(&self.entries);
-        let mut waiting = graph.waiting;
-        let dependents = graph.dependents;
+        let Graph {
+            dependents,
+            mut waiting,
+        } = Graph::of(&self.entries);
         let mut blocked = vec![false; count];
         let mut skipped = vec![false; count];
         // Marks what depends on `from`, directly or not, as skipped.

@@ -37,7 +37,7 @@ pub fn generate(root: &Path) -> Result<Vec<(String, String)>, String> {
             page.markdown()?,
         ));
     }
-    let role = backup_role()?;
+    let role = backup_role(SOURCE_VAULT, DESTINATION_VAULT)?;
     let policy = role.policy().map_err(|e| e.to_string())?;
     let trust = BackupRole::trust_policy();
     files.push(("docs/iam/backup-role.json".into(), json(&policy)));
@@ -338,7 +338,8 @@ const SEE_ALSO: &str = "## See also\n\n\
 - [The AWS Backup role](../iam/backup-role.md)\n\
 - [Cross-region backup](../cross-region-backup.md)\n";
 
-fn backup_role() -> Result<BackupRole, String> {
+/// The example backup role, copying from `source_vault` to `destination_vault`.
+fn backup_role(source_vault: &str, destination_vault: &str) -> Result<BackupRole, String> {
     Ok(BackupRole::builder()
         .account(parse(OWNER)?)
         .source_region(parse(SOURCE_REGION)?)
@@ -346,8 +347,8 @@ fn backup_role() -> Result<BackupRole, String> {
         .cluster(parse(CLUSTER)?)
         .subnet_group(parse(SUBNET_GROUP)?)
         .parameter_group(parse(PARAMETER_GROUP)?)
-        .source_vault(parse(SOURCE_VAULT)?)
-        .destination_vault(parse(DESTINATION_VAULT)?)
+        .source_vault(parse(source_vault)?)
+        .destination_vault(parse(destination_vault)?)
         .primary_key(parse(&primary_key_arn())?)
         .replica_key(parse(&replica_key_arn())?)
         .build())
@@ -446,18 +447,7 @@ fn cross_region_markdown() -> Result<String, String> {
     };
     let source_vault = format!("{DR_NAME}-source");
     let destination_vault = format!("{DR_NAME}-destination");
-    let role = BackupRole::builder()
-        .account(parse(OWNER)?)
-        .source_region(parse(SOURCE_REGION)?)
-        .destination_region(parse(DESTINATION_REGION)?)
-        .cluster(parse(CLUSTER)?)
-        .subnet_group(parse(SUBNET_GROUP)?)
-        .parameter_group(parse(PARAMETER_GROUP)?)
-        .source_vault(parse(&source_vault)?)
-        .destination_vault(parse(&destination_vault)?)
-        .primary_key(parse(&primary_key_arn())?)
-        .replica_key(parse(&replica_key_arn())?)
-        .build();
+    let role = backup_role(&source_vault, &destination_vault)?;
     let policy = role.policy().map_err(|e| e.to_string())?;
     let key = snapshift::key::ShareableKey::new()
         .alias(format!("{DR_NAME}-backup"))
