@@ -268,6 +268,28 @@ impl StateStore {
         }
     }
 
+    /// Creates the state directory if it is missing, readable by its owner only (0700 on
+    /// Unix): the state names accounts, keys and snapshots. An existing directory is left as
+    /// it is.
+    fn create_dir(&self) -> Result<(), StateError> {
+        if self.dir.is_dir() {
+            return Ok(());
+        }
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&self.dir).map_err(Self::io(&self.dir))
+    }
+
+    /// Options that create a file readable and writable by its owner only (0600 on Unix).
+    fn private() -> OpenOptions {
+        let mut options = OpenOptions::new();
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+    }
+
     /// Reads the state of `stack`; an absent file is an empty state.
     pub fn load(&self, stack: &str) -> Result<StackState, StateError> {
         let path = self.path(stack);
@@ -356,9 +378,9 @@ impl StateStore {
     /// Appends entries (whole lines) to the journal of `stack`, durably.
     fn append(&self, stack: &str, lines: &str) -> Result<(), StateError> {
         let path = self.journal_path(stack);
-        fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
+        self.create_dir()?;
         let new = !path.exists();
-        let mut file = OpenOptions::new()
+        let mut file = Self::private()
             .create(true)
             .append(true)
             .open(&path)
@@ -379,11 +401,30 @@ impl StateStore {
     /// one line, which is half the size. The file is not durable yet: see
     /// [`install`](Self::install).
     fn write_temporary(&self, state: &StackState) -> Result<Temporary, StateError> {
-        fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
+        self.create_dir()?;
         let path = self
             .dir
             .join(format!(".{}.json.tmp-{}", state.stack, std::process::id()));
-        let file = File::create(&path).map_err(Self::io(&path))?;
+        let file = Self::private()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(Self::io(&path))?;
+        let written = self.write_text(state, file, &path);
+        if written.is_err() {
+            // A failed write leaves no temporary file behind.
+            let _ = fs::remove_file(&path);
+        }
+        written
+    }
+
+    fn write_text(
+        &self,
+        state: &StackState,
+        file: File,
+        path: &Path,
+    ) -> Result<Temporary, StateError> {
         let mut out = io::BufWriter::with_capacity(64 * 1024, file);
         let written = if state.resources.len() > COMPACT_ABOVE {
             serde_json::to_writer(&mut out, state)
@@ -392,7 +433,7 @@ impl StateStore {
         };
         written.map_err(|e| {
             if e.is_io() {
-                Self::io(&path)(e.into())
+                Self::io(path)(e.into())
             } else {
                 StateError::Corrupt {
                     path: self.path(&state.stack),
@@ -400,14 +441,14 @@ impl StateStore {
                 }
             }
         })?;
-        out.write_all(b"\n").map_err(Self::io(&path))?;
+        out.write_all(b"\n").map_err(Self::io(path))?;
         let file = out
             .into_inner()
-            .map_err(|e| Self::io(&path)(e.into_error()))?;
-        let bytes = file.metadata().map_err(Self::io(&path))?.len();
+            .map_err(|e| Self::io(path)(e.into_error()))?;
+        let bytes = file.metadata().map_err(Self::io(path))?.len();
         Ok(Temporary {
             file,
-            path,
+            path: path.to_owned(),
             bytes: usize::try_from(bytes).unwrap_or(usize::MAX),
         })
     }
@@ -418,10 +459,16 @@ impl StateStore {
         let Temporary {
             file, path: tmp, ..
         } = written;
-        file.sync_all().map_err(Self::io(&tmp))?;
-        drop(file);
         let path = self.path(stack);
-        fs::rename(&tmp, &path).map_err(Self::io(&path))?;
+        let installed = file.sync_all().map_err(Self::io(&tmp)).and_then(|()| {
+            drop(file);
+            fs::rename(&tmp, &path).map_err(Self::io(&path))
+        });
+        if installed.is_err() {
+            // A failed write leaves no temporary file behind.
+            let _ = fs::remove_file(&tmp);
+        }
+        installed?;
         if let Ok(dir) = File::open(&self.dir) {
             // Makes the rename durable; not every platform can fsync a directory.
             let _ = dir.sync_all();
@@ -431,9 +478,9 @@ impl StateStore {
 
     /// Takes the lock of `stack` without waiting, writing who holds it into the lock file.
     pub fn lock(&self, stack: &str) -> Result<StackLock, StateError> {
-        fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
+        self.create_dir()?;
         let path = self.dir.join(format!("{stack}.lock"));
-        let mut file = OpenOptions::new()
+        let mut file = Self::private()
             .read(true)
             .write(true)
             .create(true)
@@ -925,6 +972,47 @@ mod tests {
         );
         store.save(&state).unwrap();
         assert_eq!(store.load("s1").unwrap(), state);
+    }
+
+    // The state names accounts, keys and snapshots: its directory, file, journal and lock are
+    // the owner's alone.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn state_files_and_their_directory_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("private").join("nested");
+        let store = StateStore::new(&dir);
+        let _lock = store.lock("s1").unwrap();
+        let live = LiveState::new(store.clone(), StackState::new("s1"));
+        for n in 0..2 {
+            live.lock()
+                .await
+                .resources
+                .insert(format!("r{n}"), record(n));
+            live.commit([format!("r{n}")]).await.unwrap();
+        }
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700, "the state directory");
+        assert_eq!(mode(&store.path("s1")), 0o600, "the state file");
+        assert_eq!(mode(&dir.join("s1.journal")), 0o600, "the journal");
+        assert_eq!(mode(&dir.join("s1.lock")), 0o600, "the lock file");
+        live.finish().await.unwrap();
+        assert_eq!(mode(&store.path("s1")), 0o600, "the state file rewritten");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let dir = temp_dir("failed-write");
+        let store = StateStore::new(&dir);
+        // A directory where the file should go: the rename fails.
+        fs::create_dir_all(store.path("s1")).unwrap();
+        let err = store.save(&StackState::new("s1")).unwrap_err();
+        assert!(err.to_string().contains("s1.json"), "{err}");
+        let left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["s1.json"], "no temporary file is left");
     }
 
     #[test]
