@@ -196,21 +196,32 @@ pub async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("\n--keep: left deployed; tear down later with the same definition");
         return Ok(());
     }
-    match stack.teardown().await {
-        Ok(report) => println!("\nteardown: {} steps", report.removed.len()),
-        Err(e @ Error::VaultNotEmpty { .. }) => {
-            println!("\nteardown stopped: {e}");
-            for point in made.iter().rev() {
-                if stack.delete_recovery_point(&handles, point).await? {
-                    println!("  deleted {} (made by this example)", point.arn);
-                }
+    let mut outcome = stack.teardown().await;
+    if let Err(e @ Error::VaultNotEmpty { .. }) = &outcome {
+        println!("\nteardown stopped: {e}");
+        for point in made.iter().rev() {
+            if stack.delete_recovery_point(&handles, point).await? {
+                println!("  deleted {} (made by this example)", point.arn);
             }
-            let report = stack.teardown().await?;
+        }
+        outcome = stack.teardown().await;
+        if let Ok(report) = &outcome {
             println!("teardown, again: {} steps", report.removed.len());
         }
-        Err(e) => return Err(e.into()),
+    } else if let Ok(report) = &outcome {
+        println!("\nteardown: {} steps", report.removed.len());
     }
-    Ok(())
+    match outcome {
+        Ok(_) => Ok(()),
+        // R8: a database restored from a recovery point is encrypted under the key (or its
+        // replica): the key stays, and the stack keeps its record, until the database is gone.
+        Err(e @ Error::KeyInUse { .. }) => {
+            println!("\nteardown kept the key: {e}");
+            println!("  the restored cluster is yours: delete it when you no longer need it, then tear down again");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[tokio::main]

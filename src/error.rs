@@ -72,6 +72,18 @@ pub enum Error {
         /// What still needs it.
         dependent: String,
     },
+    /// A key whose deletion teardown would schedule, while something is still encrypted under
+    /// it (R8): nothing was scheduled.
+    #[error("{resource}: the deletion of key {key} was not scheduled: {} thing(s) are still encrypted under it (R8): {}. Nothing was changed; delete or re-encrypt them, or keep the key (Options::retain), then tear down again", users.len(), users.join(", "))]
+    KeyInUse {
+        /// The key resource.
+        resource: String,
+        /// The key's ARN in its home region.
+        key: String,
+        /// What is encrypted under it or its replicas: snapshots, clusters, instances, vaults
+        /// and recovery points, each by ARN or identifier with its account and region.
+        users: Vec<String>,
+    },
     /// Something exists that this stack did not create, where it would create or change it.
     #[error("{resource}: {what} already exists and was not created by this stack; snapshift will not change it")]
     NotOurs {
@@ -129,7 +141,7 @@ impl Error {
             Error::Key { source, .. } => source.rule(),
             Error::Policy { source, .. } => source.rule(),
             Error::BackupRole { source, .. } => source.rule(),
-            Error::StillNeeded { .. } => Some(Rule::R8),
+            Error::StillNeeded { .. } | Error::KeyInUse { .. } => Some(Rule::R8),
             Error::BackupRule(source) => Some(source.rule()),
             _ => None,
         }

@@ -313,6 +313,61 @@ async fn r17_disaster_recovery_copies_back_and_restores_the_cluster_only() {
     assert!(db.instances.is_empty(), "R17: no instances");
 }
 
+// R8, R23 (safety review, item 2): after the way back, the restored cluster is encrypted under
+// the stack's key. Deleting the recovery points as the VaultNotEmpty error says, then tearing
+// down, must not schedule the key or its replica: in 7 to 30 days the cluster would be
+// unreadable. Teardown refuses, naming the cluster, and changes no key.
+#[tokio::test]
+async fn r8_no_key_is_scheduled_for_deletion_under_a_cluster_restored_from_backup() {
+    let w = world("dr-key").await;
+    let (stack, handles) = w.stack(definition());
+    stack.deploy().await.unwrap();
+    let point = stack
+        .backup_now(&handles, &"example-db".parse().unwrap())
+        .await
+        .unwrap();
+    let copy = stack.copy_to_destination(&handles, &point).await.unwrap();
+    let back = stack.copy_back(&handles, &copy).await.unwrap();
+    stack
+        .restore_from_backup(
+            &handles,
+            &back,
+            &"example-db-restored".parse().unwrap(),
+            "aurora-mysql",
+        )
+        .await
+        .unwrap();
+    let err = stack.teardown().await.unwrap_err();
+    assert!(matches!(err, Error::VaultNotEmpty { .. }), "{err}");
+    for p in [&back, &copy, &point] {
+        stack.delete_recovery_point(&handles, p).await.unwrap();
+    }
+    let err = stack.teardown().await.unwrap_err();
+    let Error::KeyInUse { users, .. } = &err else {
+        panic!("expected KeyInUse, got {err}");
+    };
+    assert_eq!(err.rule(), Some(Rule::R8));
+    assert!(
+        users
+            .iter()
+            .any(|u| u.contains(":cluster:example-db-restored")),
+        "{err}"
+    );
+    for region in [src(), dst()] {
+        for key in w.fake.keys(id(A), &region) {
+            assert_ne!(key.state, "PendingDeletion", "{region}: {key:?}");
+            assert_ne!(key.state, "PendingReplicaDeletion", "{region}: {key:?}");
+        }
+    }
+    assert!(
+        w.fake
+            .databases(id(A), &src())
+            .iter()
+            .any(|d| d.id == "example-db-restored"),
+        "the restored cluster is untouched"
+    );
+}
+
 // R15, R17: the role's policy names both vaults (the way back needs the source vault) and the
 // keys the stack made; a role without CopyIntoBackupVault on the destination fails the copy.
 #[tokio::test]

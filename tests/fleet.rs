@@ -364,3 +364,35 @@ async fn a_share_keeps_its_copys_outputs_text_not_a_copy_of_it() {
         }
     }
 }
+
+// Safety review, item 5: snapshift's own copies are never a fleet's source. The intermediate
+// copy keeps its cluster's id, is newer, and (copy_tags) carries the selector's tag: the
+// documented re-run resolves again and must find the same sources, not the copies.
+#[tokio::test]
+async fn a_rerun_resolves_the_same_sources_not_snapshifts_own_copies() {
+    let w = world("own-copies").await;
+    w.seed("snap-0", "db-0", 5, &[("team", "orders")]);
+    let resolve = || async {
+        let fleet = FleetMigration::new(&w.a, region())
+            .latest_of_cluster("db-0".parse().unwrap())
+            .tagged("team", "orders")
+            .to(&w.b)
+            .resolve()
+            .await
+            .unwrap();
+        let arns: Vec<String> = fleet.snapshots().iter().map(|s| s.arn.clone()).collect();
+        (fleet, arns)
+    };
+    let (fleet, first) = resolve().await;
+    assert_eq!(first, [arn("snap-0").to_string()]);
+    let mut stack = w.stack();
+    stack.add_fleet("move", fleet).unwrap();
+    stack.deploy().await.unwrap();
+    assert!(w.count(A) > 1, "the intermediate copy exists");
+    let (fleet, again) = resolve().await;
+    assert_eq!(again, first, "the re-run resolves the same sources");
+    let mut rerun = w.stack();
+    rerun.add_fleet("move", fleet).unwrap();
+    rerun.deploy().await.unwrap();
+    rerun.teardown().await.unwrap();
+}

@@ -447,6 +447,15 @@ impl AwsError {
         )
     }
 
+    /// Whether the caller's IAM policies do not allow the call (`AccessDeniedException`,
+    /// `AccessDenied`, `UnauthorizedOperation`).
+    pub fn is_access_denied(&self) -> bool {
+        matches!(
+            self.code(),
+            Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation")
+        )
+    }
+
     /// Whether the error code is `code`.
     pub fn is(&self, code: &str) -> bool {
         self.code() == Some(code)

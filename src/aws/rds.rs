@@ -92,6 +92,49 @@ impl SnapshotInfo {
     }
 }
 
+/// What snapshift reads about a DB cluster or instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseInfo {
+    /// Cluster (`SnapshotKind::Cluster`) or instance (`SnapshotKind::Db`).
+    pub kind: SnapshotKind,
+    /// The identifier.
+    pub identifier: String,
+    /// The ARN.
+    pub arn: String,
+    /// `available`, `creating`, `failed`, ...
+    pub status: String,
+    /// The key ARN, if encrypted.
+    pub kms_key: Option<String>,
+}
+
+impl DatabaseInfo {
+    fn from_cluster(c: &aws_sdk_rds::types::DbCluster) -> DatabaseInfo {
+        DatabaseInfo {
+            kind: SnapshotKind::Cluster,
+            identifier: c.db_cluster_identifier().unwrap_or_default().to_owned(),
+            arn: c.db_cluster_arn().unwrap_or_default().to_owned(),
+            status: c.status().unwrap_or_default().to_owned(),
+            kms_key: c
+                .kms_key_id()
+                .filter(|_| c.storage_encrypted().unwrap_or(false))
+                .map(str::to_owned),
+        }
+    }
+
+    fn from_instance(i: &aws_sdk_rds::types::DbInstance) -> DatabaseInfo {
+        DatabaseInfo {
+            kind: SnapshotKind::Db,
+            identifier: i.db_instance_identifier().unwrap_or_default().to_owned(),
+            arn: i.db_instance_arn().unwrap_or_default().to_owned(),
+            status: i.db_instance_status().unwrap_or_default().to_owned(),
+            kms_key: i
+                .kms_key_id()
+                .filter(|_| i.storage_encrypted().unwrap_or(false))
+                .map(str::to_owned),
+        }
+    }
+}
+
 /// What a copy is made with.
 #[derive(Debug, Clone, Default)]
 pub struct CopyRequest<'a> {
@@ -764,6 +807,15 @@ impl Rds {
         kind: SnapshotKind,
         id: &str,
     ) -> Result<Option<String>, AwsError> {
+        Ok(self.database(kind, id).await?.map(|d| d.status))
+    }
+
+    /// A DB cluster (`kind` cluster) or instance; `None` when there is none.
+    pub async fn database(
+        &self,
+        kind: SnapshotKind,
+        id: &str,
+    ) -> Result<Option<DatabaseInfo>, AwsError> {
         let result = match kind {
             SnapshotKind::Cluster => super::paced(&self.pace, || {
                 self.client
@@ -772,11 +824,7 @@ impl Rds {
                     .send()
             })
             .await
-            .map(|o| {
-                o.db_clusters()
-                    .first()
-                    .map(|c| c.status().unwrap_or_default().to_owned())
-            })
+            .map(|o| o.db_clusters().first().map(DatabaseInfo::from_cluster))
             .map_err(err("DescribeDBClusters")),
             SnapshotKind::Db => super::paced(&self.pace, || {
                 self.client
@@ -785,14 +833,56 @@ impl Rds {
                     .send()
             })
             .await
-            .map(|o| {
-                o.db_instances()
-                    .first()
-                    .map(|i| i.db_instance_status().unwrap_or_default().to_owned())
-            })
+            .map(|o| o.db_instances().first().map(DatabaseInfo::from_instance))
             .map_err(err("DescribeDBInstances")),
         };
         Ok(none_on(result, DATABASE_NOT_FOUND)?.flatten())
+    }
+
+    /// Every DB cluster (`kind` cluster) or instance of this account and region, page by page.
+    pub async fn databases(&self, kind: SnapshotKind) -> Result<Vec<DatabaseInfo>, AwsError> {
+        let mut all = Vec::new();
+        let mut marker = None;
+        loop {
+            let (page, next) = match kind {
+                SnapshotKind::Cluster => {
+                    let out = super::paced(&self.pace, || {
+                        self.client.describe_db_clusters().set_marker(marker).send()
+                    })
+                    .await
+                    .map_err(err("DescribeDBClusters"))?;
+                    (
+                        out.db_clusters()
+                            .iter()
+                            .map(DatabaseInfo::from_cluster)
+                            .collect::<Vec<_>>(),
+                        out.marker().map(str::to_owned),
+                    )
+                }
+                SnapshotKind::Db => {
+                    let out = super::paced(&self.pace, || {
+                        self.client
+                            .describe_db_instances()
+                            .set_marker(marker)
+                            .send()
+                    })
+                    .await
+                    .map_err(err("DescribeDBInstances"))?;
+                    (
+                        out.db_instances()
+                            .iter()
+                            .map(DatabaseInfo::from_instance)
+                            .collect::<Vec<_>>(),
+                        out.marker().map(str::to_owned),
+                    )
+                }
+            };
+            all.extend(page);
+            marker = next;
+            if marker.is_none() {
+                return Ok(all);
+            }
+        }
     }
 
     /// Turns on RDS-managed master passwords for a cluster (R10).

@@ -89,6 +89,28 @@ pub trait Resource: Send + Sync + 'static {
     async fn still_needs(&self, _ctx: &Context, _dependency: &str) -> Result<bool> {
         Ok(true)
     }
+
+    /// The key whose deletion this resource's teardown would schedule, read from its record
+    /// (`None` by default, and when nothing was created). Before that teardown the stack looks
+    /// for anything still encrypted under the key in its account and every other account of
+    /// the stack, in the key's regions, and refuses ([`Error::KeyInUse`], R8) when it finds
+    /// any: the engine, not each resource, keeps a key alive while data needs it.
+    async fn key_to_delete(&self, _ctx: &Context) -> Result<Option<KeyDeletion>> {
+        Ok(None)
+    }
+}
+
+/// A key a teardown would schedule for deletion: where to look for what it encrypts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyDeletion {
+    /// The account that owns the key.
+    pub account: crate::ids::AccountId,
+    /// The key's id (the same in every region for a multi-region key).
+    pub key_id: crate::ids::KeyId,
+    /// The key's ARN in its home region, for messages.
+    pub arn: String,
+    /// The home region and the regions of its replicas (R12).
+    pub regions: Vec<Region>,
 }
 
 /// What a resource method is given: its name, the stack's tags for it, its saved record, and
@@ -129,6 +151,21 @@ impl Context {
     /// every tag of [`tags`](Self::tags).
     pub fn owns(&self, tags: &[(String, String)]) -> bool {
         self.tags().iter().all(|t| tags.contains(t))
+    }
+
+    /// Marks the resource as never to be removed by teardown, whatever the definition says
+    /// later, and saves the state: call it before the step after which what this resource
+    /// made is the only copy of the user's data (the original deleted). `reason` is shown
+    /// at teardown.
+    pub async fn pin(&self, reason: &str) -> Result<()> {
+        if let Some(record) = self.state.lock().await.resources.get_mut(&*self.name) {
+            if record.pinned.is_none() {
+                record.pinned = Some(reason.to_owned());
+            }
+            record.retain = true;
+        }
+        Box::pin(self.state.commit([&*self.name])).await?;
+        Ok(())
     }
 
     /// The resource's saved record, if it has one.

@@ -162,6 +162,7 @@ trait DynResource: Send + Sync {
     async fn teardown(&self, ctx: &Context) -> Result<Vec<String>>;
     async fn refresh(&self, ctx: &Context) -> Result<Vec<String>>;
     async fn still_needs(&self, ctx: &Context, dependency: &str) -> Result<bool>;
+    async fn key_to_delete(&self, ctx: &Context) -> Result<Option<super::KeyDeletion>>;
 }
 
 #[async_trait]
@@ -205,6 +206,9 @@ impl<R: Resource> DynResource for R {
     }
     async fn still_needs(&self, ctx: &Context, dependency: &str) -> Result<bool> {
         Resource::still_needs(self, ctx, dependency).await
+    }
+    async fn key_to_delete(&self, ctx: &Context) -> Result<Option<super::KeyDeletion>> {
+        Resource::key_to_delete(self, ctx).await
     }
 }
 
@@ -302,6 +306,9 @@ pub struct Stack {
     entries: Vec<Entry>,
     verified: tokio::sync::Mutex<BTreeSet<AccountId>>,
     runtime: Arc<super::wait::Runtime>,
+    /// A setting refused where it was given ([`Stack::wait`]): every operation answers it
+    /// before any AWS call.
+    refused: Option<String>,
 }
 
 impl std::fmt::Debug for Stack {
@@ -314,6 +321,12 @@ impl std::fmt::Debug for Stack {
             )
             .finish_non_exhaustive()
     }
+}
+
+/// Whether teardown leaves a resource in place: retained by its definition, or by what its
+/// record says was done (deployed as retained, or pinned as the only copy of data).
+fn kept_at_teardown(entry: &Entry, record: &ResourceRecord) -> bool {
+    entry.options.retain || record.retain || record.pinned.is_some()
 }
 
 /// A recorded resource must still live where its definition says: a changed account or region
@@ -370,6 +383,7 @@ impl Stack {
                 super::wait::WaitConfig::default(),
                 Arc::new(super::wait::TracingProgress),
             )),
+            refused: None,
         })
     }
 
@@ -399,8 +413,15 @@ impl Stack {
     }
 
     /// How long and how often to wait for slow work, and the copy quota (R5, R19, R20).
+    /// A config that [`WaitConfig::check`](super::wait::WaitConfig::check) refuses is not
+    /// used: every operation of the stack then answers [`Error::Definition`] naming the
+    /// field, before any AWS call.
     #[must_use]
     pub fn wait(mut self, config: super::wait::WaitConfig) -> Stack {
+        if let Err(problem) = config.check() {
+            self.refused = Some(problem);
+            return self;
+        }
         self.runtime = Arc::new(super::wait::Runtime::new(
             config,
             Arc::clone(&self.runtime.progress),
@@ -522,9 +543,22 @@ impl Stack {
         }
     }
 
+    /// A setting refused where it was given, as the error every operation answers.
+    fn check_definition(&self) -> Result<()> {
+        match &self.refused {
+            Some(problem) => Err(Error::Definition {
+                stack: self.name.to_string(),
+                problem: format!("{problem}. Nothing was changed"),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Confirms with STS that each account's credentials belong to the declared account, once
-    /// per stack. A mismatch stops everything before any change.
+    /// per stack. A mismatch stops everything before any change. A refused setting stops it
+    /// first.
     async fn verify_accounts(&self) -> Result<()> {
+        self.check_definition()?;
         let mut verified = self.verified.lock().await;
         for entry in &self.entries {
             let account = entry.resource.account();
@@ -584,13 +618,18 @@ impl Stack {
             changes: Vec::new(),
             warnings: Vec::new(),
         };
-        for entry in self
-            .entries
-            .iter()
-            .rev()
-            .filter(|e| loaded.resources.contains_key(&*e.name))
-        {
-            let change = if entry.options.retain {
+        for entry in self.entries.iter().rev() {
+            let Some(record) = loaded.resources.get(&*entry.name) else {
+                continue;
+            };
+            let change = if let Some(reason) = &record.pinned {
+                Change::new(
+                    &entry.name,
+                    entry.resource.kind(),
+                    Action::Keep,
+                    format!("kept whatever the definition says: {reason}"),
+                )
+            } else if kept_at_teardown(entry, record) {
                 Change::new(
                     &entry.name,
                     entry.resource.kind(),
@@ -628,6 +667,7 @@ impl Stack {
     /// used; [`Error::WrongAccount`] before any change; the first resource error otherwise,
     /// or with `keep_going`, [`Error::Incomplete`] with every failure.
     pub async fn deploy(&self) -> Result<DeployReport> {
+        self.check_definition()?;
         let _lock = self.store.lock(&self.name)?;
         let state = Arc::new(LiveState::new(
             self.store.clone(),
@@ -785,11 +825,14 @@ impl Stack {
                     // Set below, for a new record as for one from an earlier run.
                     depends_on: Vec::new(),
                     retain: entry.options.retain,
+                    pinned: None,
                     outputs: JsonText::NULL,
                     data: JsonText::NULL,
                 });
             record.depends_on = entry.options.names();
-            record.retain = entry.options.retain;
+            // A pinned resource (the only copy of data) stays retained whatever the
+            // definition now says.
+            record.retain = entry.options.retain || record.pinned.is_some();
         }
         // The record is on disk before the resource's first call, so that a crash leaves
         // nothing the state does not know of. The writes' futures are on the heap: a batch's
@@ -842,6 +885,7 @@ impl Stack {
     /// [`Error::StillNeeded`] (R8) when a dependent still needs a resource; the first
     /// resource error otherwise. What was removed before the error is recorded.
     pub async fn teardown(&self) -> Result<TeardownReport> {
+        self.check_definition()?;
         let _lock = self.store.lock(&self.name)?;
         let loaded = self.store.load(&self.name)?;
         // Every record needs its definition (to know how to remove it), in the same place.
@@ -868,10 +912,13 @@ impl Stack {
         let mut report = TeardownReport::default();
         let mut kept: Vec<&Entry> = Vec::new();
         for entry in self.entries.iter().rev() {
-            if !state.lock().await.resources.contains_key(&*entry.name) {
+            let Some(record) = state.lock().await.resources.get(&*entry.name).cloned() else {
                 continue;
-            }
-            if entry.options.retain {
+            };
+            // What was done decides what is undone: a resource deployed as retained, or
+            // pinned because it holds the only copy of data, stays whatever the definition
+            // now says.
+            if kept_at_teardown(entry, &record) {
                 kept.push(entry);
                 report.kept.push(entry.name.to_string());
                 continue;
@@ -889,11 +936,11 @@ impl Stack {
                 d.options.depends_on.contains(&entry.name) || recorded.iter().any(|r| *r == *d.name)
             });
             for dependent in dependents {
-                let present = state.lock().await.resources.contains_key(&*dependent.name);
-                if !present {
+                let dependent_record = state.lock().await.resources.get(&*dependent.name).cloned();
+                let Some(dependent_record) = dependent_record else {
                     continue;
-                }
-                let needs = !dependent.options.retain
+                };
+                let needs = !kept_at_teardown(dependent, &dependent_record)
                     || dependent
                         .resource
                         .still_needs(&self.context(&dependent.name, state), &entry.name)
@@ -905,9 +952,13 @@ impl Stack {
                     });
                 }
             }
+            let ctx = self.context(&entry.name, state);
+            // R8: no key is scheduled for deletion while anything is encrypted under it, made
+            // by this stack or not.
+            self.retry_throttled(&entry.name, || self.check_key_unused(entry, &ctx))
+                .await?;
             // As in deploy: throttling that outlasts the SDK's retries runs the (idempotent)
             // teardown again (R20).
-            let ctx = self.context(&entry.name, state);
             let removed = self
                 .retry_throttled(&entry.name, || entry.resource.teardown(&ctx))
                 .await?;
@@ -925,6 +976,38 @@ impl Stack {
         }
         state.commit(kept.iter().map(|e| &*e.name)).await?;
         Ok(report)
+    }
+
+    /// Refuses ([`Error::KeyInUse`], R8) when the key `entry`'s teardown would schedule for
+    /// deletion still encrypts something: in any account of the stack, in the key's regions.
+    async fn check_key_unused(&self, entry: &Entry, ctx: &Context) -> Result<()> {
+        let Some(deletion) = entry.resource.key_to_delete(ctx).await? else {
+            return Ok(());
+        };
+        let mut accounts: Vec<&Account> = Vec::new();
+        for e in &self.entries {
+            let account = e.resource.account();
+            if !accounts.iter().any(|a| a.id() == account.id()) {
+                accounts.push(account);
+            }
+        }
+        let users = super::guard::encrypted_under(
+            &accounts,
+            &deletion.regions,
+            deletion.account,
+            &deletion.key_id,
+        )
+        .await
+        .map_err(Error::aws_in(&entry.name))?;
+        if users.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::KeyInUse {
+                resource: entry.name.to_string(),
+                key: deletion.arn,
+                users,
+            })
+        }
     }
 
     /// Reads every deployed resource and reports how it differs from its record. Makes no

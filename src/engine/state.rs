@@ -100,9 +100,14 @@ pub struct ResourceRecord {
     /// The logical names of the resources it depends on.
     #[serde(default)]
     pub depends_on: Vec<String>,
-    /// Whether teardown leaves it in place.
+    /// Whether teardown leaves it in place, as the last deploy defined it.
     #[serde(default)]
     pub retain: bool,
+    /// Why teardown must leave it in place whatever the definition says, set by the resource
+    /// when what it made became the only copy of the user's data (a re-encrypted copy whose
+    /// original was deleted). Once set, never cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<String>,
     /// Its outputs (ids, ARNs), readable through the stack's handles.
     #[serde(default)]
     pub outputs: JsonText,
@@ -713,6 +718,7 @@ mod tests {
             status: Status::Deployed,
             depends_on: vec![],
             retain: false,
+            pinned: None,
             outputs: serde_json::json!({ "n": n }).into(),
             data: JsonText::NULL,
         }
@@ -965,7 +971,8 @@ mod tests {
                 region: "us-east-1".parse().unwrap(),
                 status: Status::Deployed,
                 depends_on: vec![],
-                retain: false,
+                retain: true,
+                pinned: Some("the only copy".into()),
                 outputs: serde_json::json!({"key_id": "x"}).into(),
                 data: JsonText::NULL,
             },

@@ -113,6 +113,38 @@ impl Default for WaitConfig {
 }
 
 impl WaitConfig {
+    /// Checks the settings before any wait uses them: intervals, timeout and heartbeat above
+    /// zero, the initial interval at most the longest, and a call rate, copy quota and copy
+    /// speed of at least one. The message names the field and its value.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let zero = [
+            ("initial_interval", self.initial_interval),
+            ("max_interval", self.max_interval),
+            ("timeout", self.timeout),
+            ("heartbeat", self.heartbeat),
+        ]
+        .into_iter()
+        .find(|(_, d)| d.is_zero());
+        if let Some((field, _)) = zero {
+            return Err(format!("WaitConfig.{field} is 0: it must be above zero"));
+        }
+        if self.initial_interval > self.max_interval {
+            return Err(format!(
+                "WaitConfig.initial_interval {:?} is above max_interval {:?}: the first pause cannot be longer than the longest",
+                self.initial_interval, self.max_interval
+            ));
+        }
+        let counts = [
+            ("calls_per_second", self.calls_per_second as usize),
+            ("copy_quota", self.copy_quota),
+            ("copy_mib_per_second", self.copy_mib_per_second as usize),
+        ];
+        if let Some((field, _)) = counts.into_iter().find(|(_, n)| *n == 0) {
+            return Err(format!("WaitConfig.{field} is 0: it must be at least 1"));
+        }
+        Ok(())
+    }
+
     /// Short intervals for tests on the fake: 5 ms to 50 ms, a 60-second timeout.
     pub fn fast() -> WaitConfig {
         WaitConfig {
@@ -836,7 +868,11 @@ impl Backoff {
     /// interval, at most the cap): a copy that teaches the speed is then seen done at most
     /// a twelfth after it ended, and the speed it teaches is within 4 % (R21).
     pub fn close(&mut self, config: &WaitConfig) {
-        self.interval = (self.elapsed() / 12).clamp(config.initial_interval, config.max_interval);
+        // Not `clamp`, which panics on a bound pair out of order ([`WaitConfig::check`]
+        // refuses such a config where it is given; this stays safe regardless).
+        self.interval = (self.elapsed() / 12)
+            .max(config.initial_interval)
+            .min(config.max_interval);
     }
 
     /// Plans the rest of the wait from a measured expectation, counting the time already
@@ -858,7 +894,8 @@ impl Backoff {
         );
         self.interval = expected
             .mul_f64(step)
-            .clamp(config.initial_interval, config.max_interval);
+            .max(config.initial_interval)
+            .min(config.max_interval);
         self.max = config.max_interval;
         self.growth = 1.5;
         self.steady = expected + lead;

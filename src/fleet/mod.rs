@@ -215,18 +215,31 @@ impl FleetMigration {
                     found.insert(info.arn.clone(), FleetSnapshot::from_info(&info, region)?);
                 }
                 Selector::Latest(kind, source) => {
-                    let newest = read(|| rds.list_snapshots(*kind, Some(source)))
+                    let mut candidates: Vec<_> = read(|| rds.list_snapshots(*kind, Some(source)))
                         .await
                         .map_err(aws)?
                         .into_iter()
                         .filter(|s| s.is_available() && s.snapshot_type != "awsbackup")
-                        .max_by(|a, b| (a.created, &a.identifier).cmp(&(b.created, &b.identifier)))
-                        .ok_or_else(|| {
-                            invalid(format!(
-                                "{source} has no available snapshot in {}",
-                                self.region
-                            ))
-                        })?;
+                        .collect();
+                    // Newest first; snapshift's own copies (an intermediate copy keeps the
+                    // cluster's id and is newer) are never a fleet's source.
+                    candidates.sort_by(|a, b| {
+                        (b.created, &b.identifier).cmp(&(a.created, &a.identifier))
+                    });
+                    let mut newest = None;
+                    for candidate in candidates {
+                        let tags = read(|| rds.tags(&candidate.arn)).await.map_err(aws)?;
+                        if !made_by_snapshift(&tags) {
+                            newest = Some(candidate);
+                            break;
+                        }
+                    }
+                    let newest = newest.ok_or_else(|| {
+                        invalid(format!(
+                            "{source} has no available snapshot in {} (snapshift's own copies do not count)",
+                            self.region
+                        ))
+                    })?;
                     found.insert(
                         newest.arn.clone(),
                         FleetSnapshot::from_info(&newest, self.region.clone())?,
@@ -239,7 +252,11 @@ impl FleetMigration {
                                 continue;
                             }
                             let tags = read(|| rds.tags(&info.arn)).await.map_err(aws)?;
-                            if tags.iter().any(|(k, v)| k == key && v == value) {
+                            // A copy snapshift made carries the selector's tag too (copy_tags):
+                            // it is never a source.
+                            if tags.iter().any(|(k, v)| k == key && v == value)
+                                && !made_by_snapshift(&tags)
+                            {
                                 found.insert(
                                     info.arn.clone(),
                                     FleetSnapshot::from_info(&info, self.region.clone())?,
@@ -261,6 +278,12 @@ impl FleetMigration {
             snapshots,
         })
     }
+}
+
+/// Whether a snapshot's tags say snapshift made it (any `snapshift:` tag, which users cannot
+/// set through snapshift, R22).
+fn made_by_snapshift(tags: &[(String, String)]) -> bool {
+    tags.iter().any(|(k, _)| k.starts_with("snapshift:"))
 }
 
 /// A snapshot a fleet moves.

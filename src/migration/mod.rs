@@ -349,6 +349,7 @@ impl Stack {
                 ),
             ));
         }
+        check_key_region(self.name(), name, key_resource, &region)?;
         let kind = m.source.kind();
         // One intermediate copy per target: two migrations of one source do not collide.
         let copy_id = derived_id(m.source.id(), &format!("-share-{}", target.id()), kind)?;
@@ -447,6 +448,37 @@ impl Stack {
                 ),
             ));
         }
+        // The snapshot named by ARN must be the account's own: otherwise the copy (and with
+        // delete_source, the deletion) would act on the account's snapshot of the same name.
+        if let Some(account) = m.source.account() {
+            if account != m.source_account.id() {
+                return Err(invalid(
+                    self.name(),
+                    format!(
+                        "re-encryption `{name}`: {} belongs to account {account}, not to account {}; nothing was changed",
+                        m.source,
+                        m.source_account.id()
+                    ),
+                ));
+            }
+        }
+        let key_resource = self.resource(&key).ok_or_else(|| {
+            invalid(
+                self.name(),
+                format!("re-encryption `{name}`: the key is not in this stack"),
+            )
+        })?;
+        if crate::engine::Resource::account(key_resource).id() != m.source_account.id() {
+            return Err(invalid(
+                self.name(),
+                format!(
+                    "re-encryption `{name}`: the key lives in account {}, the snapshot in {}: a copy is encrypted under a key of its own account (R3)",
+                    crate::engine::Resource::account(key_resource).id(),
+                    m.source_account.id()
+                ),
+            ));
+        }
+        check_key_region(self.name(), name, key_resource, &region)?;
         let kind = m.source.kind();
         let target_id = match &m.target_id {
             Some(id) => SnapshotId::for_new_snapshot(id, kind)?,
@@ -470,6 +502,21 @@ impl Stack {
             options,
         )
     }
+}
+
+/// A copy is encrypted under a key of its own region (R3): the key must be in the
+/// snapshot's region.
+fn check_key_region(stack: &str, name: &str, key: &KeyResource, region: &Region) -> Result<()> {
+    let home = crate::engine::Resource::region(key);
+    if home == region {
+        return Ok(());
+    }
+    Err(invalid(
+        stack,
+        format!(
+            "`{name}`: the snapshot is in {region}, the key in {home}: a copy is encrypted under a key of its own region (R3); nothing was changed"
+        ),
+    ))
 }
 
 /// The rule a re-encrypting copy answers, for plans.

@@ -1223,6 +1223,67 @@ impl Restore {
     }
 }
 
+/// The record of a restore.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct RestoreRecord {
+    /// The database this resource asked RDS to restore (saved before the call).
+    #[serde(default)]
+    restoring: Option<String>,
+    /// Whether it became available.
+    #[serde(default)]
+    restored: bool,
+    /// Whether RDS-managed master passwords were turned on (R10).
+    #[serde(default)]
+    password_managed: bool,
+}
+
+/// A database state that does not end on its own (R27).
+fn is_terminal_database_state(status: &str) -> bool {
+    matches!(
+        status,
+        "failed"
+            | "incompatible-restore"
+            | "incompatible-network"
+            | "incompatible-parameters"
+            | "incompatible-option-group"
+            | "incompatible-credentials"
+            | "inaccessible-encryption-credentials"
+            | "inaccessible-encryption-credentials-recoverable"
+    )
+}
+
+impl Restore {
+    fn rds(&self) -> Rds {
+        Rds::new(&self.account, &self.region)
+    }
+
+    /// The database of the restore's identifier, if it exists and carries this resource's
+    /// tags; an error naming it when it exists and does not ([`Error::NotOurs`]): snapshift
+    /// never restores over, changes or adopts a database it did not make.
+    async fn existing(&self, ctx: &Context) -> Result<Option<crate::aws::rds::DatabaseInfo>> {
+        let rds = self.rds();
+        let Some(db) = rds
+            .database(self.kind, &self.spec.identifier)
+            .await
+            .map_err(aws(ctx))?
+        else {
+            return Ok(None);
+        };
+        if !is_ours(ctx, &rds, &db.arn).await? {
+            return Err(Error::NotOurs {
+                resource: ctx.name().to_owned(),
+                what: format!(
+                    "database {} in account {} {}",
+                    self.spec.identifier,
+                    self.account.id(),
+                    self.region
+                ),
+            });
+        }
+        Ok(Some(db))
+    }
+}
+
 #[async_trait]
 impl Resource for Restore {
     type Outputs = RestoreOutputs;
@@ -1243,27 +1304,31 @@ impl Resource for Restore {
     }
 
     async fn preflight(&self, ctx: &Context) -> Result<()> {
-        // The identifier must be free in the target, unless this stack started the restore.
-        let started = ctx.load::<serde_json::Value>().await?.is_some();
-        let exists = Rds::new(&self.account, &self.region)
-            .database_status(self.kind, &self.spec.identifier)
-            .await
-            .map_err(aws(ctx))?
-            .is_some();
-        if exists && !started {
-            return Err(Error::NotOurs {
-                resource: ctx.name().to_owned(),
-                what: format!(
-                    "database {} in account {}",
-                    self.spec.identifier,
-                    self.account.id()
-                ),
-            });
-        }
-        Ok(())
+        // The identifier must be free in the target, or name this stack's own database (by
+        // its tags: a record alone does not make a database ours, someone may have made one
+        // of that name after a failed attempt).
+        self.existing(ctx).await.map(drop)
     }
 
     async fn plan(&self, ctx: &Context) -> Result<Change> {
+        let record: RestoreRecord = ctx.load().await?.unwrap_or_default();
+        if record.restored {
+            if let Some(db) = self
+                .rds()
+                .database(self.kind, &self.spec.identifier)
+                .await
+                .map_err(aws(ctx))?
+            {
+                if is_ours(ctx, &self.rds(), &db.arn).await? {
+                    return Ok(Change::new(
+                        ctx.name(),
+                        self.kind(),
+                        Action::Unchanged,
+                        format!("{} was restored by this stack", self.spec.identifier),
+                    ));
+                }
+            }
+        }
         let mut change = Change::new(
             ctx.name(),
             self.kind(),
@@ -1289,63 +1354,93 @@ impl Resource for Restore {
     }
 
     async fn deploy(&self, ctx: &Context) -> Result<RestoreOutputs> {
-        let from = ctx.outputs(&self.from).await?;
-        let rds = Rds::new(&self.account, &self.region);
-        // The snapshot's own engine (aurora-postgresql, mysql, ...).
-        let engine = if from.engine.is_empty() {
-            match self.kind {
-                SnapshotKind::Cluster => "aurora-mysql".to_owned(),
-                SnapshotKind::Db => "mysql".to_owned(),
+        let mut record: RestoreRecord = ctx.load().await?.unwrap_or_default();
+        let rds = self.rds();
+        if self.existing(ctx).await?.is_none() {
+            let from = ctx.outputs(&self.from).await?;
+            // The snapshot's own engine (aurora-postgresql, mysql, ...).
+            let engine = if from.engine.is_empty() {
+                match self.kind {
+                    SnapshotKind::Cluster => "aurora-mysql".to_owned(),
+                    SnapshotKind::Db => "mysql".to_owned(),
+                }
+            } else {
+                from.engine.clone()
+            };
+            // The intent is saved first; the database carries this stack's tags from its
+            // creation, which is what makes it ours on a re-run.
+            record.restoring = Some(self.spec.identifier.clone());
+            record.restored = false;
+            record.password_managed = false;
+            ctx.save(&record).await?;
+            let tags = ctx.tags();
+            let request = RestoreRequest {
+                engine: &engine,
+                subnet_group: self.spec.subnet_group.as_ref().map(|g| g.as_str()),
+                instance_class: self.spec.instance_class.as_deref(),
+                security_groups: &self.spec.security_groups,
+                tags: &tags,
+            };
+            let created = rds
+                .restore(self.kind, &from.identifier, &self.spec.identifier, &request)
+                .await
+                .map_err(aws(ctx))?;
+            // Made meanwhile by someone else (or by a retried call of ours): ours only by
+            // its tags.
+            if !created {
+                self.existing(ctx).await?;
             }
-        } else {
-            from.engine.clone()
-        };
-        // The intent is saved first: after a crash the re-run knows the database is its own.
-        ctx.save(&serde_json::json!({ "restoring": self.spec.identifier }))
-            .await?;
-        let tags = ctx.tags();
-        let request = RestoreRequest {
-            engine: &engine,
-            subnet_group: self.spec.subnet_group.as_ref().map(|g| g.as_str()),
-            instance_class: self.spec.instance_class.as_deref(),
-            security_groups: &self.spec.security_groups,
-            tags: &tags,
-        };
-        rds.restore(self.kind, &from.identifier, &self.spec.identifier, &request)
-            .await
-            .map_err(aws(ctx))?;
+        }
         // Wait for the database before changing it: RDS refuses changes while it is creating.
+        // A state it does not leave on its own stops the wait at once (R27).
         let mut backoff = Backoff::new(ctx.runtime().config());
         loop {
-            match rds
+            let status = rds
                 .database_status(self.kind, &self.spec.identifier)
                 .await
-                .map_err(aws(ctx))?
-            {
-                Some(status) if status == "available" => break,
-                status => {
-                    if backoff.timed_out() {
-                        return Err(conflict(
-                            ctx,
-                            format!(
-                                "database {} is {} after {:?}; deploy again to keep waiting",
-                                self.spec.identifier,
-                                status.unwrap_or_else(|| "not visible".into()),
-                                backoff.elapsed()
-                            ),
-                        ));
-                    }
-                    backoff.pause().await;
+                .map_err(aws(ctx))?;
+            match status.as_deref() {
+                Some("available") => break,
+                Some(s) if is_terminal_database_state(s) => {
+                    return Err(conflict(
+                        ctx,
+                        format!(
+                            "database {} is {s}: it will not become available on its own (R27); check the subnet group, security groups, parameters and the snapshot's key, delete the database, then deploy again",
+                            self.spec.identifier
+                        ),
+                    ))
                 }
+                _ => {}
             }
+            if backoff.timed_out() {
+                return Err(conflict(
+                    ctx,
+                    format!(
+                        "database {} is {} after {:?}; deploy again to keep waiting",
+                        self.spec.identifier,
+                        status.unwrap_or_else(|| "not visible".into()),
+                        backoff.elapsed()
+                    ),
+                ));
+            }
+            backoff.pause().await;
+        }
+        if !record.restored {
+            record.restoring = Some(self.spec.identifier.clone());
+            record.restored = true;
+            ctx.save(&record).await?;
         }
         let mut notes = vec![
             "the restored database keeps the source's master password; its Secrets Manager secret was not carried over (R10)".to_owned(),
         ];
         if self.spec.manage_master_user_password && self.kind == SnapshotKind::Cluster {
-            rds.manage_master_user_password(&self.spec.identifier)
-                .await
-                .map_err(aws(ctx))?;
+            if !record.password_managed {
+                rds.manage_master_user_password(&self.spec.identifier)
+                    .await
+                    .map_err(aws(ctx))?;
+                record.password_managed = true;
+                ctx.save(&record).await?;
+            }
             notes.push("ManageMasterUserPassword is on: RDS now keeps the password in Secrets Manager (R10)".into());
         }
         if self.kind == SnapshotKind::Cluster {
@@ -1357,6 +1452,13 @@ impl Resource for Restore {
             identifier: self.spec.identifier.clone(),
             notes,
         })
+    }
+
+    async fn still_needs(&self, ctx: &Context, _dependency: &str) -> Result<bool> {
+        // A restored database holds its own data: it no longer needs the snapshot it came
+        // from (its key is kept by the key check at teardown, R8).
+        let record: RestoreRecord = ctx.load().await?.unwrap_or_default();
+        Ok(!record.restored)
     }
 
     async fn plan_teardown(&self, ctx: &Context) -> Result<Change> {
@@ -1568,6 +1670,13 @@ impl Resource for ReencryptCopy {
             if !record.source_deleted {
                 record.deleting_source = true;
                 ctx.save(&record).await?;
+                // From here on the copy is the only one: teardown keeps it whatever the
+                // definition says later.
+                ctx.pin(&format!(
+                    "the original {} was deleted at deploy (delete_source): {} is the only copy",
+                    self.source, self.id
+                ))
+                .await?;
                 rds.delete_snapshot(self.source.kind(), self.source.id().as_str())
                     .await
                     .map_err(aws(ctx))?;
@@ -1588,6 +1697,14 @@ impl Resource for ReencryptCopy {
     }
 
     async fn teardown(&self, ctx: &Context) -> Result<Vec<String>> {
+        // A state written before pinning existed: the record alone says the original is gone.
+        let record: ReencryptRecord = ctx.load().await?.unwrap_or_default();
+        if record.deleting_source || record.source_deleted {
+            return Ok(vec![format!(
+                "re-encrypted copy {} kept: the original {} was deleted at deploy, this is the only copy",
+                self.id, self.source
+            )]);
+        }
         delete_own_copy(
             ctx,
             &self.rds(),

@@ -10,7 +10,7 @@ use crate::{
         kms::{Kms, NewKey},
         Account,
     },
-    engine::{Action, Change, Context, Resource},
+    engine::{Action, Change, Context, KeyDeletion, Resource},
     error::{Error, Result},
     ids::{AliasName, KeyArn, KeyId, Region},
     key::ShareableKey,
@@ -321,12 +321,20 @@ impl Resource for KeyResource {
                     })
                     .await
                     .map_err(Error::aws_in(ctx.name()))?;
+                // Recorded at once: without `kms:ListKeys` the token search below cannot find
+                // it, and a key the state does not know would never be scheduled for deletion.
+                record.key_id = Some(created.arn.key_id().clone());
+                ctx.save(&record).await?;
                 // CreateKey is not idempotent: an SDK retry after an attempt that took effect
                 // makes a second key. Keep one and schedule the others (all this resource's).
-                let kept = self
-                    .recover(&kms, ctx, &token)
-                    .await?
-                    .unwrap_or_else(|| created.arn.key_id().clone());
+                // Without the permission to list keys, the key AWS answered with is kept.
+                let kept = match self.recover(&kms, ctx, &token).await {
+                    Ok(found) => found.unwrap_or_else(|| created.arn.key_id().clone()),
+                    Err(e) if e.aws().is_some_and(|a| a.is_access_denied()) => {
+                        created.arn.key_id().clone()
+                    }
+                    Err(e) => return Err(e),
+                };
                 let info = kms
                     .describe_key(kept.as_str())
                     .await
@@ -513,6 +521,24 @@ impl Resource for KeyResource {
             ));
         }
         Ok(removed)
+    }
+
+    async fn key_to_delete(&self, ctx: &Context) -> Result<Option<KeyDeletion>> {
+        let record: KeyRecord = ctx.load().await?.unwrap_or_default();
+        let Some(id) = record.key_id else {
+            return Ok(None);
+        };
+        let mut regions = vec![self.region.clone()];
+        regions.extend(record.replicas.iter().cloned());
+        regions.extend(self.key.replica_regions().iter().cloned());
+        regions.sort();
+        regions.dedup();
+        Ok(Some(KeyDeletion {
+            account: self.account.id(),
+            arn: self.kms().key_arn(&id).to_string(),
+            key_id: id,
+            regions,
+        }))
     }
 
     async fn refresh(&self, ctx: &Context) -> Result<Vec<String>> {

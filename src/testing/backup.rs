@@ -1777,6 +1777,8 @@ fn start_restore(world: &mut World, caller: &Caller, params: &Params) -> Result<
         restored_from: Some(point.arn.clone()),
         manage_master_user_password: false,
         instances: Vec::new(),
+        tags: Vec::new(),
+        status: "available".into(),
     };
     let exists = world.rds.databases.contains_key(&(
         caller.account,

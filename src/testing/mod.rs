@@ -446,6 +446,8 @@ impl FakeAws {
             restored_from: None,
             manage_master_user_password: true,
             instances: Vec::new(),
+            tags: Vec::new(),
+            status: "available".into(),
         };
         let key = (db.account, db.region.clone(), db.kind, db.id.clone());
         if !world.rds.databases.contains_key(&key) {
@@ -625,6 +627,8 @@ impl FakeAws {
             restored_from: None,
             manage_master_user_password: true,
             instances: vec![format!("{id}-instance-1")],
+            tags: Vec::new(),
+            status: "available".into(),
         };
         let arn = backup::cluster_arn(&db);
         world.rds.add_database(db);

@@ -99,6 +99,28 @@ pub struct FakeDatabase {
     pub manage_master_user_password: bool,
     /// DB instances of a cluster (a restore through RDS makes what you ask for, R17).
     pub instances: Vec<String>,
+    /// Its tags (a restore through RDS sets those of its `Tags`).
+    pub tags: Vec<(String, String)>,
+    /// `available`, or a state a test puts it in (R27).
+    pub status: String,
+}
+
+impl FakeDatabase {
+    /// Its ARN: `arn:<partition>:rds:<region>:<account>:cluster:<id>` or `...:db:<id>`.
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:{}:rds:{}:{}:{}:{}",
+            self.region.partition(),
+            self.region,
+            self.account,
+            if self.kind == SnapshotKind::Cluster {
+                "cluster"
+            } else {
+                "db"
+            },
+            self.id
+        )
+    }
 }
 
 type Addr = (AccountId, Region, SnapshotKind, String);
@@ -568,17 +590,25 @@ pub(crate) fn handle(
                     format!("tag key {} uses the reserved prefix aws: (R22)", bad.0),
                 ));
             }
-            let snapshot = world
-                .rds
+            let rds = &mut world.rds;
+            let existing = match rds
                 .snapshots
                 .values_mut()
                 .find(|s| s.arn() == arn && s.account == caller.account)
-                .ok_or_else(|| {
-                    AwsFault::new("InvalidParameterValue", format!("no resource {arn}"))
-                })?;
+            {
+                Some(s) => &mut s.tags,
+                None => rds
+                    .databases
+                    .values_mut()
+                    .find(|d| d.arn() == arn && d.account == caller.account)
+                    .map(|d| &mut d.tags)
+                    .ok_or_else(|| {
+                        AwsFault::new("InvalidParameterValue", format!("no resource {arn}"))
+                    })?,
+            };
             for (k, v) in tags {
-                snapshot.tags.retain(|(existing, _)| existing != &k);
-                snapshot.tags.push((k, v));
+                existing.retain(|(e, _)| e != &k);
+                existing.push((k, v));
             }
             Ok(String::new())
         }
@@ -589,10 +619,19 @@ pub(crate) fn handle(
                 .snapshots
                 .values()
                 .find(|s| s.arn() == arn && s.account == caller.account)
-                .ok_or_else(|| {
-                    AwsFault::new("InvalidParameterValue", format!("no resource {arn}"))
-                })?;
-            Ok(tags_xml(&snapshot.tags))
+                .map(|s| &s.tags);
+            let database = || {
+                world
+                    .rds
+                    .databases
+                    .values()
+                    .find(|d| d.arn() == arn && d.account == caller.account)
+                    .map(|d| &d.tags)
+            };
+            let tags = snapshot.or_else(database).ok_or_else(|| {
+                AwsFault::new("InvalidParameterValue", format!("no resource {arn}"))
+            })?;
+            Ok(tags_xml(tags))
         }
         other => Err(unknown("rds", other)),
     }
@@ -671,25 +710,14 @@ fn database_xml(d: &FakeDatabase, member_name: &str) -> String {
     };
     x += &el("Engine", &d.engine);
     // Clusters report `Status`, instances `DBInstanceStatus`.
-    let arn = format!(
-        "arn:{}:rds:{}:{}:{}:{}",
-        d.region.partition(),
-        d.region,
-        d.account,
-        if d.kind == SnapshotKind::Cluster {
-            "cluster"
-        } else {
-            "db"
-        },
-        d.id
-    );
+    let arn = d.arn();
     match d.kind {
         SnapshotKind::Cluster => {
-            x += &el("Status", "available");
+            x += &el("Status", &d.status);
             x += &el("DBClusterArn", arn);
         }
         SnapshotKind::Db => {
-            x += &el("DBInstanceStatus", "available");
+            x += &el("DBInstanceStatus", &d.status);
             x += &el("DBInstanceArn", arn);
         }
     }
@@ -942,6 +970,8 @@ fn restore(
         restored_from: Some(snapshot.arn()),
         manage_master_user_password: false,
         instances: Vec::new(),
+        tags: form_tags(params, "Tags.Tag"),
+        status: "available".into(),
     };
     let xml = database_xml(&db, member_name);
     world.rds.databases.insert(db_addr, db);
