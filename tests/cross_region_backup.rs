@@ -368,6 +368,100 @@ async fn r8_no_key_is_scheduled_for_deletion_under_a_cluster_restored_from_backu
     );
 }
 
+// Safety review, item 7: an on-demand backup whose answer was lost is not started twice: the
+// state recorded its idempotency token before the call, and the re-run reuses it.
+#[tokio::test]
+async fn a_backup_job_whose_answer_was_lost_is_not_started_twice() {
+    let w = world("lost-job").await;
+    let (stack, handles) = w.stack(definition());
+    stack.deploy().await.unwrap();
+    w.fake.inject(
+        "StartBackupJob",
+        1,
+        Fault::ErrorAfterApply(AwsFault::new("InternalFailure", "lost answer")),
+    );
+    let cluster = "example-db".parse().unwrap();
+    stack.backup_now(&handles, &cluster).await.unwrap_err();
+    let point = stack.backup_now(&handles, &cluster).await.unwrap();
+    let points = w.fake.recovery_points(id(A), &src());
+    assert_eq!(points.len(), 1, "one job, one recovery point: {points:?}");
+    assert_eq!(points[0].arn, point.arn);
+    // Done: the next call is a new backup.
+    stack.backup_now(&handles, &cluster).await.unwrap();
+    assert_eq!(w.fake.recovery_points(id(A), &src()).len(), 2);
+}
+
+// Safety review, item 7: delete_recovery_point deletes only what this stack's jobs made, as
+// its state recorded them; a stack whose state did not make the point refuses and leaves it.
+#[tokio::test]
+async fn only_recovery_points_the_stacks_jobs_made_are_deleted() {
+    let w = world("delete-point").await;
+    let (stack, handles) = w.stack(definition());
+    stack.deploy().await.unwrap();
+    let point = stack
+        .backup_now(&handles, &"example-db".parse().unwrap())
+        .await
+        .unwrap();
+    let mut other = Stack::new("dr")
+        .unwrap()
+        .state_dir(w.dir.join("other"))
+        .wait(WaitConfig::fast());
+    let other_handles = other
+        .add_cross_region_backup("example-db-dr", &w.a, definition())
+        .unwrap();
+    let err = other
+        .delete_recovery_point(&other_handles, &point)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotOurs { .. }), "{err}");
+    assert_eq!(
+        w.fake.recovery_points(id(A), &src()).len(),
+        1,
+        "left as it is"
+    );
+    assert!(stack.delete_recovery_point(&handles, &point).await.unwrap());
+    assert!(w.fake.recovery_points(id(A), &src()).is_empty());
+}
+
+// Safety review, items 3 and 7: a restore from backup never restores over, or adopts, a
+// cluster of that name it did not make; a restore it made is found again, not repeated, and
+// teardown names it as kept.
+#[tokio::test]
+async fn a_restore_from_backup_never_adopts_a_cluster_and_is_not_repeated() {
+    let w = world("restore-adopt").await;
+    let (stack, handles) = w.stack(definition());
+    stack.deploy().await.unwrap();
+    let point = stack
+        .backup_now(&handles, &"example-db".parse().unwrap())
+        .await
+        .unwrap();
+    w.fake
+        .seed_cluster(id(A), &src(), "someone-elses", None)
+        .unwrap();
+    let err = stack
+        .restore_from_backup(
+            &handles,
+            &point,
+            &"someone-elses".parse().unwrap(),
+            "aurora-mysql",
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotOurs { .. }), "{err}");
+    assert_eq!(w.fake.count("StartRestoreJob"), 0);
+    let restored_id = "example-db-restored".parse().unwrap();
+    let first = stack
+        .restore_from_backup(&handles, &point, &restored_id, "aurora-mysql")
+        .await
+        .unwrap();
+    let again = stack
+        .restore_from_backup(&handles, &point, &restored_id, "aurora-mysql")
+        .await
+        .unwrap();
+    assert_eq!(first.arn, again.arn);
+    assert_eq!(w.fake.count("StartRestoreJob"), 1, "not repeated");
+}
+
 // R15, R17: the role's policy names both vaults (the way back needs the source vault) and the
 // keys the stack made; a role without CopyIntoBackupVault on the destination fails the copy.
 #[tokio::test]

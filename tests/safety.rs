@@ -347,3 +347,57 @@ async fn keep_target_false_with_a_restore_tears_down_and_keeps_the_database() {
         "the restored database is kept"
     );
 }
+
+// R7, R8 (safety review, item 7): a target key of the same stack, named by a string, had no
+// dependency edge. As `TargetKey::Stack` it is made first; teardown keeps the target copy and
+// must not schedule the key it is encrypted under: the engine finds the copy and refuses.
+#[tokio::test]
+async fn a_stack_key_used_as_the_target_key_is_not_scheduled_under_the_kept_copy() {
+    let w = world("target-key").await;
+    let source = w.seed(SnapshotKind::Cluster, "s1", Some("alias/aws/rds"));
+    let mut stack = w.stack("move");
+    let target_key = ShareableKey::new()
+        .alias("target-key")
+        .deletion_window_days(7)
+        .build()
+        .unwrap();
+    let target_key = stack
+        .add(
+            "target-key",
+            KeyResource::new(&w.b, region(), target_key).unwrap(),
+        )
+        .unwrap();
+    let key = w.key(&mut stack, true, false);
+    stack
+        .add_migration(
+            "orders",
+            SnapshotMigration::new(&w.a, source)
+                .via(&key)
+                .to(&w.b)
+                .target_key(snapshift::migration::TargetKey::Stack(target_key)),
+        )
+        .unwrap();
+    stack.deploy().await.unwrap();
+    let err = stack.teardown().await.unwrap_err();
+    let Error::KeyInUse {
+        resource, users, ..
+    } = &err
+    else {
+        panic!("expected KeyInUse, got {err}");
+    };
+    assert_eq!(resource, "target-key");
+    assert!(
+        users.iter().any(|u| u.contains("cluster-snapshot:s1")),
+        "{err}"
+    );
+    assert_eq!(
+        w.fake
+            .keys(id(B), &region())
+            .iter()
+            .filter(|k| k.state == "PendingDeletion")
+            .count(),
+        0,
+        "{err}"
+    );
+    assert_eq!(w.snapshots(B).len(), 1, "the target copy is kept");
+}

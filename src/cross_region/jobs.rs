@@ -5,10 +5,17 @@
 
 use super::BackupHandles;
 use crate::{
-    aws::backup::{Backup, CopyJobRequest, JobState},
-    engine::{ProgressEvent, Stack},
+    aws::{
+        backup::{Backup, CopyJobRequest, JobState},
+        rds::Rds,
+        AwsError,
+    },
+    engine::{
+        state::{ActionRecord, ActionStatus, StackLock, StackState},
+        ProgressEvent, Stack,
+    },
     error::{Error, Result},
-    ids::{ClusterId, Region},
+    ids::{ClusterId, Region, SnapshotKind},
     resources::{request_token, BackupRoleOutputs, VaultOutputs},
 };
 
@@ -53,7 +60,113 @@ enum JobKind {
     Restore,
 }
 
+/// What a recorded action is: its kind, what it acts on, and where it runs.
+struct Action<'a> {
+    kind: &'static str,
+    input: String,
+    account: crate::ids::AccountId,
+    region: &'a Region,
+}
+
+/// The recorded actions of kinds that make recovery points.
+const MAKES_POINTS: [&str; 3] = ["backup", "copy", "copy-back"];
+
 impl Stack {
+    /// Changes the recorded actions under the stack's lock (held by the caller).
+    fn update_actions(
+        &self,
+        _lock: &StackLock,
+        change: impl FnOnce(&mut StackState),
+    ) -> Result<()> {
+        let store = self.store();
+        let mut state = store.load(self.name())?;
+        change(&mut state);
+        store.save(&state)?;
+        Ok(())
+    }
+
+    /// The token of `action` if an earlier call of it did not end (its answer was lost, or
+    /// the wait stopped): the same job, found again by AWS through its idempotency token.
+    /// Otherwise a new token, recorded before the call. With the job's id, when AWS gave one.
+    fn begin_action(
+        &self,
+        lock: &StackLock,
+        action: &Action<'_>,
+    ) -> Result<(String, Option<String>)> {
+        let state = self.store().load(self.name())?;
+        if let Some((token, record)) = state.actions.iter().find(|(_, r)| {
+            r.kind == action.kind && r.input == action.input && r.status == ActionStatus::Started
+        }) {
+            return Ok((token.clone(), record.job.clone()));
+        }
+        let token = request_token();
+        self.update_actions(lock, |s| {
+            s.actions.insert(
+                token.clone(),
+                ActionRecord {
+                    kind: action.kind.to_owned(),
+                    input: action.input.clone(),
+                    account: action.account,
+                    region: action.region.clone(),
+                    job: None,
+                    result: None,
+                    vault: None,
+                    status: ActionStatus::Started,
+                },
+            );
+        })?;
+        Ok((token, None))
+    }
+
+    /// Runs a recorded job once: the call with the action's token (skipped when the job's id
+    /// is recorded), the id recorded, the wait, and the outcome recorded. A job AWS says
+    /// failed is recorded as failed; a wait that stops early leaves the action started, and
+    /// the next call of the same action waits for the same job.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_recorded<F, Fut>(
+        &self,
+        lock: &StackLock,
+        action: &Action<'_>,
+        backup: &Backup,
+        label: &str,
+        kind: JobKind,
+        vault: Option<&str>,
+        start: F,
+    ) -> Result<String>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<String, AwsError>>,
+    {
+        let (token, job) = self.begin_action(lock, action)?;
+        let id = match job {
+            Some(id) => id,
+            None => {
+                let id = start(token.clone()).await.map_err(Error::aws_in(label))?;
+                self.update_actions(lock, |s| {
+                    if let Some(r) = s.actions.get_mut(&token) {
+                        r.job = Some(id.clone());
+                    }
+                })?;
+                id
+            }
+        };
+        // A wait that stops early leaves the action started (the `?`).
+        let outcome = self.wait_job(backup, label, kind, &id).await?;
+        self.update_actions(lock, |s| {
+            if let Some(r) = s.actions.get_mut(&token) {
+                match &outcome {
+                    Ok(arn) => {
+                        r.result = Some(arn.clone());
+                        r.vault = vault.map(str::to_owned);
+                        r.status = ActionStatus::Done;
+                    }
+                    Err(_) => r.status = ActionStatus::Failed,
+                }
+            }
+        })?;
+        outcome
+    }
+
     async fn deployed<R: crate::engine::Resource>(
         &self,
         handle: &crate::engine::Handle<R>,
@@ -64,13 +177,15 @@ impl Stack {
         })
     }
 
+    /// Waits for a job: what it made when it completed, or the error of a job AWS says
+    /// failed; an `Err` when the wait itself stopped (the job may still run in AWS).
     async fn wait_job(
         &self,
         backup: &Backup,
         label: &str,
         kind: JobKind,
         id: &str,
-    ) -> Result<String> {
+    ) -> Result<std::result::Result<String, Error>> {
         let runtime = self.runtime();
         let mut backoff = crate::engine::wait::Backoff::new(runtime.config());
         runtime.emit(ProgressEvent::Started {
@@ -91,13 +206,13 @@ impl Stack {
                         resource: label.to_owned(),
                         elapsed: backoff.elapsed(),
                     });
-                    return Ok(arn);
+                    return Ok(Ok(arn));
                 }
                 JobState::Failed { state, message } => {
-                    return Err(job_error(
+                    return Ok(Err(job_error(
                         label,
                         format!("AWS Backup job {id} is {state}: {message}"),
-                    ))
+                    )))
                 }
                 JobState::Running { state, percent } => {
                     if let Some(p) = percent.filter(|p| Some(*p) != last_percent) {
@@ -179,18 +294,32 @@ impl Stack {
             region.partition(),
             handles.account.id()
         );
-        let job = backup
-            .start_backup_job(
-                &vault.name,
-                &resource,
-                &role.arn,
-                &handles.lifecycle,
-                &request_token(),
-            )
-            .await
-            .map_err(Error::aws_in(&label))?;
+        let lock = self.store().lock(self.name())?;
+        let action = Action {
+            kind: "backup",
+            input: resource.clone(),
+            account: handles.account.id(),
+            region,
+        };
         let arn = self
-            .wait_job(&backup, &label, JobKind::Backup, &job.id)
+            .run_recorded(
+                &lock,
+                &action,
+                &backup,
+                &label,
+                JobKind::Backup,
+                Some(&vault.name),
+                {
+                    let (backup, vault, resource, role) =
+                        (&backup, &vault.name, &resource, &role.arn);
+                    move |token| async move {
+                        backup
+                            .start_backup_job(vault, resource, role, &handles.lifecycle, &token)
+                            .await
+                            .map(|job| job.id)
+                    }
+                },
+            )
             .await?;
         self.point(&backup, &label, &vault.name, &arn).await
     }
@@ -259,18 +388,42 @@ impl Stack {
         }
         let role: BackupRoleOutputs = self.deployed(&handles.role).await?;
         let backup = Backup::new(&handles.account, from_region);
-        let id = backup
-            .start_copy_job(&CopyJobRequest {
-                recovery_point: &point.arn,
-                source_vault: &from.name,
-                destination_vault_arn: &to.arn,
-                role_arn: &role.arn,
-                lifecycle,
-                idempotency_token: &request_token(),
-            })
-            .await
-            .map_err(Error::aws_in(label))?;
-        let arn = self.wait_job(&backup, label, JobKind::Copy, &id).await?;
+        let lock = self.store().lock(self.name())?;
+        let action = Action {
+            kind: if to_region == &handles.source_region {
+                "copy-back"
+            } else {
+                "copy"
+            },
+            input: point.arn.clone(),
+            account: handles.account.id(),
+            region: from_region,
+        };
+        let arn = self
+            .run_recorded(
+                &lock,
+                &action,
+                &backup,
+                label,
+                JobKind::Copy,
+                Some(&to.name),
+                {
+                    let (backup, role) = (&backup, &role.arn);
+                    move |token| async move {
+                        backup
+                            .start_copy_job(&CopyJobRequest {
+                                recovery_point: &point.arn,
+                                source_vault: &from.name,
+                                destination_vault_arn: &to.arn,
+                                role_arn: role,
+                                lifecycle,
+                                idempotency_token: &token,
+                            })
+                            .await
+                    }
+                },
+            )
+            .await?;
         let there = Backup::new(&handles.account, to_region);
         self.point(&there, label, &to.name, &arn).await
     }
@@ -289,23 +442,62 @@ impl Stack {
     ) -> Result<RestoredCluster> {
         let label = format!("{}-restore-job", handles.name);
         let role: BackupRoleOutputs = self.deployed(&handles.role).await?;
-        let mut metadata = vec![
-            ("DBClusterIdentifier".to_owned(), cluster_id.to_string()),
-            ("Engine".to_owned(), engine.to_owned()),
-        ];
-        if point.region == handles.source_region {
-            if let Some(c) = handles.clusters.first() {
-                metadata.push(("DBSubnetGroupName".to_owned(), c.subnet_group.to_string()));
-            }
-        }
-        let backup = Backup::new(&handles.account, &point.region);
-        let id = backup
-            .start_restore_job(&point.arn, &role.arn, &metadata, &request_token())
+        let lock = self.store().lock(self.name())?;
+        let action = Action {
+            kind: "restore",
+            input: format!("{} as {cluster_id}", point.arn),
+            account: handles.account.id(),
+            region: &point.region,
+        };
+        // A cluster of that name is never restored over or adopted: it must be the one an
+        // earlier call of this same restore made.
+        let recorded = self
+            .store()
+            .load(self.name())?
+            .actions
+            .values()
+            .find(|r| {
+                r.kind == action.kind && r.input == action.input && r.status != ActionStatus::Failed
+            })
+            .cloned();
+        let existing = Rds::new(&handles.account, &point.region)
+            .database(SnapshotKind::Cluster, cluster_id.as_str())
             .await
             .map_err(Error::aws_in(&label))?;
-        let arn = self
-            .wait_job(&backup, &label, JobKind::Restore, &id)
-            .await?;
+        let arn = match (existing, recorded) {
+            (Some(db), Some(r)) if r.status == ActionStatus::Done => r.result.unwrap_or(db.arn),
+            (Some(_), None) => {
+                return Err(Error::NotOurs {
+                    resource: label,
+                    what: format!(
+                        "cluster {cluster_id} in {} {}",
+                        handles.account.id(),
+                        point.region
+                    ),
+                })
+            }
+            _ => {
+                let mut metadata = vec![
+                    ("DBClusterIdentifier".to_owned(), cluster_id.to_string()),
+                    ("Engine".to_owned(), engine.to_owned()),
+                ];
+                if point.region == handles.source_region {
+                    if let Some(c) = handles.clusters.first() {
+                        metadata.push(("DBSubnetGroupName".to_owned(), c.subnet_group.to_string()));
+                    }
+                }
+                let backup = Backup::new(&handles.account, &point.region);
+                self.run_recorded(&lock, &action, &backup, &label, JobKind::Restore, None, {
+                    let (backup, role, metadata) = (&backup, &role.arn, &metadata);
+                    move |token| async move {
+                        backup
+                            .start_restore_job(&point.arn, role, metadata, &token)
+                            .await
+                    }
+                })
+                .await?
+            }
+        };
         Ok(RestoredCluster {
             note: format!(
                 "AWS Backup restored the cluster {cluster_id} only: it has no DB instances (R17). Add one (CreateDBInstance with --db-cluster-identifier {cluster_id}) before connecting; a restore through RDS would create the instances you ask for"
@@ -344,18 +536,51 @@ impl Stack {
             .collect())
     }
 
-    /// Deletes a recovery point this stack's jobs made (`DeleteRecoveryPoint`), so that its
-    /// vault can be torn down. Points the backup plan made on its schedule are yours to keep
-    /// or delete; this deletes only the one named.
+    /// Deletes a recovery point this stack's own jobs made (`backup_now`, `copy_to_destination`,
+    /// `copy_back`, as the state recorded them), so that its vault can be torn down. Any other
+    /// point, the ones the backup plan made on its schedule among them, is refused
+    /// ([`Error::NotOurs`]) and left as it is: those are yours to keep or delete. `false` when
+    /// it was already gone.
     pub async fn delete_recovery_point(
         &self,
         handles: &BackupHandles,
         point: &RecoveryPointRef,
     ) -> Result<bool> {
+        let label = format!("{}-delete-recovery-point", handles.name);
+        let lock = self.store().lock(self.name())?;
+        let state = self.store().load(self.name())?;
+        let made = state.actions.values().any(|r| {
+            MAKES_POINTS.contains(&r.kind.as_str())
+                && r.status == ActionStatus::Done
+                && r.result.as_deref() == Some(point.arn.as_str())
+                && r.vault.as_deref() == Some(point.vault.as_str())
+        });
+        if !made {
+            return Err(Error::NotOurs {
+                resource: label,
+                what: format!(
+                    "recovery point {} in vault {} ({})",
+                    point.arn, point.vault, point.region
+                ),
+            });
+        }
+        let action = Action {
+            kind: "delete-recovery-point",
+            input: point.arn.clone(),
+            account: handles.account.id(),
+            region: &point.region,
+        };
+        let (token, _) = self.begin_action(&lock, &action)?;
         let backup = Backup::new(&handles.account, &point.region);
-        backup
+        let deleted = backup
             .delete_recovery_point(&point.vault, &point.arn)
             .await
-            .map_err(Error::aws_in(&point.vault))
+            .map_err(Error::aws_in(&label))?;
+        self.update_actions(&lock, |s| {
+            if let Some(r) = s.actions.get_mut(&token) {
+                r.status = ActionStatus::Done;
+            }
+        })?;
+        Ok(deleted)
     }
 }

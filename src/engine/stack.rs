@@ -47,6 +47,14 @@ impl<R> Clone for Handle<R> {
     }
 }
 
+impl<R> PartialEq for Handle<R> {
+    fn eq(&self, other: &Handle<R>) -> bool {
+        self.name == other.name
+    }
+}
+
+impl<R> Eq for Handle<R> {}
+
 impl<R> std::fmt::Debug for Handle<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Handle({})", self.name)
@@ -471,6 +479,11 @@ impl Stack {
     /// resources such as backup jobs.
     pub(crate) fn runtime(&self) -> &super::wait::Runtime {
         &self.runtime
+    }
+
+    /// The stack's state files, for work outside resources that records what it did.
+    pub(crate) fn store(&self) -> &StateStore {
+        &self.store
     }
 
     /// The path of the state file.
@@ -973,6 +986,14 @@ impl Stack {
             for entry in &kept {
                 s.resources.remove(&*entry.name);
             }
+            // What the stack's jobs restored is the user's: never deleted, and said so.
+            report.kept.extend(
+                s.actions
+                    .values()
+                    .filter(|a| a.kind == "restore" && a.status == super::state::ActionStatus::Done)
+                    .filter_map(|a| a.result.as_ref())
+                    .map(|arn| format!("{arn} (restored from backup; never deleted)")),
+            );
         }
         state.commit(kept.iter().map(|e| &*e.name)).await?;
         Ok(report)

@@ -208,6 +208,50 @@ pub struct StackState {
     /// The last journal entry this file holds (entries up to it are already applied).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub journal: u64,
+    /// What the stack did to AWS outside its resources (an on-demand backup, a copy, a
+    /// restore from backup, a deleted recovery point), by idempotency token: a run again
+    /// after a lost answer reuses the token instead of starting a second job, only what these
+    /// made may be deleted through the stack, and teardown knows of it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub actions: BTreeMap<String, ActionRecord>,
+}
+
+/// One action of a stack outside its resources: a job of AWS Backup or a deletion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    /// `backup`, `copy`, `copy-back`, `restore` or `delete-recovery-point`.
+    pub kind: String,
+    /// What it acted on: the cluster's ARN (a backup), the recovery point's ARN (a copy, a
+    /// deletion), or the recovery point's ARN and the new cluster's id (a restore).
+    pub input: String,
+    /// The account.
+    pub account: AccountId,
+    /// The region the call was made in.
+    pub region: Region,
+    /// The job's id, once AWS answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// What it made, once done: a recovery point's ARN (backup, copies) or a cluster's ARN
+    /// (restore).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// The vault that holds the result (backup, copies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault: Option<String>,
+    /// Where it stands.
+    pub status: ActionStatus,
+}
+
+/// Where an action stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionStatus {
+    /// Recorded before the call: AWS may or may not have started it.
+    Started,
+    /// Done: `result` holds what it made.
+    Done,
+    /// AWS said it failed; a new call starts a new job.
+    Failed,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -231,6 +275,7 @@ impl StackState {
             stack: stack.to_owned(),
             resources: BTreeMap::new(),
             journal: 0,
+            actions: BTreeMap::new(),
         }
     }
 }

@@ -457,6 +457,15 @@ impl Stack {
     /// quota and the rate limiter, not the stack, bound the work in AWS.
     pub fn add_fleet(&mut self, name: &str, fleet: ResolvedFleet) -> Result<FleetHandles> {
         self.check_group_name("fleet", name, 12)?;
+        if let Some(key) = fleet.target_key.stack_key() {
+            return Err(Error::Definition {
+                stack: self.name().to_owned(),
+                problem: format!(
+                    "fleet `{name}`: a fleet's target key is named by alias or ARN in each target account, not by a key resource (`{}`) of one account",
+                    key.name()
+                ),
+            });
+        }
         self.set_batch_mode();
         let mut keys: BTreeMap<Region, Handle<KeyResource>> = BTreeMap::new();
         for region in fleet

@@ -53,13 +53,26 @@ pub enum TargetKey {
     AwsManaged,
     /// A customer managed key of the target account.
     Key(KeyRef),
+    /// A key of the same stack, in the target account and region: the target copy is made
+    /// after it, and teardown knows the copy is encrypted under it (R8).
+    Stack(Handle<KeyResource>),
 }
 
 impl TargetKey {
+    /// The key as plans name it, and as AWS takes it when it is not a key of the stack.
     pub(crate) fn reference(&self) -> String {
         match self {
             TargetKey::AwsManaged => "alias/aws/rds".into(),
             TargetKey::Key(k) => k.to_string(),
+            TargetKey::Stack(h) => format!("the key of `{}`", h.name()),
+        }
+    }
+
+    /// The key resource of the stack, when the key is one.
+    pub(crate) fn stack_key(&self) -> Option<&Handle<KeyResource>> {
+        match self {
+            TargetKey::Stack(h) => Some(h),
+            _ => None,
         }
     }
 }
@@ -382,6 +395,29 @@ impl Stack {
             Options::new().depends_on(&source_copy),
         )?;
         let mut options = Options::new().depends_on(&share);
+        if let Some(target_key) = m.target_key.stack_key() {
+            let resource = self.resource(target_key).ok_or_else(|| {
+                invalid(
+                    self.name(),
+                    format!("migration `{name}`: the target key is not in this stack"),
+                )
+            })?;
+            let (account, home) = (
+                crate::engine::Resource::account(resource).id(),
+                crate::engine::Resource::region(resource),
+            );
+            if account != target.id() || home != &region {
+                return Err(invalid(
+                    self.name(),
+                    format!(
+                        "migration `{name}`: the target key `{}` lives in {account} {home}; the target copy is made in {} {region} and is encrypted under a key of its own account and region (R7)",
+                        target_key.name(),
+                        target.id()
+                    ),
+                ));
+            }
+            options = options.depends_on(target_key);
+        }
         if m.keep_target {
             options = options.retain();
         }
@@ -396,7 +432,8 @@ impl Stack {
                 m.target_key.reference(),
                 m.copy_tags,
                 m.option_group.clone(),
-            ),
+            )
+            .key_of_stack(m.target_key.stack_key().cloned()),
             options,
         )?;
         let restore = match m.restore {

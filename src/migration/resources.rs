@@ -1012,8 +1012,11 @@ pub struct TargetCopy {
     kind: SnapshotKind,
     shared: Handle<Share>,
     id: SnapshotId,
-    /// The target key's ARN or alias, shared by a batch's copies into one account.
+    /// The target key's ARN or alias, shared by a batch's copies into one account (for a
+    /// key of the stack, how plans name it).
     key: Arc<str>,
+    /// The key, when it is a key resource of the same stack: its ARN is read at deploy.
+    key_of_stack: Option<Handle<KeyResource>>,
     copy_tags: bool,
     option_group: Option<crate::ids::OptionGroupName>,
     /// Set by preflight when the copy's identifier was free: deploy then copies without
@@ -1040,10 +1043,18 @@ impl TargetCopy {
             shared,
             id,
             key: key.into(),
+            key_of_stack: None,
             copy_tags,
             option_group,
             free_at_preflight: Arc::default(),
         }
+    }
+
+    /// The target key is this key resource of the stack (made by the same deploy, before
+    /// the copy).
+    pub(crate) fn key_of_stack(mut self, key: Option<Handle<KeyResource>>) -> TargetCopy {
+        self.key_of_stack = key;
+        self
     }
 
     fn rds(&self) -> Rds {
@@ -1086,8 +1097,9 @@ impl Resource for TargetCopy {
             }
             None => self.free_at_preflight.store(true, Ordering::SeqCst),
         }
-        // The target key must exist and be usable by the target account.
-        if &*self.key != "alias/aws/rds" {
+        // The target key must exist and be usable by the target account (a key of the stack
+        // is made by this deploy, before the copy).
+        if &*self.key != "alias/aws/rds" && self.key_of_stack.is_none() {
             let key = Kms::new(&self.account, &self.region)
                 .describe_key(&self.key)
                 .await
@@ -1121,6 +1133,10 @@ impl Resource for TargetCopy {
 
     async fn deploy(&self, ctx: &Context) -> Result<SnapshotOutputs> {
         let shared = ctx.outputs(&self.shared).await?;
+        let key: Arc<str> = match &self.key_of_stack {
+            Some(handle) => ctx.outputs(handle).await?.key_arn.to_string().into(),
+            None => Arc::clone(&self.key),
+        };
         let info = ensure_copy(
             ctx,
             &self.rds(),
@@ -1129,7 +1145,7 @@ impl Resource for TargetCopy {
             CopyRequest {
                 source: &shared.arn,
                 target: self.id.as_str(),
-                kms_key: shared.kms_key.as_ref().map(|_| &*self.key),
+                kms_key: shared.kms_key.as_ref().map(|_| &*key),
                 copy_tags: self.copy_tags,
                 tags: &[],
                 option_group: self.option_group.as_ref().map(|g| g.as_str()),

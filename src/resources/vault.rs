@@ -157,12 +157,10 @@ impl VaultResource {
         }
     }
 
-    /// Whether the live vault is this resource's: its record says it created it, or it
-    /// carries this stack's tags.
-    async fn is_ours(&self, ctx: &Context, arn: &str, record: &VaultRecord) -> Result<bool> {
-        if record.created {
-            return Ok(true);
-        }
+    /// Whether the live vault is this resource's: it carries this stack's tags, which it was
+    /// created with. A record alone does not make it so: a vault deleted outside snapshift
+    /// and made again by someone else under the same name is theirs.
+    async fn is_ours(&self, ctx: &Context, arn: &str, _record: &VaultRecord) -> Result<bool> {
         let tags = self
             .backup()
             .tags(arn)
