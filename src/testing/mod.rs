@@ -357,6 +357,11 @@ impl FakeAws {
         });
     }
 
+    /// Drops every injected fault that has not fired yet.
+    pub fn clear_faults(&self) {
+        self.world().faults.clear();
+    }
+
     /// Answers a share `ratio` (0 to 1) of the calls to KMS, RDS, IAM and AWS Backup with a
     /// throttling error (`ThrottlingException`, or `Throttling` for the query protocols), as
     /// AWS does when an account's API rate is exceeded (R20). Which calls are throttled is
