@@ -93,7 +93,11 @@ async fn deploy_writes_state_and_a_second_deploy_changes_nothing() {
     );
     // The key carries the R2 policy snapshift wrote.
     let live: PolicyDocument = PolicyDocument::from_json(&s.keys("us-east-1")[0].policy).unwrap();
-    assert!(ShareableKey::policy_grants(&live, id(TARGET)));
+    assert!(ShareableKey::policy_grants(
+        &live,
+        id(TARGET),
+        &region("us-east-1")
+    ));
 
     s.fake.clear_log();
     stack.deploy().await.unwrap();

@@ -316,8 +316,10 @@ impl Stack {
         // The keys: made by the stack, or named.
         let (key_handle, source_key, destination_key) = match &backup.keys {
             KeyStrategy::NewMultiRegion(key) => {
+                // The key of the vaults: an account it grants may use it through AWS Backup
+                // as well as RDS (R11).
                 let key = match key {
-                    Some(k) => k.clone(),
+                    Some(k) => k.clone().for_backup_vaults(),
                     None => ShareableKey::new()
                         .alias(format!("{name}-backup"))
                         .description(format!(
@@ -325,6 +327,7 @@ impl Stack {
                         ))
                         .multi_region(true)
                         .replica_region(dst.clone())
+                        .backup_vaults(true)
                         .build()
                         .map_err(|e| Error::key(name, e))?,
                 };

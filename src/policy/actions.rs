@@ -22,14 +22,16 @@ pub const KEY_ADMIN: &[&str] = &[
     "kms:CancelKeyDeletion",
 ];
 
-/// What an account that uses the key for snapshots may do with it (R2).
+/// What an account that uses the key for snapshots may do with it, through RDS (R2).
 pub const KEY_USE: &[&str] = &[
     "kms:Encrypt",
     "kms:Decrypt",
     "kms:ReEncrypt*",
     "kms:GenerateDataKey*",
-    "kms:DescribeKey",
 ];
+
+/// The key's metadata, which an account that uses the key may read directly (R2, R31).
+pub const KEY_DESCRIBE: &[&str] = &["kms:DescribeKey"];
 
 /// Grants, allowed only for AWS resources such as RDS (R2).
 pub const KEY_GRANTS: &[&str] = &["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"];

@@ -101,7 +101,8 @@ fn r1_managed_key_policy_is_narrowed_and_not_ours_to_change() {
     );
     assert!(!crate::key::ShareableKey::policy_grants(
         &managed,
-        "999999999999".parse().unwrap()
+        "999999999999".parse().unwrap(),
+        &"ap-northeast-1".parse().unwrap()
     ));
 }
 

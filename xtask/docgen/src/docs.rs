@@ -81,6 +81,7 @@ struct KeySpec {
     alias: &'static str,
     grant: Option<&'static str>,
     replica_region: Option<&'static str>,
+    backup_vaults: bool,
 }
 
 impl KeySpec {
@@ -92,7 +93,9 @@ impl KeySpec {
         if let Some(region) = self.replica_region {
             key = key.multi_region(true).replica_region(parse(region)?);
         }
-        key.build().map_err(|e| e.to_string())
+        key.backup_vaults(self.backup_vaults)
+            .build()
+            .map_err(|e| e.to_string())
     }
 
     fn snippet(&self) -> String {
@@ -109,11 +112,15 @@ impl KeySpec {
                 "        .multi_region(true)\n        .replica_region(\"{region}\".parse()?)"
             );
         }
+        if self.backup_vaults {
+            calls.push_str("        .backup_vaults(true)\n");
+        }
         format!(
             "use snapshift::key::ShareableKey;\n\n\
              fn main() -> Result<(), Box<dyn std::error::Error>> {{\n    \
              let key = ShareableKey::new()\n{calls}        .build()?;\n    \
-             let policy = key.key_policy(\"{OWNER}\".parse()?)?;\n    \
+             // The home region: granted accounts use the key through RDS there (and in replica regions).\n    \
+             let policy = key.key_policy_in_region(&\"{SOURCE_REGION}\".parse()?, \"{OWNER}\".parse()?)?;\n    \
              println!(\"{{}}\", policy.to_json_pretty());\n    \
              Ok(())\n}}"
         )
@@ -123,7 +130,10 @@ impl KeySpec {
 fn key_policy_pages() -> Result<Vec<KeyPolicyPage>, String> {
     let owner = parse(OWNER)?;
     let page = |slug, title, when, spec: KeySpec, notes| -> Result<KeyPolicyPage, String> {
-        let policy = spec.build()?.key_policy(owner).map_err(|e| e.to_string())?;
+        let policy = spec
+            .build()?
+            .key_policy_in_region(&parse(SOURCE_REGION)?, owner)
+            .map_err(|e| e.to_string())?;
         Ok(KeyPolicyPage {
             slug,
             title,
@@ -144,6 +154,7 @@ fn key_policy_pages() -> Result<Vec<KeyPolicyPage>, String> {
                 alias: "snapshot-reencrypt",
                 grant: None,
                 replica_region: None,
+                backup_vaults: false,
             },
             "",
         )?,
@@ -159,10 +170,16 @@ fn key_policy_pages() -> Result<Vec<KeyPolicyPage>, String> {
                 alias: "snapshot-share",
                 grant: Some(TARGET),
                 replica_region: None,
+                backup_vaults: false,
             },
             "The same JSON comes from the example binary:\n\n\
              ```sh\ncargo run -q --example key_policy -- --owner 111111111111 \\\n    \
-             --grant 999999999999 --admin arn:aws:iam::111111111111:role/KeyAdmin\n```\n\n\
+             --grant 999999999999 --admin arn:aws:iam::111111111111:role/KeyAdmin \\\n    \
+             --region ap-northeast-1\n```\n\n\
+             Without `--region` (or with `key_policy` instead of `key_policy_in_region`) the \
+             home region is not known, and the conditions allow RDS of any region \
+             (`StringLike` `rds.*.amazonaws.com`); `KeyResource` always knows its region and \
+             writes the policy above.\n\n\
              Once the target account's copy is available the key is no longer needed: the \
              share is removed, the intermediate copy deleted, then the key is scheduled for \
              deletion with a waiting period of 7 to 30 days (R8, R23). Before that copy, \
@@ -180,6 +197,7 @@ fn key_policy_pages() -> Result<Vec<KeyPolicyPage>, String> {
                 alias: "backup-copies",
                 grant: None,
                 replica_region: Some(DESTINATION_REGION),
+                backup_vaults: true,
             },
             "- The replica is made with `ReplicateKey` in the destination region and carries \
              its own key policy; snapshift gives it this same policy (R12). A replica always \
@@ -189,6 +207,10 @@ fn key_policy_pages() -> Result<Vec<KeyPolicyPage>, String> {
              `alias/aws/rds` of that region, whatever keys exist (R11).\n\
              - The backup role uses the key through its IAM policy, which the root statement \
              enables; see [the backup role](../iam/backup-role.md) (R15).\n\
+             - `backup_vaults(true)` marks the key of AWS Backup vaults (a cross-region backup \
+             marks its key so): an account it grants may then use it through AWS Backup \
+             (`backup.<region>.amazonaws.com`) as well as RDS, in the home and replica regions. \
+             This key grants no other account, so the policy is the same either way.\n\
              - At teardown the replica is scheduled for deletion before the primary: a \
              multi-region primary's waiting period starts only after its last replica is \
              deleted (R23).\n",
@@ -218,17 +240,33 @@ fn explain_key_statement(sid: &str) -> Option<&'static str> {
              key's own account."
         }
         key::sid::USE => {
-            "The granted account may use the key to decrypt and re-encrypt. RDS in that account \
-             needs this to copy the shared snapshot under its own key (R7), or to restore from \
-             it directly (R9: restoring needs the key, taking a snapshot does not). Naming the \
-             account's root delegates to that account's IAM policies: who there may copy or \
-             restore is decided there."
+            "The granted account may use the key to decrypt and re-encrypt, through RDS only. \
+             RDS in that account needs this to copy the shared snapshot under its own key (R7), \
+             or to restore from it directly (R9: restoring needs the key, taking a snapshot \
+             does not). Two conditions keep it to that: `kms:ViaService` names RDS \
+             (`rds.<region>.amazonaws.com`) in each region the key lives in, its home region \
+             and its replica regions (and AWS Backup, `backup.<region>.amazonaws.com`, for the \
+             key of backup vaults), so a principal of that account cannot call `kms:Decrypt` \
+             on the key directly; `kms:CallerAccount` names the granted accounts, so the use is \
+             on their behalf. A shared snapshot is copied within its region (Aurora copies \
+             across accounts only within one region), so RDS of the key's own regions is \
+             enough. Naming the account's root delegates to that account's IAM policies: who \
+             there may copy or restore is decided there, and those policies must allow the \
+             same actions on this key (R2)."
         }
         key::sid::GRANTS => {
             "RDS uses the key through KMS grants made on the account's behalf. The granted \
              account may create, list and revoke grants only when the grant is for an AWS \
              resource (`kms:GrantIsForAWSResource`), so it cannot pass the key on to an \
-             arbitrary principal (R2)."
+             arbitrary principal, and, as above, only through RDS in the key's regions, for \
+             the granted accounts (`kms:ViaService`, `kms:CallerAccount`, R2)."
+        }
+        key::sid::DESCRIBE => {
+            "The granted account may read the key's metadata (`kms:DescribeKey`: its ARN, \
+             state, whether it is multi-region) directly, not only through RDS. Metadata \
+             decrypts nothing, and reading it with the target account's credentials is how a \
+             check before a long copy finds out whether that account can reach the key at all \
+             (R2). `kms:CallerAccount` keeps it to the granted accounts."
         }
         _ => return None,
     })
@@ -453,9 +491,12 @@ fn cross_region_markdown() -> Result<String, String> {
         .alias(format!("{DR_NAME}-backup"))
         .multi_region(true)
         .replica_region(parse(DESTINATION_REGION)?)
+        .backup_vaults(true)
         .build()
         .map_err(|e| e.to_string())?;
-    let key_policy = key.key_policy(parse(OWNER)?).map_err(|e| e.to_string())?;
+    let key_policy = key
+        .key_policy_in_region(&parse(SOURCE_REGION)?, parse(OWNER)?)
+        .map_err(|e| e.to_string())?;
     let destination_arn =
         format!("arn:aws:backup:{DESTINATION_REGION}:{OWNER}:backup-vault:{destination_vault}");
     let lifecycle = Lifecycle::delete_after(35).map_err(|e| e.to_string())?;
