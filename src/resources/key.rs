@@ -70,7 +70,9 @@ impl KeyResource {
     }
 
     /// The same with a key policy of your own, which must pass
-    /// [`PolicyDocument::validate_key_policy`] (R4).
+    /// [`PolicyDocument::validate_key_policy`]: it must keep the account able to change it
+    /// (R4), and may not give `kms:*` or key administration to a principal outside the
+    /// account (another account, `"*"`): the error names the statement (R2).
     pub fn with_policy(
         account: &Account,
         region: Region,

@@ -237,7 +237,12 @@ fn explain_key_statement(sid: &str) -> Option<&'static str> {
              duties, not a wall: whoever may change the policy (`kms:PutKeyPolicy`) or create \
              grants (`kms:CreateGrant`, within `kms:Create*`) can give themselves more, so \
              choose administrators as carefully as users. Administrators must belong to the \
-             key's own account."
+             key's own account, and so must anyone a key policy gives administration: a policy \
+             of your own (`KeyResource::with_policy`) that gives another account, or `\"*\"` \
+             not kept to this account by a condition, `kms:*` or any administrative action \
+             (changing or reading the policy, disabling, deleting, aliases, tags, rotation, \
+             replication, key material) is refused before any call, with an error that names \
+             the statement, the action and the principal (R2)."
         }
         key::sid::USE => {
             "The granted account may use the key to decrypt and re-encrypt, through RDS only. \
