@@ -68,7 +68,7 @@ async fn r14_r15_role_deploys_idempotently_and_tears_down_policy_first() {
     let roles = fake.roles(id(A));
     assert_eq!(roles.len(), 1);
     let trust = PolicyDocument::from_json(&roles[0].trust_policy).unwrap();
-    assert_eq!(trust, BackupRole::trust_policy());
+    assert_eq!(trust, role().trust_policy().unwrap());
     let inline = PolicyDocument::from_json(&roles[0].policies[INLINE_POLICY]).unwrap();
     assert_eq!(inline, role().policy().unwrap());
 
@@ -123,7 +123,7 @@ async fn a_role_that_is_not_ours_is_refused() {
     let iam = snapshift::aws::iam::Iam::new(&fake.account(id(A)).await);
     iam.create_role(
         "source-backup-role",
-        &BackupRole::trust_policy().to_json(),
+        &role().trust_policy().unwrap().to_json(),
         &[],
     )
     .await

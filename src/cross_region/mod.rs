@@ -133,8 +133,10 @@ impl CrossRegionBackup {
         }
     }
 
-    /// Protects a cluster. The role may act on it and on restores named after it, its subnet
-    /// group and its parameter group (R15); the selection names it by ARN (R14).
+    /// Protects a cluster. The role may act on it, named exactly, on the clusters a restore of
+    /// it may create (its restore names: `<cluster>-restored` unless
+    /// [`ProtectedCluster::restore_as`] names others), its subnet group and its parameter
+    /// group (R15); the selection names it by ARN (R14).
     pub fn cluster(mut self, cluster: ProtectedCluster) -> CrossRegionBackup {
         self.clusters.push(cluster);
         self
@@ -300,6 +302,7 @@ impl Stack {
             .source_region(src.clone())
             .destination_region(dst.clone())
             .cluster(first.cluster.clone())
+            .restore_names(first.restore_names.clone())
             .subnet_group(first.subnet_group.clone())
             .parameter_group(first.parameter_group.clone())
             .source_vault(vault_name(&source_vault))

@@ -69,13 +69,17 @@ impl BackupRoleResource {
             resource: "backup-role".into(),
             source: Box::new(source),
         })?;
+        let trust = role.trust_policy().map_err(|source| Error::BackupRole {
+            resource: "backup-role".into(),
+            source: Box::new(source),
+        })?;
         Ok(BackupRoleResource {
             account: account.clone(),
             region: role.source_region.clone(),
             name,
             role: role.clone(),
             policy,
-            trust: BackupRole::trust_policy(),
+            trust,
             keys: None,
         })
     }

@@ -39,7 +39,7 @@ pub fn generate(root: &Path) -> Result<Vec<(String, String)>, String> {
     }
     let role = backup_role(SOURCE_VAULT, DESTINATION_VAULT)?;
     let policy = role.policy().map_err(|e| e.to_string())?;
-    let trust = BackupRole::trust_policy();
+    let trust = role.trust_policy().map_err(|e| e.to_string())?;
     files.push(("docs/iam/backup-role.json".into(), json(&policy)));
     files.push(("docs/iam/backup-role-trust.json".into(), json(&trust)));
     files.push((
@@ -281,10 +281,19 @@ fn explain_key_statement(sid: &str) -> Option<&'static str> {
 fn explain_role_statement(sid: &str) -> Option<&'static str> {
     Some(match sid {
         backup::sid::RDS => {
-            "Take, tag, copy, share and restore cluster snapshots. The cluster is named \
-             `<cluster>*` so that a restore under a new name (say `<cluster>-restored`) works \
-             while the original still exists; the subnet group and the cluster parameter group \
-             are there for the restore. Backup snapshots are named by AWS Backup \
+            "Take, tag, copy, share and restore cluster snapshots. Each protected cluster is \
+             named exactly (`cluster:<cluster>`): a pattern such as `cluster:<cluster>*` would \
+             also cover `<cluster>-billing` or any other cluster whose name starts the same. A \
+             restore creates a cluster under a new name while the original still exists, and \
+             `RestoreDBClusterFromSnapshot` is authorized on that new cluster's ARN, so the \
+             names a restore may give are named exactly too: by default one, \
+             `<cluster>-restored` (the name the disaster-recovery example restores to), or \
+             those given with `ProtectedCluster::restore_as` (then the default is not added). \
+             A restore under the original name, once the original is gone, is covered by the \
+             cluster's own ARN. `Stack::restore_from_backup` refuses any other name before \
+             calling AWS. The subnet group and the cluster parameter group are there for the \
+             restore, which runs in the source region: a recovery point in the destination \
+             region is copied back first (R17). Backup snapshots are named by AWS Backup \
              (`cluster-snapshot:awsbackup:job-<id>`, copies `awsbackup:copyjob-<id>`, R16), so \
              they are matched by that prefix, in both regions (R15)."
         }
@@ -292,7 +301,16 @@ fn explain_role_statement(sid: &str) -> Option<&'static str> {
             "Deleting snapshots stands alone so that it can be read, and audited, by itself: \
              the role may delete only the snapshots AWS Backup made, never a manual snapshot or \
              the cluster (R15). AWS Backup needs it to expire recovery points by their \
-             lifecycle (R24)."
+             lifecycle (R24). The `awsbackup:` prefix is AWS Backup's own: a snapshot \
+             identifier chosen through RDS has only letters, digits and hyphens, so no manual \
+             or automated snapshot matches it. What cannot be narrowed further: \
+             `rds:DeleteDBClusterSnapshot` takes no condition keys of its own, and its resource \
+             (`cluster-snapshot`) offers only tag conditions (`aws:ResourceTag/<key>`, \
+             `rds:cluster-snapshot-tag/<key>`); the snapshot's name does not say which cluster \
+             or plan it came from. So the role may also delete AWS Backup's recovery points of \
+             other plans in the same account and regions. A tag condition would narrow it only \
+             if every recovery point and every copy carried the plan's tag; a point without it \
+             could then never expire, so snapshift does not rely on one."
         }
         backup::sid::VAULTS => {
             "Describe and copy into both vaults. The destination vault receives the scheduled \
@@ -317,7 +335,12 @@ fn explain_role_statement(sid: &str) -> Option<&'static str> {
         }
         backup::sid::TRUST => {
             "Only AWS Backup (`backup.amazonaws.com`) may assume the role; the backup \
-             selection names the role (R14)."
+             selection names the role (R14). The condition `aws:SourceAccount` = the role's \
+             account is AWS Backup's guidance against the confused deputy: AWS Backup acting \
+             for another account (a plan of theirs naming this role's ARN) cannot assume it. \
+             `aws:SourceArn` is not added: the role serves backup, copy, restore and lifecycle \
+             jobs of several plans, vaults and regions, and no one ARN pattern narrower than \
+             the account is known to hold for all of them."
         }
         _ => return None,
     })
@@ -440,11 +463,13 @@ fn backup_role_markdown(policy: &PolicyDocument, trust: &PolicyDocument) -> Resu
          .replica_key(\"{replica}\".parse()?)\n        \
          .build();\n    \
          println!(\"{{}}\", role.policy()?.to_json_pretty());\n    \
-         println!(\"{{}}\", BackupRole::trust_policy().to_json_pretty());\n    \
+         println!(\"{{}}\", role.trust_policy()?.to_json_pretty());\n    \
          Ok(())\n}}\n```\n\n\
-         Every field is required (leaving one out does not compile). `policy()` refuses keys \
-         outside their vault's region (R11) or account (R23), regions of different partitions, \
-         and a \"cross-region\" backup within one region (R18).\n\n",
+         Every field but `restore_names` and `more_clusters` is required (leaving one out does \
+         not compile). `policy()` refuses keys outside their vault's region (R11) or account \
+         (R23), regions of different partitions, a \"cross-region\" backup within one region \
+         (R18), and a cluster whose default restore name would not be a valid identifier \
+         (R15).\n\n",
         primary = primary_key_arn(),
         replica = replica_key_arn(),
     );
@@ -633,7 +658,11 @@ fn cross_region_markdown() -> Result<String, String> {
     out.push_str(&wrap(
         "For disaster recovery, `Stack::copy_back` copies a recovery point from the destination \
          vault into the source vault (the role has `backup:CopyIntoBackupVault` on both vaults \
-         for this, R17), and `Stack::restore_from_backup` restores it with `StartRestoreJob`. \
+         for this, R17), and `Stack::restore_from_backup` restores it with `StartRestoreJob`, \
+         in the source region, under the cluster's own name or one of its restore names \
+         (`<cluster>-restored` unless `ProtectedCluster::restore_as` names others): the role \
+         names each cluster a restore may create, and any other name is refused before any \
+         call (R15). \
          Through AWS Backup **only the cluster comes back, with no DB instances** (R17): add an \
          instance before connecting. A restore through RDS (`RestoreDBClusterFromSnapshot` and \
          `CreateDBInstance`) creates what you ask for.",
