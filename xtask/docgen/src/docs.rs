@@ -490,6 +490,17 @@ fn backup_role_markdown(policy: &PolicyDocument, trust: &PolicyDocument) -> Resu
     let mut trust_text = String::new();
     statements_section(&mut trust_text, trust, explain_role_statement)?;
     out.push_str(&trust_text.replace("### ", "#### "));
+    out.push_str("## Changes made outside snapshift\n\n");
+    out.push_str(&wrap(
+        "`BackupRoleResource` compares both documents with the definition: the trust policy \
+         (from `GetRole`) and the inline policy `snapshift-backup` (from `GetRolePolicy`), \
+         as JSON. `refresh()` reports each one changed outside snapshift, `preview()` shows \
+         the calls that put it back, and `deploy()` makes them: `UpdateAssumeRolePolicy` for \
+         the trust policy, `PutRolePolicy` for the inline policy. A trust policy widened by \
+         hand (say, without `aws:SourceAccount`) is therefore not left in place by the next \
+         deploy (R14, R15).",
+    ));
+    out.push_str("\n\n");
     out.push_str("## Keys and vaults\n\n");
     out.push_str(&wrap(
         "The role does not choose the key of a copy: the destination \
