@@ -50,14 +50,15 @@ pub mod sid {
     pub const DESCRIBE: &str = "Allow granted accounts to describe the key";
 }
 
-/// The AWS services a granted account may use a shareable key through: RDS, whose copies and
-/// restores of a shared snapshot use the key (R2, R7, R9), and AWS Backup for a key that
-/// encrypts backup vaults (R11).
+/// The service a granted account uses a shareable key through: RDS, whose copies and
+/// restores of a shared snapshot use the key (R2, R7, R9).
 const RDS_SERVICE: &str = "rds";
+
+/// The service a granted account may also use the key of AWS Backup vaults through (R11).
 const BACKUP_SERVICE: &str = "backup";
 
-/// The value of `kms:ViaService` for `service` called in `region`: `rds.ap-northeast-1.amazonaws.com`.
-/// The same form is written in every partition.
+/// The value of `kms:ViaService` for `service` called in `region`, such as
+/// `rds.ap-northeast-1.amazonaws.com`. The same form is written in every partition.
 fn via_service(service: &str, region: &str) -> String {
     format!("{service}.{region}.amazonaws.com")
 }
