@@ -2,8 +2,11 @@
 //!
 //! ```sh
 //! cargo run -q --example key_policy -- --owner 111111111111 --grant 999999999999 \
-//!     --admin arn:aws:iam::111111111111:role/admin
+//!     --admin arn:aws:iam::111111111111:role/admin --region ap-northeast-1
 //! ```
+//!
+//! With `--region`, the granted accounts may use the key through RDS in that region (and the
+//! replica regions) only; without it, through RDS in any region.
 //!
 //! The JSON goes to stdout, ready for `aws kms put-key-policy --policy file://...`. Bad input
 //! exits with code 2 and a message on stderr that names the value and what is wrong with it;
@@ -36,6 +39,10 @@ struct Args {
     /// A region that gets a replica (repeatable; needs --multi-region).
     #[arg(long = "replica-region")]
     replica_regions: Vec<Region>,
+    /// The key's home region: granted accounts use the key through RDS there (and in the
+    /// replica regions) only.
+    #[arg(long)]
+    region: Option<Region>,
 }
 
 /// Runs the example on `args` (program name first): the policy JSON, or an exit code and a
@@ -61,7 +68,10 @@ where
     }
     let policy = key
         .build()
-        .and_then(|key| key.key_policy(args.owner))
+        .and_then(|key| match &args.region {
+            Some(region) => key.key_policy_in_region(region, args.owner),
+            None => key.key_policy(args.owner),
+        })
         .map_err(|e| (2, format!("error: {e}\n")))?;
     Ok(policy.to_json_pretty() + "\n")
 }

@@ -10,8 +10,9 @@
 //!     .admin("arn:aws:iam::111111111111:role/admin".parse()?)
 //!     .grant_account("999999999999".parse()?)
 //!     .build()?;
-//! let policy = key.key_policy("111111111111".parse()?)?;
-//! assert_eq!(policy.statements().len(), 4);
+//! // In Tokyo: the granted account may use the key through RDS in that region only (R2).
+//! let policy = key.key_policy_in_region(&"ap-northeast-1".parse()?, "111111111111".parse()?)?;
+//! assert_eq!(policy.statements().len(), 5);
 //! # Ok(())
 //! # }
 //! ```
@@ -41,10 +42,25 @@ pub mod sid {
     pub const ROOT: &str = "Enable IAM User Permissions";
     /// Key administrators: administrative actions only (R2).
     pub const ADMINS: &str = "Allow access for Key Administrators";
-    /// Granted accounts: cryptographic actions (R2).
+    /// Granted accounts: cryptographic actions, through RDS (or AWS Backup) only (R2).
     pub const USE: &str = "Allow use of the key";
-    /// Granted accounts: grants for AWS resources only (R2).
+    /// Granted accounts: grants for AWS resources only, through RDS (or AWS Backup) (R2).
     pub const GRANTS: &str = "Allow attachment of persistent resources";
+    /// Granted accounts: the key's metadata (`kms:DescribeKey`), directly (R2, R31).
+    pub const DESCRIBE: &str = "Allow granted accounts to describe the key";
+}
+
+/// The service a granted account uses a shareable key through: RDS, whose copies and
+/// restores of a shared snapshot use the key (R2, R7, R9).
+const RDS_SERVICE: &str = "rds";
+
+/// The service a granted account may also use the key of AWS Backup vaults through (R11).
+const BACKUP_SERVICE: &str = "backup";
+
+/// The value of `kms:ViaService` for `service` called in `region`, such as
+/// `rds.ap-northeast-1.amazonaws.com`. The same form is written in every partition.
+fn via_service(service: &str, region: &str) -> String {
+    format!("{service}.{region}.amazonaws.com")
 }
 
 /// How long a key waits in `PendingDeletion` before KMS deletes it: 7 to 30 days (R23).
@@ -125,6 +141,14 @@ pub enum KeyError {
     /// A tag AWS would refuse.
     #[error(transparent)]
     Tag(TagError),
+    /// A replica region in another partition than the key's home region (R12).
+    #[error("replica region {region} is not in the partition of the key's home region {home}; a replica stays in its key's partition and account (R12)")]
+    ReplicaPartition {
+        /// The replica region.
+        region: Region,
+        /// The home region.
+        home: Region,
+    },
     /// The key's own account is listed as a granted account.
     #[error("account {account} owns the key; grant_account is for other accounts (R2)")]
     GrantToOwner {
@@ -157,9 +181,9 @@ impl KeyError {
     pub fn rule(&self) -> Option<Rule> {
         match self {
             KeyError::DeletionWindow { .. } => Some(Rule::R23),
-            KeyError::ReplicaWithoutMultiRegion { .. } | KeyError::DuplicateReplica { .. } => {
-                Some(Rule::R12)
-            }
+            KeyError::ReplicaWithoutMultiRegion { .. }
+            | KeyError::DuplicateReplica { .. }
+            | KeyError::ReplicaPartition { .. } => Some(Rule::R12),
             KeyError::GrantToOwner { .. }
             | KeyError::AdminOutsideOwner { .. }
             | KeyError::NotGranted { .. } => Some(Rule::R2),
@@ -185,6 +209,7 @@ pub struct ShareableKey {
     multi_region: bool,
     replica_regions: Vec<Region>,
     deletion_window: DeletionWindow,
+    backup_vaults: bool,
 }
 
 /// The unchecked shape of [`ShareableKey`], for deserializing through the builder.
@@ -198,6 +223,8 @@ struct ShareableKeyRepr {
     multi_region: bool,
     replica_regions: Vec<Region>,
     deletion_window: u32,
+    #[serde(default)]
+    backup_vaults: bool,
 }
 
 impl TryFrom<ShareableKeyRepr> for ShareableKey {
@@ -207,6 +234,7 @@ impl TryFrom<ShareableKeyRepr> for ShareableKey {
         let mut b = ShareableKey::new()
             .description(r.description)
             .multi_region(r.multi_region)
+            .backup_vaults(r.backup_vaults)
             .deletion_window_days(r.deletion_window);
         if let Some(alias) = r.alias {
             b = b.alias(alias);
@@ -275,27 +303,96 @@ impl ShareableKey {
         self.deletion_window
     }
 
-    /// The key policy for the key in `owner`'s account in the `aws` partition; see
-    /// [`key_policy_in`](Self::key_policy_in).
+    /// Whether the key encrypts AWS Backup vaults, so that granted accounts may use it through
+    /// AWS Backup as well as RDS (R11).
+    pub fn backs_backup_vaults(&self) -> bool {
+        self.backup_vaults
+    }
+
+    /// The same key, marked as the key of AWS Backup vaults (a cross-region backup does this
+    /// to the key it is given).
+    pub(crate) fn for_backup_vaults(mut self) -> ShareableKey {
+        self.backup_vaults = true;
+        self
+    }
+
+    /// The services granted accounts may use the key through.
+    fn services(&self) -> Vec<&'static str> {
+        let mut services = vec![RDS_SERVICE];
+        if self.backup_vaults {
+            services.push(BACKUP_SERVICE);
+        }
+        services
+    }
+
+    /// The key policy for the key in `owner`'s account in the `aws` partition, for a home
+    /// region not known yet; see [`key_policy_in`](Self::key_policy_in).
     pub fn key_policy(&self, owner: AccountId) -> Result<PolicyDocument, KeyError> {
         self.key_policy_in(Partition::Aws, owner)
     }
 
-    /// The key policy for the key in `owner`'s account (R2):
-    /// 1. the account root may do everything (`kms:*`), which lets IAM policies of the account
-    ///    grant use and keeps the policy changeable (R4);
-    /// 2. the administrators get the administrative actions, not the cryptographic ones;
-    /// 3. each granted account gets the cryptographic actions;
-    /// 4. and `kms:CreateGrant`, `ListGrants`, `RevokeGrant` when the grant is for an AWS
-    ///    resource (`kms:GrantIsForAWSResource`), which is how RDS uses the key.
-    ///
-    /// With no granted account it is the same-account policy: statements 1 and 2.
-    /// Replicas get the same policy (R12). The result passes
-    /// [`PolicyDocument::validate_key_policy`].
+    /// The key policy for the key in `owner`'s account, for a home region not known yet: as
+    /// [`key_policy_in_region`](Self::key_policy_in_region), but granted accounts may use the
+    /// key through RDS (and AWS Backup) of any region of the partition (`StringLike`
+    /// `kms:ViaService` `rds.*.amazonaws.com`). A key lives in one region and is used there,
+    /// so prefer `key_policy_in_region`, which [`KeyResource`](crate::resources::KeyResource)
+    /// writes.
     pub fn key_policy_in(
         &self,
         partition: Partition,
         owner: AccountId,
+    ) -> Result<PolicyDocument, KeyError> {
+        self.policy(partition, owner, None)
+    }
+
+    /// The key policy for the key in `owner`'s account, with its home region `home` (R2):
+    /// 1. the account root may do everything (`kms:*`), which lets IAM policies of the account
+    ///    grant use and keeps the policy changeable (R4);
+    /// 2. the administrators get the administrative actions, not the cryptographic ones;
+    /// 3. each granted account gets the cryptographic actions, only through RDS in a region
+    ///    where the key lives (its home region and its replica regions, R12):
+    ///    `kms:ViaService` = `rds.<region>.amazonaws.com` for each (and
+    ///    `backup.<region>.amazonaws.com` for a key of AWS Backup vaults), and
+    ///    `kms:CallerAccount` = the granted accounts;
+    /// 4. and `kms:CreateGrant`, `ListGrants`, `RevokeGrant` when the grant is for an AWS
+    ///    resource (`kms:GrantIsForAWSResource`), which is how RDS uses the key, with the same
+    ///    two conditions;
+    /// 5. and `kms:DescribeKey` directly, narrowed by `kms:CallerAccount` alone: metadata, which
+    ///    the target account reads before a copy to check that it can use the key (R31).
+    ///
+    /// With no granted account it is the same-account policy: statements 1 and 2.
+    /// Replicas get the same policy (R12). The result passes
+    /// [`PolicyDocument::validate_key_policy`].
+    pub fn key_policy_in_region(
+        &self,
+        home: &Region,
+        owner: AccountId,
+    ) -> Result<PolicyDocument, KeyError> {
+        if self.replica_regions.contains(home) {
+            return Err(KeyError::DuplicateReplica {
+                region: home.clone(),
+            });
+        }
+        if let Some(region) = self
+            .replica_regions
+            .iter()
+            .find(|r| r.partition() != home.partition())
+        {
+            return Err(KeyError::ReplicaPartition {
+                region: region.clone(),
+                home: home.clone(),
+            });
+        }
+        let regions: Vec<&Region> = std::iter::once(home).chain(&self.replica_regions).collect();
+        self.policy(home.partition(), owner, Some(&regions))
+    }
+
+    /// The policy, narrowed to RDS in `regions`, or in any region when `None`.
+    fn policy(
+        &self,
+        partition: Partition,
+        owner: AccountId,
+        regions: Option<&[&Region]>,
     ) -> Result<PolicyDocument, KeyError> {
         if self.granted.contains(&owner) {
             return Err(KeyError::GrantToOwner { account: owner });
@@ -322,20 +419,54 @@ impl ShareableKey {
         }
         if !self.granted.is_empty() {
             let granted: Vec<String> = self.granted.iter().map(|a| a.root_arn(partition)).collect();
+            let callers: Vec<&str> = self.granted.iter().map(AccountId::as_str).collect();
+            // Through RDS (and AWS Backup) in the key's regions, or in any region.
+            let (operator, via): (&str, Vec<String>) = match regions {
+                Some(regions) => (
+                    "StringEquals",
+                    self.services()
+                        .into_iter()
+                        .flat_map(|service| {
+                            regions
+                                .iter()
+                                .map(move |r| via_service(service, r.as_str()))
+                        })
+                        .collect(),
+                ),
+                None => (
+                    "StringLike",
+                    self.services()
+                        .into_iter()
+                        .map(|service| via_service(service, "*"))
+                        .collect(),
+                ),
+            };
             statements.push(
                 Statement::allow()
                     .sid(sid::USE)
                     .aws_principals(granted.clone())
                     .actions(actions::KEY_USE.iter().copied())
-                    .resources(["*"]),
+                    .resources(["*"])
+                    .condition("StringEquals", "kms:CallerAccount", callers.clone())
+                    .condition(operator, "kms:ViaService", via.clone()),
             );
             statements.push(
                 Statement::allow()
                     .sid(sid::GRANTS)
-                    .aws_principals(granted)
+                    .aws_principals(granted.clone())
                     .actions(actions::KEY_GRANTS.iter().copied())
                     .resources(["*"])
-                    .condition("Bool", "kms:GrantIsForAWSResource", ["true"]),
+                    .condition("Bool", "kms:GrantIsForAWSResource", ["true"])
+                    .condition("StringEquals", "kms:CallerAccount", callers.clone())
+                    .condition(operator, "kms:ViaService", via),
+            );
+            statements.push(
+                Statement::allow()
+                    .sid(sid::DESCRIBE)
+                    .aws_principals(granted)
+                    .actions(actions::KEY_DESCRIBE.iter().copied())
+                    .resources(["*"])
+                    .condition("StringEquals", "kms:CallerAccount", callers),
             );
         }
         let mut policy = PolicyDocument::new(statements);
@@ -346,17 +477,66 @@ impl ShareableKey {
         Ok(policy)
     }
 
-    /// Whether a key policy certainly lets `account` use the key for snapshots: every
-    /// cryptographic action of R2 and `kms:CreateGrant` allowed to the account (by root ARN,
-    /// bare id, or `"*"` narrowed to it by `kms:CallerAccount`), and no Deny on them.
-    /// Conservative: an Allow with any other condition does not count, and any Deny on those
-    /// actions makes the answer `false`; the caller then re-encrypts under a key it controls
-    /// instead of sharing directly.
-    pub fn policy_grants(policy: &PolicyDocument, account: AccountId) -> bool {
+    /// Whether a key policy certainly lets `account` use the key, which lives in `region`, for
+    /// snapshots: every cryptographic action of R2 and `kms:CreateGrant` allowed to the account
+    /// (by root ARN, bare id, or `"*"` narrowed to it by `kms:CallerAccount`), and no Deny on
+    /// them.
+    ///
+    /// An Allow counts when each of its conditions certainly holds for RDS acting for the
+    /// account in `region`: `kms:CallerAccount` listing the account, `kms:ViaService` listing
+    /// (or, with `StringLike`, matching) `rds.<region>.amazonaws.com`, and, on the grant
+    /// actions, `kms:GrantIsForAWSResource` true; the policies snapshift writes are narrowed
+    /// so. Conservative: an Allow with any other condition does not count, and any Deny on
+    /// those actions makes the answer `false`; the caller then re-encrypts under a key it
+    /// controls instead of sharing directly.
+    pub fn policy_grants(policy: &PolicyDocument, account: AccountId, region: &Region) -> bool {
         let who = AwsPrincipal::Account(account);
-        let needed = SNAPSHOT_USE;
+        let rds = via_service(RDS_SERVICE, region.as_str());
         let statements = policy.statements();
         let allows = |st: &Statement, action: &str| {
+            let holds = |operator: &str, key: &str, values: &[ConditionValue]| {
+                let mut strings = values.iter().filter_map(|v| match v {
+                    ConditionValue::String(s) => Some(s.as_str()),
+                    _ => None,
+                });
+                match (
+                    operator.to_ascii_lowercase().as_str(),
+                    key.to_ascii_lowercase().as_str(),
+                ) {
+                    ("stringequals", "kms:calleraccount") => strings.any(|v| v == account.as_str()),
+                    ("stringequals", "kms:viaservice") => {
+                        strings.any(|v| v.eq_ignore_ascii_case(&rds))
+                    }
+                    ("stringlike", "kms:viaservice") => strings.any(|v| action_matches(v, &rds)),
+                    ("bool", "kms:grantisforawsresource") => {
+                        actions::KEY_GRANTS
+                            .iter()
+                            .any(|g| g.eq_ignore_ascii_case(action))
+                            && !values.is_empty()
+                            && values.iter().all(|v| match v {
+                                ConditionValue::String(s) => s.eq_ignore_ascii_case("true"),
+                                ConditionValue::Bool(b) => *b,
+                                ConditionValue::Number(_) => false,
+                            })
+                    }
+                    _ => false,
+                }
+            };
+            let conditions_hold = st.condition.as_ref().is_none_or(|condition| {
+                condition.iter().all(|(operator, keys)| {
+                    keys.iter()
+                        .all(|(key, values)| holds(operator, key, values.as_slice()))
+                })
+            });
+            let narrowed_to_account = st.condition.as_ref().is_some_and(|condition| {
+                condition.iter().any(|(operator, keys)| {
+                    keys.iter().any(|(key, values)| {
+                        key.eq_ignore_ascii_case("kms:CallerAccount")
+                            && operator.eq_ignore_ascii_case("StringEquals")
+                            && holds(operator, key, values.as_slice())
+                    })
+                })
+            });
             st.effect == Effect::Allow
                 && st
                     .resource
@@ -366,17 +546,11 @@ impl ShareableKey {
                     .action
                     .as_ref()
                     .is_some_and(|a| a.iter().any(|p| action_matches(p, action)))
+                && conditions_hold
                 && st.principal.as_ref().is_some_and(|p| {
                     p.aws_principals().into_iter().any(|named| match named {
-                        AwsPrincipal::Any => condition_only(
-                            st,
-                            &[("stringequals", "kms:calleraccount", Some(account.as_str()))],
-                        ),
-                        _ => {
-                            named.covers(&who)
-                                && named.account() == Some(account)
-                                && condition_only(st, &GRANT_CONDITIONS)
-                        }
+                        AwsPrincipal::Any => narrowed_to_account,
+                        _ => named.covers(&who) && named.account() == Some(account),
                     })
                 })
         };
@@ -388,7 +562,7 @@ impl ShareableKey {
                     (None, None) => false,
                 }
         };
-        needed.iter().all(|action| {
+        SNAPSHOT_USE.iter().all(|action| {
             statements.iter().any(|st| allows(st, action))
                 && !statements.iter().any(|st| denies(st, action))
         })
@@ -407,29 +581,6 @@ const SNAPSHOT_USE: [&str; 8] = [
     "kms:CreateGrant",
 ];
 
-/// Conditions an Allow may carry and still count as a grant to an account for snapshots:
-/// none, or the AWS-resource condition of the grant statement (R2).
-const GRANT_CONDITIONS: [(&str, &str, Option<&str>); 1] =
-    [("bool", "kms:grantisforawsresource", Some("true"))];
-
-/// Whether every condition of `st` is one of `allowed` (operator, key, required value),
-/// compared without case. No condition at all passes.
-fn condition_only(st: &Statement, allowed: &[(&str, &str, Option<&str>)]) -> bool {
-    st.condition.as_ref().is_none_or(|condition| {
-        condition.iter().all(|(operator, keys)| {
-            keys.iter().all(|(key, values)| {
-                allowed.iter().any(|(op, k, value)| {
-                    operator.eq_ignore_ascii_case(op)
-                        && key.eq_ignore_ascii_case(k)
-                        && value.is_none_or(|want| {
-                            values.iter().all(|v| matches!(v, ConditionValue::String(s) if s.eq_ignore_ascii_case(want)))
-                        })
-                })
-            })
-        })
-    })
-}
-
 /// Builds a [`ShareableKey`]; every setter can be chained, and [`build`](Self::build) checks
 /// the whole.
 #[derive(Debug, Clone, Default)]
@@ -443,6 +594,7 @@ pub struct ShareableKeyBuilder {
     multi_region: bool,
     replica_regions: Vec<Region>,
     deletion_days: Option<u32>,
+    backup_vaults: bool,
 }
 
 impl ShareableKeyBuilder {
@@ -487,6 +639,14 @@ impl ShareableKeyBuilder {
     /// Adds a region that gets a replica of the key; needs `multi_region(true)` (R12).
     pub fn replica_region(mut self, region: Region) -> Self {
         self.replica_regions.push(region);
+        self
+    }
+
+    /// Marks the key as the key of AWS Backup vaults: granted accounts may then use it
+    /// through AWS Backup (`kms:ViaService` `backup.<region>.amazonaws.com`) as well as RDS
+    /// (R11). A cross-region backup marks its key so.
+    pub fn backup_vaults(mut self, backup_vaults: bool) -> Self {
+        self.backup_vaults = backup_vaults;
         self
     }
 
@@ -541,6 +701,7 @@ impl ShareableKeyBuilder {
             multi_region: self.multi_region,
             replica_regions: self.replica_regions,
             deletion_window,
+            backup_vaults: self.backup_vaults,
         })
     }
 }

@@ -68,7 +68,7 @@ async fn r14_r15_role_deploys_idempotently_and_tears_down_policy_first() {
     let roles = fake.roles(id(A));
     assert_eq!(roles.len(), 1);
     let trust = PolicyDocument::from_json(&roles[0].trust_policy).unwrap();
-    assert_eq!(trust, BackupRole::trust_policy());
+    assert_eq!(trust, role().trust_policy().unwrap());
     let inline = PolicyDocument::from_json(&roles[0].policies[INLINE_POLICY]).unwrap();
     assert_eq!(inline, role().policy().unwrap());
 
@@ -85,6 +85,69 @@ async fn r14_r15_role_deploys_idempotently_and_tears_down_policy_first() {
         .collect();
     assert_eq!(order, ["DeleteRolePolicy", "DeleteRole"]);
     assert!(fake.roles(id(A)).is_empty());
+}
+
+// R14, R15: a trust policy changed outside snapshift (here: trusting AWS Backup for any
+// account, the confused deputy's opening) is reported by refresh and by the preview, and put
+// back by deploy with UpdateAssumeRolePolicy, as a changed inline policy is with
+// PutRolePolicy; then nothing differs.
+#[tokio::test]
+async fn r14_r15_drifted_trust_and_inline_policies_are_reported_and_put_back() {
+    let fake = FakeAws::start().await;
+    let stack = stack(&fake, "drift").await;
+    stack.deploy().await.unwrap();
+    let iam = snapshift::aws::iam::Iam::new(&fake.account(id(A)).await);
+    let open_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"backup.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    iam.update_assume_role_policy("source-backup-role", open_trust)
+        .await
+        .unwrap();
+    let drift = stack.refresh().await.unwrap();
+    assert_eq!(
+        drift.resources["backup-role"],
+        ["the trust policy of source-backup-role was changed outside snapshift"]
+    );
+    let plan = stack.preview().await.unwrap();
+    assert_eq!(plan.changes[0].action, snapshift::engine::Action::Update);
+    assert_eq!(
+        plan.changes[0].details,
+        ["UpdateAssumeRolePolicy source-backup-role (trusted by backup.amazonaws.com for account 111111111111 only, R14)"]
+    );
+    iam.put_role_policy(
+        "source-backup-role",
+        INLINE_POLICY,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds:*","Resource":"*"}]}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        stack.refresh().await.unwrap().resources["backup-role"],
+        [
+            "the trust policy of source-backup-role was changed outside snapshift",
+            "the inline policy of source-backup-role was changed outside snapshift"
+        ]
+    );
+    assert_eq!(
+        stack.preview().await.unwrap().changes[0].reason,
+        "the trust policy and the inline policy differ from the definition"
+    );
+
+    fake.clear_log();
+    stack.deploy().await.unwrap();
+    let calls: Vec<String> = fake
+        .mutating_calls()
+        .iter()
+        .map(|c| c.operation.clone())
+        .collect();
+    assert_eq!(calls, ["UpdateAssumeRolePolicy", "PutRolePolicy"]);
+    let live = &fake.roles(id(A))[0];
+    assert_eq!(
+        PolicyDocument::from_json(&live.trust_policy).unwrap(),
+        role().trust_policy().unwrap()
+    );
+    assert!(stack.refresh().await.unwrap().resources["backup-role"].is_empty());
+    fake.clear_log();
+    stack.deploy().await.unwrap();
+    assert_eq!(fake.mutating_calls(), vec![]);
 }
 
 // IAM refuses to delete a role that still has inline policies (the fake as AWS).
@@ -123,7 +186,7 @@ async fn a_role_that_is_not_ours_is_refused() {
     let iam = snapshift::aws::iam::Iam::new(&fake.account(id(A)).await);
     iam.create_role(
         "source-backup-role",
-        &BackupRole::trust_policy().to_json(),
+        &role().trust_policy().unwrap().to_json(),
         &[],
     )
     .await

@@ -429,7 +429,14 @@ async fn only_recovery_points_the_stacks_jobs_made_are_deleted() {
 #[tokio::test]
 async fn a_restore_from_backup_never_adopts_a_cluster_and_is_not_repeated() {
     let w = world("restore-adopt").await;
-    let (stack, handles) = w.stack(definition());
+    // Two restore names the role covers: someone makes a cluster under the first.
+    let protected = cluster()
+        .restore_as("someone-elses".parse().unwrap())
+        .restore_as("example-db-restored".parse().unwrap());
+    let backup = CrossRegionBackup::new(src(), dst())
+        .cluster(protected)
+        .schedule("cron(0 16 * * ? *)".parse().unwrap());
+    let (stack, handles) = w.stack(backup);
     stack.deploy().await.unwrap();
     let point = stack
         .backup_now(&handles, &"example-db".parse().unwrap())
@@ -481,8 +488,11 @@ async fn r15_the_role_policy_names_both_vaults_and_the_deployed_keys() {
     )));
     assert!(text.contains(&w.replica_arn(&stack, &handles)));
     assert!(!text.contains("mrk-00000000000000000000000000000000"));
-    // R14: trusted by AWS Backup.
+    // R14: trusted by AWS Backup, acting for this account.
     assert!(role.trust_policy.contains("backup.amazonaws.com"));
+    assert!(role
+        .trust_policy
+        .contains(&format!(r#""aws:SourceAccount":"{A}""#)));
 }
 
 // R14: the selection names the cluster by ARN, or a tag; by tag the preview says what the role
@@ -784,4 +794,102 @@ async fn a_foreign_vault_of_the_same_name_stops_deploy_before_any_change() {
         "{err}"
     );
     assert_eq!(w.fake.mutating_calls(), vec![]);
+}
+
+// R15, R17: the role names each cluster a restore may create, so a restore under another
+// name, or of a point still in the destination region (the role's clusters and groups are in
+// the source region), is refused before any call, saying what to do; a restore name given
+// with restore_as is covered by the deployed role and restores there.
+#[tokio::test]
+async fn r15_restores_only_under_the_names_the_role_covers() {
+    let w = world("restore-names").await;
+    let backup = CrossRegionBackup::new(src(), dst())
+        .cluster(cluster().restore_as("example-db-dr-test".parse().unwrap()))
+        .schedule("cron(0 16 * * ? *)".parse().unwrap());
+    let (stack, handles) = w.stack(backup);
+    stack.deploy().await.unwrap();
+    let role = &w.fake.roles(id(A))[0];
+    let policy = role.policies["snapshift-backup"].clone();
+    assert!(policy.contains(&format!(
+        "\"arn:aws:rds:ap-northeast-1:{A}:cluster:example-db-dr-test\""
+    )));
+    assert!(!policy.contains("cluster:example-db*"), "{policy}");
+    assert!(
+        !policy.contains("example-db-restored"),
+        "restore_as replaces the default"
+    );
+    let point = stack
+        .backup_now(&handles, &"example-db".parse().unwrap())
+        .await
+        .unwrap();
+    let copy = stack.copy_to_destination(&handles, &point).await.unwrap();
+    w.fake.clear_log();
+    let err = stack
+        .restore_from_backup(
+            &handles,
+            &point,
+            &"example-db-billing".parse().unwrap(),
+            "aurora-mysql",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "cluster example-db-billing is not a name the backup role may restore to: the role names each protected cluster and its restore names exactly (example-db, example-db-dr-test); add it with ProtectedCluster::restore_as and deploy (R15)"
+        ),
+        "{err}"
+    );
+    let err = stack
+        .restore_from_backup(
+            &handles,
+            &copy,
+            &"example-db-dr-test".parse().unwrap(),
+            "aurora-mysql",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("copy it back first with copy_back (R17)"),
+        "{err}"
+    );
+    assert_eq!(w.fake.calls(), vec![], "refused before any call");
+    let restored = stack
+        .restore_from_backup(
+            &handles,
+            &point,
+            &"example-db-dr-test".parse().unwrap(),
+            "aurora-mysql",
+        )
+        .await
+        .unwrap();
+    assert!(restored.arn.ends_with(":cluster:example-db-dr-test"));
+}
+
+// R2, R11: the key the stack makes for the vaults, granted to another account, lets it use the
+// key through AWS Backup as well as RDS, in both regions of the key.
+#[tokio::test]
+async fn r2_r11_a_vault_key_granted_to_another_account_serves_rds_and_aws_backup() {
+    let w = world("vault-key-grant").await;
+    let key = snapshift::key::ShareableKey::new()
+        .alias("example-db-dr-backup")
+        .multi_region(true)
+        .replica_region(dst())
+        .grant_account(id("999999999999"))
+        .build()
+        .unwrap();
+    assert!(!key.backs_backup_vaults());
+    let (stack, _) = w.stack(definition().keys(KeyStrategy::NewMultiRegion(Some(key))));
+    stack.deploy().await.unwrap();
+    for region in [src(), dst()] {
+        let policy = &w.fake.keys(id(A), &region)[0].policy;
+        for service in ["rds", "backup"] {
+            for r in [src(), dst()] {
+                assert!(
+                    policy.contains(&format!("\"{service}.{r}.amazonaws.com\"")),
+                    "{region}: {policy}"
+                );
+            }
+        }
+    }
 }

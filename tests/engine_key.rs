@@ -93,7 +93,11 @@ async fn deploy_writes_state_and_a_second_deploy_changes_nothing() {
     );
     // The key carries the R2 policy snapshift wrote.
     let live: PolicyDocument = PolicyDocument::from_json(&s.keys("us-east-1")[0].policy).unwrap();
-    assert!(ShareableKey::policy_grants(&live, id(TARGET)));
+    assert!(ShareableKey::policy_grants(
+        &live,
+        id(TARGET),
+        &region("us-east-1")
+    ));
 
     s.fake.clear_log();
     stack.deploy().await.unwrap();
@@ -282,6 +286,45 @@ async fn r4_lockout_policy_is_refused_before_any_call() {
     let err = KeyResource::with_policy(&s.account, region("us-east-1"), share_key(), lockout)
         .unwrap_err();
     assert_eq!(err.rule(), Some(snapshift::rules::Rule::R4), "{err}");
+    assert_eq!(s.fake.calls(), vec![]);
+}
+
+// R2: a key policy of your own that gives another account (or everyone) kms:* or key
+// administration is refused before any call, naming the statement, the action and the
+// principal; the same account's administrators, and use by the other account, are fine.
+#[tokio::test]
+async fn r2_key_administration_for_another_account_is_refused_before_any_call() {
+    let s = setup("foreign-admin").await;
+    let with = |extra: &str| {
+        let policy = PolicyDocument::from_json(&format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Root","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{OWNER}:root"}},"Action":"kms:*","Resource":"*"}},{extra}]}}"#
+        ))
+        .unwrap();
+        KeyResource::with_policy(&s.account, region("us-east-1"), share_key(), policy)
+    };
+    let err = with(&format!(
+        r#"{{"Sid":"Partner","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{TARGET}:root"}},"Action":"kms:*","Resource":"*"}}"#
+    ))
+    .unwrap_err();
+    assert_eq!(err.rule(), Some(snapshift::rules::Rule::R2), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "kms-key: statement \"Partner\" allows kms:* (key administration: it covers kms:PutKeyPolicy) to arn:aws:iam::999999999999:root, outside account 111111111111, which owns the key (R2); another account may only use the key: give it the cryptographic actions, and keep administration to principals of 111111111111"
+    );
+    let err = with(
+        r#"{"Effect":"Allow","Principal":"*","Action":["kms:Decrypt","kms:ScheduleKeyDeletion"],"Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc"}}}"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "kms-key: statement #2 allows kms:ScheduleKeyDeletion (key administration: it covers kms:ScheduleKeyDeletion) to *, outside account 111111111111"
+        ),
+        "{err}"
+    );
+    assert!(with(&format!(
+        r#"{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{OWNER}:role/admin"}},"Action":"kms:Put*","Resource":"*"}},{{"Effect":"Allow","Principal":{{"AWS":"{TARGET}"}},"Action":["kms:Decrypt","kms:DescribeKey","kms:CreateGrant"],"Resource":"*"}}"#
+    ))
+    .is_ok());
     assert_eq!(s.fake.calls(), vec![]);
 }
 

@@ -30,28 +30,30 @@ mod fleet_migration;
 
 use serde_json::Value;
 
-const SEED_000: &str = include_str!("fixtures/seeds/000-shareable-key-policy.json");
-
 fn key_policy(args: &[&str]) -> Result<String, (u8, String)> {
     key_policy::run(std::iter::once("key_policy").chain(args.iter().copied()))
 }
 
-// R2: the example prints the policy of seeds/000 with the admin list it was given.
+// R2: the example prints the policy of the cross-account docs page (seeds/000's policy,
+// narrowed to RDS in the key's region and to the granted account); without `--region`, the
+// use goes through RDS of any region.
 #[test]
-fn r2_key_policy_example_prints_the_field_report_policy() {
-    let out = key_policy(&[
+fn r2_key_policy_example_prints_the_documented_policy() {
+    let args = [
         "--owner",
         "111111111111",
         "--grant",
         "999999999999",
         "--admin",
-        "arn:aws:iam::111111111111:role/admin",
-    ])
-    .unwrap();
-    let printed: Value = serde_json::from_str(&out).unwrap();
-    let mut expected: Value = serde_json::from_str(SEED_000).unwrap();
-    expected["Statement"][1]["Principal"]["AWS"] = "arn:aws:iam::111111111111:role/admin".into();
-    assert_eq!(printed, expected);
+        "arn:aws:iam::111111111111:role/KeyAdmin",
+    ];
+    let out = key_policy(&[&args[..], &["--region", "ap-northeast-1"]].concat()).unwrap();
+    assert_eq!(out, include_str!("../docs/key-policies/cross-account.json"));
+    let printed: Value = serde_json::from_str(&key_policy(&args).unwrap()).unwrap();
+    assert_eq!(
+        printed["Statement"][2]["Condition"]["StringLike"]["kms:ViaService"],
+        "rds.*.amazonaws.com"
+    );
 }
 
 #[test]

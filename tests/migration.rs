@@ -174,8 +174,10 @@ async fn r1_r3_r6_r7_r8_db_snapshot_whole_flow() {
     whole_flow(&w, SnapshotKind::Db).await;
 }
 
-// R2: a source under a key that already grants the target is shared directly; teardown
-// removes only the share it added.
+// R2: a source under a key that already grants the target is shared directly, also when the
+// grant is narrowed as snapshift writes it (through RDS in the key's region, by the target
+// account: the target's copy goes through RDS there); teardown removes only the share it
+// added.
 #[tokio::test]
 async fn r2_key_that_grants_the_target_is_shared_directly() {
     let w = world("direct").await;
@@ -183,9 +185,10 @@ async fn r2_key_that_grants_the_target_is_shared_directly() {
         .grant_account(id(B))
         .build()
         .unwrap()
-        .key_policy(id(A))
+        .key_policy_in_region(&region(), id(A))
         .unwrap()
         .to_json();
+    assert!(policy.contains("kms:ViaService"), "{policy}");
     let key = snapshift::aws::kms::Kms::new(&w.a, &region())
         .create_key(&snapshift::aws::kms::NewKey {
             policy: &policy,

@@ -26,7 +26,7 @@ use snapshift::{
     engine::{Options, Stack, WaitConfig},
     error::Error,
     fleet::FleetMigration,
-    ids::{AccountId, Region, SnapshotKind},
+    ids::{AccountId, Region},
     key::ShareableKey,
     migration::{RestoreSpec, SnapshotMigration},
     resources::KeyResource,

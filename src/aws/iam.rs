@@ -1,4 +1,4 @@
-//! IAM: roles and their inline policies, as the engine needs them.
+//! IAM: roles, their trust policies and their inline policies, as the engine needs them.
 
 use aws_sdk_iam::types::Tag;
 
@@ -20,6 +20,8 @@ where
 pub struct RoleInfo {
     /// The role ARN.
     pub arn: String,
+    /// Its trust policy (`AssumeRolePolicyDocument`), decoded.
+    pub trust_policy: Option<String>,
     /// Its tags.
     pub tags: Vec<(String, String)>,
 }
@@ -72,6 +74,7 @@ impl Iam {
         Ok(none_on(out, NO_SUCH_ENTITY)?.and_then(|out| {
             out.role().map(|r| RoleInfo {
                 arn: r.arn().to_owned(),
+                trust_policy: r.assume_role_policy_document().map(url_decode),
                 tags: r
                     .tags()
                     .iter()
@@ -109,6 +112,24 @@ impl Iam {
         .await
         .map_err(err("CreateRole"))?;
         Ok(out.role().map(|r| r.arn().to_owned()).unwrap_or_default())
+    }
+
+    /// `UpdateAssumeRolePolicy`: replaces the role's trust policy.
+    pub async fn update_assume_role_policy(
+        &self,
+        role: &str,
+        document: &str,
+    ) -> Result<(), AwsError> {
+        super::paced(&self.pace, || {
+            self.client
+                .update_assume_role_policy()
+                .role_name(role)
+                .policy_document(document)
+                .send()
+        })
+        .await
+        .map_err(err("UpdateAssumeRolePolicy"))?;
+        Ok(())
     }
 
     /// The inline policy `policy` of role `role`, decoded; `None` when there is none.

@@ -9,7 +9,10 @@ pub use plan::{
     lifecycle_days_json, lifecycle_json, CopyDefinition, PlanDefinition, SelectionDefinition,
     Selector,
 };
-pub use role::{sid, BackupRole, BackupRoleError, ProtectedCluster, BACKUP_SERVICE_PRINCIPAL};
+pub use role::{
+    sid, BackupRole, BackupRoleError, ProtectedCluster, BACKUP_SERVICE_PRINCIPAL,
+    DEFAULT_RESTORE_SUFFIX,
+};
 pub use rule::{Lifecycle, RuleError, Schedule, StartWindow, Windows};
 
 #[cfg(test)]

@@ -11,9 +11,14 @@ use crate::{
 /// The service principal the role trusts (R14).
 pub const BACKUP_SERVICE_PRINCIPAL: &str = "backup.amazonaws.com";
 
+/// What a protected cluster's name is followed by in the one restore name it gets when none is
+/// given: `<cluster>-restored` (R15).
+pub const DEFAULT_RESTORE_SUFFIX: &str = "-restored";
+
 /// The statement names of the backup role policy, also used to explain them in the docs.
 pub mod sid {
-    /// RDS actions on the cluster, its groups and the backup snapshots of both regions.
+    /// RDS actions on the cluster, its restore names, its groups and the backup snapshots of
+    /// both regions.
     pub const RDS: &str = "RdsBackupCopyRestore";
     /// `rds:DeleteDBClusterSnapshot` on backup snapshots only, in a statement of its own.
     pub const RDS_DELETE: &str = "RdsDeleteBackupSnapshots";
@@ -46,6 +51,8 @@ pub mod sid {
 ///     .replica_key("arn:aws:kms:ap-northeast-3:111111111111:key/mrk-0123456789abcdef0123456789abcdef".parse()?)
 ///     .build();
 /// assert_eq!(role.policy()?.statements().len(), 5);
+/// // Only AWS Backup, acting for this account, may assume it (R14).
+/// assert!(role.trust_policy()?.to_json().contains("aws:SourceAccount"));
 /// # Ok(())
 /// # }
 /// ```
@@ -66,8 +73,12 @@ pub struct BackupRole {
     pub source_region: Region,
     /// The region the copies go to.
     pub destination_region: Region,
-    /// The cluster. Restores under names that start with it are allowed too (`<cluster>*`).
+    /// The cluster, named exactly: another cluster whose name starts with it is not covered.
     pub cluster: ClusterId,
+    /// The names a restore of `cluster` may give the new cluster (R15); empty means the one
+    /// default, `<cluster>-restored`. A restore under the cluster's own name is always covered.
+    #[builder(default)]
+    pub restore_names: Vec<ClusterId>,
     /// The cluster's DB subnet group (needed to restore).
     pub subnet_group: SubnetGroupName,
     /// The cluster's DB cluster parameter group (needed to restore).
@@ -86,19 +97,24 @@ pub struct BackupRole {
     pub more_clusters: Vec<ProtectedCluster>,
 }
 
-/// A cluster a backup role covers, with the groups a restore of it needs (R15).
+/// A cluster a backup role covers, with the groups a restore of it needs and the names a
+/// restore may give the new cluster (R15).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProtectedCluster {
-    /// The cluster. Restores under names that start with it are allowed too (`<cluster>*`).
+    /// The cluster, named exactly: another cluster whose name starts with it is not covered.
     pub cluster: ClusterId,
     /// Its DB subnet group.
     pub subnet_group: SubnetGroupName,
     /// Its DB cluster parameter group.
     pub parameter_group: ParameterGroupName,
+    /// The names a restore of it may give the new cluster; empty means the one default,
+    /// `<cluster>-restored` (see [`restore_targets`](Self::restore_targets)).
+    pub restore_names: Vec<ClusterId>,
 }
 
 impl ProtectedCluster {
-    /// A cluster with its subnet group and cluster parameter group.
+    /// A cluster with its subnet group and cluster parameter group; a restore of it may be
+    /// named `<cluster>-restored` until [`restore_as`](Self::restore_as) names others.
     pub fn new(
         cluster: ClusterId,
         subnet_group: SubnetGroupName,
@@ -108,7 +124,42 @@ impl ProtectedCluster {
             cluster,
             subnet_group,
             parameter_group,
+            restore_names: Vec::new(),
         }
+    }
+
+    /// Adds a name a restore of the cluster may give the new cluster (R15); the first one
+    /// replaces the default `<cluster>-restored`. Naming one twice is harmless.
+    pub fn restore_as(mut self, name: ClusterId) -> ProtectedCluster {
+        if !self.restore_names.contains(&name) {
+            self.restore_names.push(name);
+        }
+        self
+    }
+
+    /// The clusters a restore of it may create, each named exactly in the role (R15): the
+    /// cluster's own name (the way back after the original is gone), then the names given
+    /// with [`restore_as`](Self::restore_as), or else `<cluster>-restored`. Refused when that
+    /// default is not a valid cluster identifier (a name of more than 54 characters).
+    pub fn restore_targets(&self) -> Result<Vec<ClusterId>, BackupRoleError> {
+        let mut targets = vec![self.cluster.clone()];
+        if self.restore_names.is_empty() {
+            let name = format!("{}{DEFAULT_RESTORE_SUFFIX}", self.cluster);
+            let default = name
+                .parse::<ClusterId>()
+                .map_err(|e| BackupRoleError::RestoreName {
+                    cluster: self.cluster.clone(),
+                    name,
+                    problem: e.problem().to_owned(),
+                })?;
+            targets.push(default);
+        }
+        for name in &self.restore_names {
+            if !targets.contains(name) {
+                targets.push(name.clone());
+            }
+        }
+        Ok(targets)
     }
 }
 
@@ -154,6 +205,16 @@ pub enum BackupRoleError {
         /// The role's account.
         expected: AccountId,
     },
+    /// The default restore name of a cluster is not a valid cluster identifier (R15).
+    #[error("cluster {cluster}: the default restore name `{name}` is not a valid cluster identifier ({problem}); name the restores with ProtectedCluster::restore_as (R15)")]
+    RestoreName {
+        /// The protected cluster.
+        cluster: ClusterId,
+        /// The name tried.
+        name: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// The generated policy failed a policy check.
     #[error(transparent)]
     Policy(PolicyError),
@@ -167,6 +228,7 @@ impl BackupRoleError {
             BackupRoleError::Partition { .. } => None,
             BackupRoleError::KeyRegion { .. } => Some(Rule::R11),
             BackupRoleError::KeyAccount { .. } => Some(Rule::R23),
+            BackupRoleError::RestoreName { .. } => Some(Rule::R15),
             BackupRoleError::Policy(e) => e.rule(),
         }
     }
@@ -209,11 +271,29 @@ impl BackupRole {
         Ok(())
     }
 
+    /// Every cluster the role covers, the first (`cluster`) included, with its groups and
+    /// restore names.
+    pub fn clusters(&self) -> Vec<ProtectedCluster> {
+        let first = ProtectedCluster {
+            cluster: self.cluster.clone(),
+            subnet_group: self.subnet_group.clone(),
+            parameter_group: self.parameter_group.clone(),
+            restore_names: self.restore_names.clone(),
+        };
+        std::iter::once(first)
+            .chain(self.more_clusters.iter().cloned())
+            .collect()
+    }
+
     /// The role's inline policy (R15), in five statements:
-    /// 1. RDS snapshot, copy, share and restore actions on the cluster (`<cluster>*`, so a
-    ///    restore under a new name works), its subnet group, its cluster parameter group, and
-    ///    the `awsbackup:` cluster snapshots of both regions (R16);
-    /// 2. `rds:DeleteDBClusterSnapshot` alone, on the `awsbackup:` snapshots only;
+    /// 1. RDS snapshot, copy, share and restore actions on each cluster, named exactly
+    ///    (`cluster:<name>`, not `<name>*`, which would also cover `<name>-billing`), on the
+    ///    clusters a restore of it may create ([`ProtectedCluster::restore_targets`]: by
+    ///    default `<cluster>-restored`), its subnet group, its cluster parameter group, and the
+    ///    `awsbackup:` cluster snapshots of both regions (R16);
+    /// 2. `rds:DeleteDBClusterSnapshot` alone, on the `awsbackup:` snapshots only: RDS offers
+    ///    no condition that tells one plan's recovery points from another's, and a manual
+    ///    snapshot cannot carry that prefix (identifiers have no `:`);
     /// 3. `backup:DescribeBackupVault` and `backup:CopyIntoBackupVault` on both vaults (the
     ///    source vault for the way back, R17);
     /// 4. the cryptographic actions on the primary and replica keys;
@@ -233,18 +313,17 @@ impl BackupRole {
             arn("rds", src, "cluster-snapshot:awsbackup:*"),
             arn("rds", dst, "cluster-snapshot:awsbackup:*"),
         ];
-        let first = ProtectedCluster::new(
-            self.cluster.clone(),
-            self.subnet_group.clone(),
-            self.parameter_group.clone(),
-        );
         let mut rds_resources: Vec<String> = Vec::new();
-        for c in std::iter::once(&first).chain(&self.more_clusters) {
-            for resource in [
-                arn("rds", src, &format!("cluster:{}*", c.cluster)),
+        for c in self.clusters() {
+            let clusters = c
+                .restore_targets()?
+                .into_iter()
+                .map(|name| arn("rds", src, &format!("cluster:{name}")));
+            let groups = [
                 arn("rds", src, &format!("subgrp:{}", c.subnet_group)),
                 arn("rds", src, &format!("cluster-pg:{}", c.parameter_group)),
-            ] {
+            ];
+            for resource in clusters.chain(groups) {
                 if !rds_resources.contains(&resource) {
                     rds_resources.push(resource);
                 }
@@ -298,11 +377,18 @@ impl BackupRole {
         Ok(policy)
     }
 
-    /// The role's trust policy: `backup.amazonaws.com` may assume it (R14).
-    pub fn trust_policy() -> PolicyDocument {
-        PolicyDocument::new(vec![Statement::allow()
+    /// The role's trust policy: `backup.amazonaws.com` may assume it (R14), when it acts for
+    /// the role's own account (`aws:SourceAccount`), as AWS Backup's guidance against the
+    /// confused deputy recommends: AWS Backup acting for another account cannot use the role.
+    pub fn trust_policy(&self) -> Result<PolicyDocument, BackupRoleError> {
+        let policy = PolicyDocument::new(vec![Statement::allow()
             .sid(sid::TRUST)
             .service_principal(BACKUP_SERVICE_PRINCIPAL)
-            .actions(["sts:AssumeRole"])])
+            .actions(["sts:AssumeRole"])
+            .condition("StringEquals", "aws:SourceAccount", [self.account.as_str()])]);
+        policy
+            .validate_trust_policy()
+            .map_err(BackupRoleError::Policy)?;
+        Ok(policy)
     }
 }

@@ -428,11 +428,18 @@ impl Stack {
         self.point(&there, label, &to.name, &arn).await
     }
 
-    /// Disaster recovery, step two: restores a recovery point as cluster `cluster_id`
-    /// (`StartRestoreJob`) in the point's region and waits. Through AWS Backup only the
-    /// cluster comes back, with no DB instances (R17): add an instance before connecting.
-    /// `engine` is the cluster's engine (`aurora-mysql`, `aurora-postgresql`); the restore
-    /// uses the protected cluster's subnet group when the point is in the source region.
+    /// Disaster recovery, step two: restores a recovery point of the source region (a
+    /// backup, or a copy brought back with [`copy_back`](Self::copy_back)) as cluster
+    /// `cluster_id` (`StartRestoreJob`) and waits. Through AWS Backup only the cluster comes
+    /// back, with no DB instances (R17): add an instance before connecting. `engine` is the
+    /// cluster's engine (`aurora-mysql`, `aurora-postgresql`); the restore uses the protected
+    /// cluster's subnet group.
+    ///
+    /// The role names each cluster a restore may create (R15): `cluster_id` must be a
+    /// protected cluster or one of its restore names
+    /// ([`ProtectedCluster::restore_targets`](crate::backup::ProtectedCluster::restore_targets)),
+    /// and the point must be in the source region, where the role's RDS permissions and the
+    /// subnet group are; anything else is refused before any call.
     pub async fn restore_from_backup(
         &self,
         handles: &BackupHandles,
@@ -441,6 +448,41 @@ impl Stack {
         engine: &str,
     ) -> Result<RestoredCluster> {
         let label = format!("{}-restore-job", handles.name);
+        if point.region != handles.source_region {
+            return Err(job_error(
+                &label,
+                format!(
+                    "the recovery point {} is in {}: the role may restore only in the source region {} (its clusters, subnet groups and parameter groups are there, R15); copy it back first with copy_back (R17)",
+                    point.arn, point.region, handles.source_region
+                ),
+            ));
+        }
+        let mut protected = None;
+        for c in &handles.clusters {
+            let targets = c.restore_targets().map_err(|source| Error::BackupRole {
+                resource: label.clone(),
+                source: Box::new(source),
+            })?;
+            if targets.contains(cluster_id) {
+                protected = Some(c);
+                break;
+            }
+        }
+        let Some(protected) = protected else {
+            return Err(job_error(
+                &label,
+                format!(
+                    "cluster {cluster_id} is not a name the backup role may restore to: the role names each protected cluster and its restore names exactly ({}); add it with ProtectedCluster::restore_as and deploy (R15)",
+                    handles
+                        .clusters
+                        .iter()
+                        .flat_map(|c| c.restore_targets().unwrap_or_default())
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
         let role: BackupRoleOutputs = self.deployed(&handles.role).await?;
         let lock = self.store().lock(self.name())?;
         let action = Action {
@@ -477,15 +519,14 @@ impl Stack {
                 })
             }
             _ => {
-                let mut metadata = vec![
+                let metadata = vec![
                     ("DBClusterIdentifier".to_owned(), cluster_id.to_string()),
                     ("Engine".to_owned(), engine.to_owned()),
+                    (
+                        "DBSubnetGroupName".to_owned(),
+                        protected.subnet_group.to_string(),
+                    ),
                 ];
-                if point.region == handles.source_region {
-                    if let Some(c) = handles.clusters.first() {
-                        metadata.push(("DBSubnetGroupName".to_owned(), c.subnet_group.to_string()));
-                    }
-                }
                 let backup = Backup::new(&handles.account, &point.region);
                 self.run_recorded(&lock, &action, &backup, &label, JobKind::Restore, None, {
                     let (backup, role, metadata) = (&backup, &role.arn, &metadata);

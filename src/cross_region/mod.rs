@@ -133,8 +133,10 @@ impl CrossRegionBackup {
         }
     }
 
-    /// Protects a cluster. The role may act on it and on restores named after it, its subnet
-    /// group and its parameter group (R15); the selection names it by ARN (R14).
+    /// Protects a cluster. The role may act on it, named exactly, on the clusters a restore of
+    /// it may create (its restore names: `<cluster>-restored` unless
+    /// [`ProtectedCluster::restore_as`] names others), its subnet group and its parameter
+    /// group (R15); the selection names it by ARN (R14).
     pub fn cluster(mut self, cluster: ProtectedCluster) -> CrossRegionBackup {
         self.clusters.push(cluster);
         self
@@ -300,6 +302,7 @@ impl Stack {
             .source_region(src.clone())
             .destination_region(dst.clone())
             .cluster(first.cluster.clone())
+            .restore_names(first.restore_names.clone())
             .subnet_group(first.subnet_group.clone())
             .parameter_group(first.parameter_group.clone())
             .source_vault(vault_name(&source_vault))
@@ -316,8 +319,10 @@ impl Stack {
         // The keys: made by the stack, or named.
         let (key_handle, source_key, destination_key) = match &backup.keys {
             KeyStrategy::NewMultiRegion(key) => {
+                // The key of the vaults: an account it grants may use it through AWS Backup
+                // as well as RDS (R11).
                 let key = match key {
-                    Some(k) => k.clone(),
+                    Some(k) => k.clone().for_backup_vaults(),
                     None => ShareableKey::new()
                         .alias(format!("{name}-backup"))
                         .description(format!(
@@ -325,6 +330,7 @@ impl Stack {
                         ))
                         .multi_region(true)
                         .replica_region(dst.clone())
+                        .backup_vaults(true)
                         .build()
                         .map_err(|e| Error::key(name, e))?,
                 };

@@ -515,8 +515,11 @@ async fn copy_needed(
     }
     let policy = kms.key_policy(arn.key_id()).await.map_err(aws(ctx))?;
     // Shared as it is only when its key grants every target (R2).
-    let grants = PolicyDocument::from_json(&policy)
-        .is_ok_and(|p| targets.iter().all(|t| ShareableKey::policy_grants(&p, *t)));
+    let grants = PolicyDocument::from_json(&policy).is_ok_and(|p| {
+        targets
+            .iter()
+            .all(|t| ShareableKey::policy_grants(&p, *t, region))
+    });
     Ok(if grants { None } else { Some(Rule::R2) })
 }
 

@@ -22,14 +22,52 @@ pub const KEY_ADMIN: &[&str] = &[
     "kms:CancelKeyDeletion",
 ];
 
-/// What an account that uses the key for snapshots may do with it (R2).
+/// Key administration, which a key policy gives only to principals of the key's own account
+/// (R2): every action on a key that [`KEY_ADMIN`]'s patterns cover except those R2 lets a
+/// granted account use ([`KEY_DESCRIBE`] and [`KEY_GRANTS`]), and the administrative actions
+/// those patterns do not reach (`ImportKeyMaterial`, `ReplicateKey`, `RotateKeyOnDemand`,
+/// `SynchronizeMultiRegionKey`). Reading the policy, tags and rotation status is in it:
+/// the AWS managed keys give those to their own account only. `GetPublicKey`, the public half
+/// of an asymmetric key, is use, not administration.
+pub const KEY_ADMINISTRATION: &[&str] = &[
+    "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:DisableKey",
+    "kms:EnableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKeyRotation",
+    "kms:RotateKeyOnDemand",
+    "kms:CreateAlias",
+    "kms:UpdateAlias",
+    "kms:DeleteAlias",
+    "kms:UpdateKeyDescription",
+    "kms:UpdatePrimaryRegion",
+    "kms:ReplicateKey",
+    "kms:SynchronizeMultiRegionKey",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:GetKeyPolicy",
+    "kms:ListKeyPolicies",
+    "kms:GetKeyRotationStatus",
+    "kms:ListKeyRotations",
+    "kms:ListResourceTags",
+    "kms:ListRetirableGrants",
+    "kms:ImportKeyMaterial",
+    "kms:DeleteImportedKeyMaterial",
+    "kms:GetParametersForImport",
+];
+
+/// What an account that uses the key for snapshots may do with it, through RDS (R2).
 pub const KEY_USE: &[&str] = &[
     "kms:Encrypt",
     "kms:Decrypt",
     "kms:ReEncrypt*",
     "kms:GenerateDataKey*",
-    "kms:DescribeKey",
 ];
+
+/// The key's metadata, which an account that uses the key may read directly (R2, R31).
+pub const KEY_DESCRIBE: &[&str] = &["kms:DescribeKey"];
 
 /// Grants, allowed only for AWS resources such as RDS (R2).
 pub const KEY_GRANTS: &[&str] = &["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"];

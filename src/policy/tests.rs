@@ -101,7 +101,8 @@ fn r1_managed_key_policy_is_narrowed_and_not_ours_to_change() {
     );
     assert!(!crate::key::ShareableKey::policy_grants(
         &managed,
-        "999999999999".parse().unwrap()
+        "999999999999".parse().unwrap(),
+        &"ap-northeast-1".parse().unwrap()
     ));
 }
 
@@ -416,4 +417,131 @@ fn action_patterns_match_in_linear_time() {
     let pattern = format!("{}x", "*".repeat(5000));
     assert!(!action_matches(&pattern, &"k".repeat(5000)));
     assert!(action_matches(&pattern, &format!("{}x", "k".repeat(5000))));
+}
+
+// R2: key administration (kms:*, or any action of KEY_ADMINISTRATION) stays with principals
+// of the key's own account: another account, a role of another account, "*" (unless a
+// condition keeps it to the owner) and "every action but" are refused, naming the statement,
+// the pattern, the action it covers and the principal; use by another account is fine.
+#[test]
+fn r2_key_administration_stays_in_the_owner_account() {
+    check_key_policy(
+        &format!(
+            r#"[{ROOT_ALL},{{"Sid":"Partner","Effect":"Allow","Principal":{{"AWS":"999999999999"}},"Action":"kms:*","Resource":"*"}}]"#
+        ),
+        expect![[
+            r#"Some(R2): statement "Partner" allows kms:* (key administration: it covers kms:PutKeyPolicy) to 999999999999, outside account 111111111111, which owns the key (R2); another account may only use the key: give it the cryptographic actions, and keep administration to principals of 111111111111"#
+        ]],
+    );
+    check_key_policy(
+        &format!(
+            r#"[{ROOT_ALL},{{"Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::111111111111:role/admin","arn:aws:iam::999999999999:role/ops"]}},"Action":["kms:Describe*","kms:Get*"],"Resource":"*"}}]"#
+        ),
+        expect!["Some(R2): statement #2 allows kms:Get* (key administration: it covers kms:GetKeyPolicy) to arn:aws:iam::999999999999:role/ops, outside account 111111111111, which owns the key (R2); another account may only use the key: give it the cryptographic actions, and keep administration to principals of 111111111111"],
+    );
+    check_key_policy(
+        &format!(
+            r#"[{ROOT_ALL},{{"Effect":"Allow","Principal":{{"AWS":"999999999999"}},"NotAction":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}}]"#
+        ),
+        expect![[
+            r#"Some(R2): statement #2 allows every action but kms:Encrypt, kms:Decrypt (key administration: it covers kms:PutKeyPolicy) to 999999999999, outside account 111111111111, which owns the key (R2); another account may only use the key: give it the cryptographic actions, and keep administration to principals of 111111111111"#
+        ]],
+    );
+    check_key_policy(
+        &format!(
+            r#"[{ROOT_ALL},{{"Effect":"Allow","Principal":"*","Action":"kms:TagResource","Resource":"*","Condition":{{"StringEquals":{{"kms:CallerAccount":["111111111111","999999999999"]}}}}}}]"#
+        ),
+        expect![[
+            r#"Some(R2): statement #2 allows kms:TagResource (key administration: it covers kms:TagResource) to *, outside account 111111111111, which owns the key (R2); another account may only use the key: give it the cryptographic actions, and keep administration to principals of 111111111111"#
+        ]],
+    );
+    // "*" kept to the owner's account, a Deny, and R2's use by another account: fine.
+    check_key_policy(
+        &format!(
+            r#"[{ROOT_ALL},{{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{{"StringEquals":{{"kms:CallerAccount":"111111111111"}}}}}},{{"Effect":"Deny","Principal":{{"AWS":"999999999999"}},"Action":"kms:*","Resource":"*","Condition":{{"Bool":{{"aws:SecureTransport":"false"}}}}}},{{"Effect":"Allow","Principal":{{"AWS":"999999999999"}},"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:DescribeKey","kms:Describe*","kms:CreateGrant","kms:ListGrants","kms:RevokeGrant","kms:GetPublicKey"],"Resource":"*"}}]"#
+        ),
+        expect!["ok"],
+    );
+}
+
+// R2: KEY_ADMINISTRATION is every key action the administrators' patterns (KEY_ADMIN) cover
+// but the metadata and grant actions granted accounts use, plus the administrative actions
+// those patterns miss; none of it is in the use statement's patterns.
+#[test]
+fn r2_key_administration_is_what_key_admin_covers_beyond_use() {
+    // Every action KMS authorizes on a key (the key policy's resource).
+    const KEY_ACTIONS: &[&str] = &[
+        "kms:CancelKeyDeletion",
+        "kms:CreateAlias",
+        "kms:CreateGrant",
+        "kms:Decrypt",
+        "kms:DeleteAlias",
+        "kms:DeleteImportedKeyMaterial",
+        "kms:DeriveSharedSecret",
+        "kms:DescribeKey",
+        "kms:DisableKey",
+        "kms:DisableKeyRotation",
+        "kms:EnableKey",
+        "kms:EnableKeyRotation",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyPair",
+        "kms:GenerateDataKeyPairWithoutPlaintext",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:GenerateMac",
+        "kms:GetKeyPolicy",
+        "kms:GetKeyRotationStatus",
+        "kms:GetParametersForImport",
+        "kms:GetPublicKey",
+        "kms:ImportKeyMaterial",
+        "kms:ListGrants",
+        "kms:ListKeyPolicies",
+        "kms:ListKeyRotations",
+        "kms:ListResourceTags",
+        "kms:ListRetirableGrants",
+        "kms:PutKeyPolicy",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+        "kms:ReplicateKey",
+        "kms:RetireGrant",
+        "kms:RevokeGrant",
+        "kms:RotateKeyOnDemand",
+        "kms:ScheduleKeyDeletion",
+        "kms:Sign",
+        "kms:SynchronizeMultiRegionKey",
+        "kms:TagResource",
+        "kms:UntagResource",
+        "kms:UpdateAlias",
+        "kms:UpdateKeyDescription",
+        "kms:UpdatePrimaryRegion",
+        "kms:Verify",
+        "kms:VerifyMac",
+    ];
+    let covers =
+        |patterns: &[&str], action: &str| patterns.iter().any(|p| action_matches(p, action));
+    let used = [
+        actions::KEY_DESCRIBE,
+        actions::KEY_GRANTS,
+        &["kms:GetPublicKey"],
+    ]
+    .concat();
+    let beyond_patterns = [
+        "kms:ImportKeyMaterial",
+        "kms:ReplicateKey",
+        "kms:RotateKeyOnDemand",
+        "kms:SynchronizeMultiRegionKey",
+    ];
+    let mut expected: Vec<&str> = KEY_ACTIONS
+        .iter()
+        .copied()
+        .filter(|a| covers(actions::KEY_ADMIN, a) && !used.contains(a))
+        .chain(beyond_patterns)
+        .collect();
+    let mut listed = actions::KEY_ADMINISTRATION.to_vec();
+    expected.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(listed, expected);
+    for action in actions::KEY_ADMINISTRATION {
+        assert!(!covers(actions::KEY_USE, action), "{action}");
+    }
 }

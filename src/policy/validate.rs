@@ -87,6 +87,21 @@ pub enum PolicyError {
         /// The actions granted, comma-separated.
         actions: String,
     },
+    /// R2: key administration (or `kms:*`) allowed to a principal outside the key's account.
+    #[error("{statement} allows {granted} (key administration: it covers {action}) to {principal}, outside account {owner}, which owns the key (R2); another account may only use the key: give it the cryptographic actions, and keep administration to principals of {owner}")]
+    ForeignKeyAdministration {
+        /// Which statement.
+        statement: String,
+        /// The action pattern that grants it, as written (`kms:*`, `kms:Put*`, or
+        /// `every action but ...` for `NotAction`).
+        granted: String,
+        /// An administrative action it covers, such as `kms:PutKeyPolicy`.
+        action: String,
+        /// The principal outside the account, as written (`"*"` for everyone).
+        principal: String,
+        /// The key's account.
+        owner: AccountId,
+    },
     /// R4: no one in the key's own account could change the policy afterwards.
     #[error("the key policy would lock itself: no principal of account {owner} (its root, or a named user or role) is allowed kms:PutKeyPolicy without conditions and spared by every Deny (R4); KMS refuses such a policy with MalformedPolicyDocumentException")]
     Lockout {
@@ -100,6 +115,7 @@ impl PolicyError {
     pub fn rule(&self) -> Option<Rule> {
         match self {
             PolicyError::WildcardGrant { .. } | PolicyError::Lockout { .. } => Some(Rule::R4),
+            PolicyError::ForeignKeyAdministration { .. } => Some(Rule::R2),
             _ => None,
         }
     }
@@ -122,8 +138,10 @@ const NARROWING_KEYS: &[&str] = &[
 impl PolicyDocument {
     /// Checks a KMS key policy for the key owned by `owner`:
     /// the common checks, a principal in every statement, principals that parse, no grant to
-    /// `"*"` without a narrowing condition (R4), and someone of `owner` keeping
-    /// `kms:PutKeyPolicy` (R4, KMS's own lockout safety check).
+    /// `"*"` without a narrowing condition (R4), someone of `owner` keeping
+    /// `kms:PutKeyPolicy` (R4, KMS's own lockout safety check), and no key administration
+    /// (`kms:*`, or any of [`actions::KEY_ADMINISTRATION`]) allowed to a principal outside
+    /// `owner`, `"*"` included unless a condition keeps it to `owner` (R2).
     pub fn validate_key_policy(&self, owner: AccountId) -> Result<(), PolicyError> {
         self.validate_common(false)?;
         for (i, st) in self.statements().iter().enumerate() {
@@ -136,7 +154,54 @@ impl PolicyDocument {
                 });
             }
         }
-        self.check_lockout(owner)
+        self.check_lockout(owner)?;
+        self.check_foreign_administration(owner)
+    }
+
+    /// R2: no Allow gives key administration to a principal outside `owner`: an account or
+    /// IAM principal of another account, `"*"` (unless `kms:CallerAccount` or
+    /// `aws:PrincipalAccount` keeps it to `owner`), or everyone but some (`NotPrincipal`).
+    /// The error names the statement (Sid, or position), the action pattern and the principal.
+    fn check_foreign_administration(&self, owner: AccountId) -> Result<(), PolicyError> {
+        for (i, st) in self.statements().iter().enumerate() {
+            if st.effect != Effect::Allow {
+                continue;
+            }
+            let Some((granted, action)) = administration_granted(st) else {
+                continue;
+            };
+            let outsider = match (&st.principal, &st.not_principal) {
+                (_, Some(np)) => Some(format!(
+                    "every principal but {}",
+                    np.aws_values().join(", ")
+                )),
+                (Some(p), None) => {
+                    let values: Vec<String> = match p {
+                        Principal::Any(_) => vec!["*".to_owned()],
+                        Principal::Map(_) => p.aws_values().to_vec(),
+                    };
+                    values.into_iter().find(|value| {
+                        match AwsPrincipal::parse(value) {
+                            Ok(AwsPrincipal::Any) => !kept_to_account(st, owner),
+                            Ok(named) => named.account() != Some(owner),
+                            // Reported by the principal check.
+                            Err(_) => false,
+                        }
+                    })
+                }
+                (None, None) => None,
+            };
+            if let Some(principal) = outsider {
+                return Err(PolicyError::ForeignKeyAdministration {
+                    statement: st.label(i),
+                    granted,
+                    action: action.to_owned(),
+                    principal,
+                    owner,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Checks an IAM identity policy (attached to a role): the common checks, IAM's Sid rule,
@@ -261,6 +326,54 @@ impl PolicyDocument {
                 && !condition_exempts(st, who)
         })
     }
+}
+
+/// The first key administration action an Allow's `Action` (or `NotAction`) covers, with the
+/// pattern that covers it as written.
+fn administration_granted(st: &Statement) -> Option<(String, &'static str)> {
+    match (&st.action, &st.not_action) {
+        (Some(patterns), _) => patterns.iter().find_map(|pattern| {
+            actions::KEY_ADMINISTRATION
+                .iter()
+                .find(|a| action_matches(pattern, a))
+                .map(|a| (pattern.clone(), *a))
+        }),
+        (None, Some(excluded)) => actions::KEY_ADMINISTRATION
+            .iter()
+            .find(|a| !excluded.iter().any(|p| action_matches(p, a)))
+            .map(|a| {
+                (
+                    format!(
+                        "every action but {}",
+                        excluded.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                    *a,
+                )
+            }),
+        (None, None) => None,
+    }
+}
+
+/// Whether a condition keeps a statement to principals of `owner`: `StringEquals` (or
+/// `StringEqualsIgnoreCase`) on `kms:CallerAccount` or `aws:PrincipalAccount` listing `owner`
+/// and no other account.
+fn kept_to_account(st: &Statement, owner: AccountId) -> bool {
+    st.condition.as_ref().is_some_and(|condition| {
+        condition.iter().any(|(operator, keys)| {
+            matches!(
+                operator.to_ascii_lowercase().as_str(),
+                "stringequals" | "stringequalsignorecase"
+            ) && keys.iter().any(|(key, values)| {
+                matches!(
+                    key.to_ascii_lowercase().as_str(),
+                    "kms:calleraccount" | "aws:principalaccount"
+                ) && !values.is_empty()
+                    && values
+                        .iter()
+                        .all(|v| matches!(v, ConditionValue::String(s) if s == owner.as_str()))
+            })
+        })
+    })
 }
 
 /// Whether a Deny's `Principal` (or `NotPrincipal`) reaches `who`.

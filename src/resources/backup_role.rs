@@ -1,12 +1,17 @@
-//! The AWS Backup role deployed to IAM: the role trusted by `backup.amazonaws.com` (R14) with
-//! the least-privilege inline policy (R15); torn down inline policy first, then the role.
+//! The AWS Backup role deployed to IAM: the role trusted by `backup.amazonaws.com` for its own
+//! account (R14) with the least-privilege inline policy (R15); both are compared with the
+//! definition by plan and refresh and put back by deploy; torn down inline policy first, then
+//! the role.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::KeyResource;
 use crate::{
-    aws::{iam::Iam, Account},
+    aws::{
+        iam::{Iam, RoleInfo},
+        Account,
+    },
     backup::BackupRole,
     engine::{Action, Change, Context, Handle, Resource},
     error::{Error, Result},
@@ -69,13 +74,17 @@ impl BackupRoleResource {
             resource: "backup-role".into(),
             source: Box::new(source),
         })?;
+        let trust = role.trust_policy().map_err(|source| Error::BackupRole {
+            resource: "backup-role".into(),
+            source: Box::new(source),
+        })?;
         Ok(BackupRoleResource {
             account: account.clone(),
             region: role.source_region.clone(),
             name,
             role: role.clone(),
             policy,
-            trust: BackupRole::trust_policy(),
+            trust,
             keys: None,
         })
     }
@@ -125,13 +134,25 @@ impl BackupRoleResource {
         Iam::new(&self.account)
     }
 
-    async fn is_ours(&self, ctx: &Context) -> Result<Option<bool>> {
-        let role = self
-            .iam()
+    async fn live_role(&self, ctx: &Context) -> Result<Option<RoleInfo>> {
+        self.iam()
             .role(self.name.as_str())
             .await
-            .map_err(Error::aws_in(ctx.name()))?;
-        Ok(role.map(|r| ctx.owns(&r.tags)))
+            .map_err(Error::aws_in(ctx.name()))
+    }
+
+    async fn is_ours(&self, ctx: &Context) -> Result<Option<bool>> {
+        Ok(self.live_role(ctx).await?.map(|r| ctx.owns(&r.tags)))
+    }
+
+    /// Whether the live role's trust policy says the same as the definition (compared as
+    /// JSON): a trust policy changed outside snapshift may let others assume the role (R14).
+    fn trust_matches(&self, role: &RoleInfo) -> bool {
+        let live: Option<serde_json::Value> = role
+            .trust_policy
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok());
+        live.is_some() && live == serde_json::to_value(&self.trust).ok()
     }
 
     async fn policy_matches(&self, ctx: &Context) -> Result<bool> {
@@ -176,33 +197,60 @@ impl Resource for BackupRoleResource {
     }
 
     async fn plan(&self, ctx: &Context) -> Result<Change> {
-        Ok(match self.is_ours(ctx).await? {
-            None => Change::new(
+        let Some(role) = self.live_role(ctx).await? else {
+            return Ok(Change::new(
                 ctx.name(),
                 self.kind(),
                 Action::Create,
-                format!("role {} trusted by backup.amazonaws.com (R14)", self.name),
+                format!(
+                    "role {} trusted by backup.amazonaws.com for account {} (R14)",
+                    self.name, self.role.account
+                ),
             )
             .rule(Rule::R15)
             .detail(format!("CreateRole {}", self.name))
             .detail(format!(
                 "PutRolePolicy {INLINE_POLICY} (least privilege, R15)"
-            )),
-            Some(_) if !self.policy_matches(ctx).await? => Change::new(
-                ctx.name(),
-                self.kind(),
-                Action::Update,
-                "the inline policy differs from the definition",
-            )
-            .rule(Rule::R15)
-            .detail(format!("PutRolePolicy {INLINE_POLICY}")),
-            Some(_) => Change::new(
+            )));
+        };
+        let mut differs = Vec::new();
+        let mut details = Vec::new();
+        if !self.trust_matches(&role) {
+            differs.push("the trust policy");
+            details.push(format!(
+                "UpdateAssumeRolePolicy {} (trusted by backup.amazonaws.com for account {} only, R14)",
+                self.name, self.role.account
+            ));
+        }
+        if !self.policy_matches(ctx).await? {
+            differs.push("the inline policy");
+            details.push(format!("PutRolePolicy {INLINE_POLICY}"));
+        }
+        if differs.is_empty() {
+            return Ok(Change::new(
                 ctx.name(),
                 self.kind(),
                 Action::Unchanged,
                 "matches the definition",
+            ));
+        }
+        let mut change = Change::new(
+            ctx.name(),
+            self.kind(),
+            Action::Update,
+            format!(
+                "{} {} from the definition",
+                differs.join(" and "),
+                if differs.len() == 1 {
+                    "differs"
+                } else {
+                    "differ"
+                }
             ),
-        })
+        )
+        .rule(Rule::R15);
+        change.details = details;
+        Ok(change)
     }
 
     async fn deploy(&self, ctx: &Context) -> Result<BackupRoleOutputs> {
@@ -219,6 +267,12 @@ impl Resource for BackupRoleResource {
                         resource: ctx.name().to_owned(),
                         what: format!("IAM role {}", self.name),
                     });
+                }
+                // A trust policy changed outside snapshift is put back (R14).
+                if !self.trust_matches(&role) {
+                    iam.update_assume_role_policy(self.name.as_str(), &self.trust.to_json())
+                        .await
+                        .map_err(Error::aws_in(ctx.name()))?;
                 }
                 role.arn
             }
@@ -302,13 +356,22 @@ impl Resource for BackupRoleResource {
     }
 
     async fn refresh(&self, ctx: &Context) -> Result<Vec<String>> {
-        Ok(match self.is_ours(ctx).await? {
-            None => vec![format!("role {} no longer exists", self.name)],
-            Some(_) if !self.policy_matches(ctx).await? => vec![format!(
+        let Some(role) = self.live_role(ctx).await? else {
+            return Ok(vec![format!("role {} no longer exists", self.name)]);
+        };
+        let mut drift = Vec::new();
+        if !self.trust_matches(&role) {
+            drift.push(format!(
+                "the trust policy of {} was changed outside snapshift",
+                self.name
+            ));
+        }
+        if !self.policy_matches(ctx).await? {
+            drift.push(format!(
                 "the inline policy of {} was changed outside snapshift",
                 self.name
-            )],
-            Some(_) => Vec::new(),
-        })
+            ));
+        }
+        Ok(drift)
     }
 }

@@ -57,18 +57,22 @@ pub struct KeyResource {
 }
 
 impl KeyResource {
-    /// The key `key` in `account` and `region`, with the policy [`ShareableKey::key_policy`]
-    /// writes. Everything that can be checked without AWS is checked here: the policy (R2, R4)
-    /// and the replica regions (R12); nothing has been called yet if this fails.
+    /// The key `key` in `account` and `region`, with the policy
+    /// [`ShareableKey::key_policy_in_region`] writes for that home region: granted accounts use
+    /// the key through RDS in the regions it lives in (R2). Everything that can be checked
+    /// without AWS is checked here: the policy (R2, R4) and the replica regions (R12); nothing
+    /// has been called yet if this fails.
     pub fn new(account: &Account, region: Region, key: ShareableKey) -> Result<KeyResource> {
         let policy = key
-            .key_policy_in(region.partition(), account.id())
+            .key_policy_in_region(&region, account.id())
             .map_err(|source| Error::key("kms-key", source))?;
         KeyResource::with_policy(account, region, key, policy)
     }
 
     /// The same with a key policy of your own, which must pass
-    /// [`PolicyDocument::validate_key_policy`] (R4).
+    /// [`PolicyDocument::validate_key_policy`]: it must keep the account able to change it
+    /// (R4), and may not give `kms:*` or key administration to a principal outside the
+    /// account (another account, `"*"`): the error names the statement (R2).
     pub fn with_policy(
         account: &Account,
         region: Region,

@@ -1,4 +1,4 @@
-//! The fake IAM: roles, their inline policies and tags (global: no region).
+//! The fake IAM: roles, their trust policies, inline policies and tags (global: no region).
 
 use std::collections::BTreeMap;
 
@@ -124,6 +124,16 @@ pub(crate) fn handle(
             .get(&key)
             .map(role_xml)
             .ok_or_else(|| no_such(&name)),
+        "UpdateAssumeRolePolicy" => {
+            let document = policy_json(params, "PolicyDocument")?;
+            let role = world
+                .iam
+                .roles
+                .get_mut(&key)
+                .ok_or_else(|| no_such(&name))?;
+            role.trust_policy = document;
+            Ok(String::new())
+        }
         "PutRolePolicy" => {
             let document = policy_json(params, "PolicyDocument")?;
             let policy = params.str("PolicyName").unwrap_or_default();

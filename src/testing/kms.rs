@@ -150,8 +150,14 @@ fn default_policy(account: AccountId, region: &Region) -> String {
 }
 
 /// Whether a key policy lets `account` perform `action` on the key. `via_service` is the AWS
-/// service calling on the account's behalf (`rds`), if any: it satisfies
-/// `kms:GrantIsForAWSResource` and a matching `kms:ViaService`.
+/// service calling on the account's behalf (`rds`, `backup`), if any: it makes
+/// `kms:GrantIsForAWSResource` true and `kms:ViaService` `<service>.<region>.amazonaws.com`.
+///
+/// Conditions are evaluated as IAM does for the keys the crate's policies use: a condition key
+/// with several values holds when the request's value is any of them (`StringEquals`,
+/// `StringLike`, `Bool`), and every condition of a statement must hold. A condition on any
+/// other key, or with another operator, is taken not to hold, so the fake errs towards
+/// refusing. A Deny counts only without conditions.
 pub(crate) fn key_allows(
     policy: &str,
     account: AccountId,
@@ -172,29 +178,31 @@ pub(crate) fn key_allows(
                 .as_ref()
                 .is_some_and(|a| a.iter().any(|p| crate::policy::action_matches(p, action)))
     };
+    // The request's value of a condition key, if the request has one.
+    let request_value = |key: &str| -> Option<String> {
+        match key.to_ascii_lowercase().as_str() {
+            "kms:grantisforawsresource" => Some(via_service.is_some().to_string()),
+            "kms:calleraccount" => Some(account.to_string()),
+            "kms:viaservice" => via_service.map(|s| format!("{s}.{region}.amazonaws.com")),
+            _ => None,
+        }
+    };
     let conditions_hold = |st: &crate::policy::Statement| {
         st.condition.as_ref().is_none_or(|c| {
             c.iter().all(|(op, keys)| {
                 keys.iter().all(|(key, values)| {
-                    let first = values
-                        .iter()
-                        .map(|v| match v {
-                            ConditionValue::String(s) => s.clone(),
-                            ConditionValue::Bool(b) => b.to_string(),
-                            ConditionValue::Number(n) => n.to_string(),
-                        })
-                        .next();
-                    let value = first.unwrap_or_default();
-                    match (
-                        op.to_ascii_lowercase().as_str(),
-                        key.to_ascii_lowercase().as_str(),
-                    ) {
-                        ("bool", "kms:grantisforawsresource") => {
-                            value.eq_ignore_ascii_case(&via_service.is_some().to_string())
-                        }
-                        ("stringequals", "kms:calleraccount") => value == account.as_str(),
-                        ("stringequals", "kms:viaservice") => via_service
-                            .is_some_and(|s| value == format!("{s}.{region}.amazonaws.com")),
+                    let Some(actual) = request_value(key) else {
+                        return false;
+                    };
+                    let mut values = values.iter().map(|v| match v {
+                        ConditionValue::String(s) => s.clone(),
+                        ConditionValue::Bool(b) => b.to_string(),
+                        ConditionValue::Number(n) => n.to_string(),
+                    });
+                    match op.to_ascii_lowercase().as_str() {
+                        "bool" => values.any(|v| v.eq_ignore_ascii_case(&actual)),
+                        "stringequals" => values.any(|v| v == actual),
+                        "stringlike" => values.any(|v| crate::policy::action_matches(&v, &actual)),
                         _ => false,
                     }
                 })
@@ -800,5 +808,76 @@ pub(crate) fn handle(
             Ok(json!({"Tags": tags_json(&key.tags), "Truncated": false}))
         }
         other => Err(unknown("kms", other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(s: &str) -> AccountId {
+        s.parse().unwrap()
+    }
+
+    fn tokyo() -> Region {
+        "ap-northeast-1".parse().unwrap()
+    }
+
+    /// A key of 111111111111 whose use by two other accounts goes through RDS in Tokyo only.
+    const THROUGH_RDS: &str = r#"{"Statement":[
+        {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:*","Resource":"*"},
+        {"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::222222222222:root","arn:aws:iam::999999999999:root"]},
+         "Action":["kms:Decrypt","kms:CreateGrant"],"Resource":"*",
+         "Condition":{"StringEquals":{"kms:CallerAccount":["222222222222","999999999999"],
+                                      "kms:ViaService":["rds.ap-northeast-1.amazonaws.com","rds.ap-northeast-3.amazonaws.com"]}}},
+        {"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::222222222222:root","arn:aws:iam::999999999999:root"]},
+         "Action":"kms:DescribeKey","Resource":"*",
+         "Condition":{"StringEquals":{"kms:CallerAccount":["222222222222","999999999999"]}}}]}"#;
+
+    // R2: a grant narrowed by kms:ViaService and kms:CallerAccount serves RDS acting for each
+    // listed account in each listed region, and nothing else; a condition with several values
+    // holds when any of them matches.
+    #[test]
+    fn r2_via_service_and_caller_account_conditions_take_any_listed_value() {
+        let allows = |who: &str, region: &Region, action: &str, via: Option<&str>| {
+            key_allows(THROUGH_RDS, account(who), region, action, via)
+        };
+        let osaka: Region = "ap-northeast-3".parse().unwrap();
+        for who in ["222222222222", "999999999999"] {
+            assert!(allows(who, &tokyo(), "kms:Decrypt", Some("rds")), "{who}");
+            assert!(allows(who, &osaka, "kms:CreateGrant", Some("rds")), "{who}");
+            // Direct use, another service, or RDS in another region: no.
+            assert!(!allows(who, &tokyo(), "kms:Decrypt", None), "{who}");
+            assert!(!allows(who, &tokyo(), "kms:Decrypt", Some("ec2")), "{who}");
+            assert!(!allows(
+                who,
+                &"us-east-1".parse().unwrap(),
+                "kms:Decrypt",
+                Some("rds")
+            ));
+            // Metadata stays readable directly (a preflight reads it, R31).
+            assert!(allows(who, &tokyo(), "kms:DescribeKey", None), "{who}");
+        }
+        assert!(!allows(
+            "333333333333",
+            &tokyo(),
+            "kms:Decrypt",
+            Some("rds")
+        ));
+        assert!(!allows("333333333333", &tokyo(), "kms:DescribeKey", None));
+    }
+
+    // R2: `StringLike` on kms:ViaService, as written for a key whose region is not known.
+    #[test]
+    fn r2_string_like_via_service() {
+        let policy = r#"{"Statement":[
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},
+             "Action":"kms:Decrypt","Resource":"*",
+             "Condition":{"StringEquals":{"kms:CallerAccount":"999999999999"},
+                          "StringLike":{"kms:ViaService":"rds.*.amazonaws.com"}}}]}"#;
+        let b = account("999999999999");
+        assert!(key_allows(policy, b, &tokyo(), "kms:Decrypt", Some("rds")));
+        assert!(!key_allows(policy, b, &tokyo(), "kms:Decrypt", Some("ec2")));
+        assert!(!key_allows(policy, b, &tokyo(), "kms:Decrypt", None));
     }
 }

@@ -39,7 +39,7 @@ pub fn generate(root: &Path) -> Result<Vec<(String, String)>, String> {
     }
     let role = backup_role(SOURCE_VAULT, DESTINATION_VAULT)?;
     let policy = role.policy().map_err(|e| e.to_string())?;
-    let trust = BackupRole::trust_policy();
+    let trust = role.trust_policy().map_err(|e| e.to_string())?;
     files.push(("docs/iam/backup-role.json".into(), json(&policy)));
     files.push(("docs/iam/backup-role-trust.json".into(), json(&trust)));
     files.push((
@@ -81,6 +81,7 @@ struct KeySpec {
     alias: &'static str,
     grant: Option<&'static str>,
     replica_region: Option<&'static str>,
+    backup_vaults: bool,
 }
 
 impl KeySpec {
@@ -92,7 +93,9 @@ impl KeySpec {
         if let Some(region) = self.replica_region {
             key = key.multi_region(true).replica_region(parse(region)?);
         }
-        key.build().map_err(|e| e.to_string())
+        key.backup_vaults(self.backup_vaults)
+            .build()
+            .map_err(|e| e.to_string())
     }
 
     fn snippet(&self) -> String {
@@ -109,11 +112,15 @@ impl KeySpec {
                 "        .multi_region(true)\n        .replica_region(\"{region}\".parse()?)"
             );
         }
+        if self.backup_vaults {
+            calls.push_str("        .backup_vaults(true)\n");
+        }
         format!(
             "use snapshift::key::ShareableKey;\n\n\
              fn main() -> Result<(), Box<dyn std::error::Error>> {{\n    \
              let key = ShareableKey::new()\n{calls}        .build()?;\n    \
-             let policy = key.key_policy(\"{OWNER}\".parse()?)?;\n    \
+             // The home region: granted accounts use the key through RDS there (and in replica regions).\n    \
+             let policy = key.key_policy_in_region(&\"{SOURCE_REGION}\".parse()?, \"{OWNER}\".parse()?)?;\n    \
              println!(\"{{}}\", policy.to_json_pretty());\n    \
              Ok(())\n}}"
         )
@@ -123,7 +130,10 @@ impl KeySpec {
 fn key_policy_pages() -> Result<Vec<KeyPolicyPage>, String> {
     let owner = parse(OWNER)?;
     let page = |slug, title, when, spec: KeySpec, notes| -> Result<KeyPolicyPage, String> {
-        let policy = spec.build()?.key_policy(owner).map_err(|e| e.to_string())?;
+        let policy = spec
+            .build()?
+            .key_policy_in_region(&parse(SOURCE_REGION)?, owner)
+            .map_err(|e| e.to_string())?;
         Ok(KeyPolicyPage {
             slug,
             title,
@@ -144,6 +154,7 @@ fn key_policy_pages() -> Result<Vec<KeyPolicyPage>, String> {
                 alias: "snapshot-reencrypt",
                 grant: None,
                 replica_region: None,
+                backup_vaults: false,
             },
             "",
         )?,
@@ -159,10 +170,16 @@ fn key_policy_pages() -> Result<Vec<KeyPolicyPage>, String> {
                 alias: "snapshot-share",
                 grant: Some(TARGET),
                 replica_region: None,
+                backup_vaults: false,
             },
             "The same JSON comes from the example binary:\n\n\
              ```sh\ncargo run -q --example key_policy -- --owner 111111111111 \\\n    \
-             --grant 999999999999 --admin arn:aws:iam::111111111111:role/KeyAdmin\n```\n\n\
+             --grant 999999999999 --admin arn:aws:iam::111111111111:role/KeyAdmin \\\n    \
+             --region ap-northeast-1\n```\n\n\
+             Without `--region` (or with `key_policy` instead of `key_policy_in_region`) the \
+             home region is not known, and the conditions allow RDS of any region \
+             (`StringLike` `rds.*.amazonaws.com`); `KeyResource` always knows its region and \
+             writes the policy above.\n\n\
              Once the target account's copy is available the key is no longer needed: the \
              share is removed, the intermediate copy deleted, then the key is scheduled for \
              deletion with a waiting period of 7 to 30 days (R8, R23). Before that copy, \
@@ -180,6 +197,7 @@ fn key_policy_pages() -> Result<Vec<KeyPolicyPage>, String> {
                 alias: "backup-copies",
                 grant: None,
                 replica_region: Some(DESTINATION_REGION),
+                backup_vaults: true,
             },
             "- The replica is made with `ReplicateKey` in the destination region and carries \
              its own key policy; snapshift gives it this same policy (R12). A replica always \
@@ -189,6 +207,10 @@ fn key_policy_pages() -> Result<Vec<KeyPolicyPage>, String> {
              `alias/aws/rds` of that region, whatever keys exist (R11).\n\
              - The backup role uses the key through its IAM policy, which the root statement \
              enables; see [the backup role](../iam/backup-role.md) (R15).\n\
+             - `backup_vaults(true)` marks the key of AWS Backup vaults (a cross-region backup \
+             marks its key so): an account it grants may then use it through AWS Backup \
+             (`backup.<region>.amazonaws.com`) as well as RDS, in the home and replica regions. \
+             This key grants no other account, so the policy is the same either way.\n\
              - At teardown the replica is scheduled for deletion before the primary: a \
              multi-region primary's waiting period starts only after its last replica is \
              deleted (R23).\n",
@@ -215,20 +237,41 @@ fn explain_key_statement(sid: &str) -> Option<&'static str> {
              duties, not a wall: whoever may change the policy (`kms:PutKeyPolicy`) or create \
              grants (`kms:CreateGrant`, within `kms:Create*`) can give themselves more, so \
              choose administrators as carefully as users. Administrators must belong to the \
-             key's own account."
+             key's own account, and so must anyone a key policy gives administration: a policy \
+             of your own (`KeyResource::with_policy`) that gives another account, or `\"*\"` \
+             not kept to this account by a condition, `kms:*` or any administrative action \
+             (changing or reading the policy, disabling, deleting, aliases, tags, rotation, \
+             replication, key material) is refused before any call, with an error that names \
+             the statement, the action and the principal (R2)."
         }
         key::sid::USE => {
-            "The granted account may use the key to decrypt and re-encrypt. RDS in that account \
-             needs this to copy the shared snapshot under its own key (R7), or to restore from \
-             it directly (R9: restoring needs the key, taking a snapshot does not). Naming the \
-             account's root delegates to that account's IAM policies: who there may copy or \
-             restore is decided there."
+            "The granted account may use the key to decrypt and re-encrypt, through RDS only. \
+             RDS in that account needs this to copy the shared snapshot under its own key (R7), \
+             or to restore from it directly (R9: restoring needs the key, taking a snapshot \
+             does not). Two conditions keep it to that: `kms:ViaService` names RDS \
+             (`rds.<region>.amazonaws.com`) in each region the key lives in, its home region \
+             and its replica regions (and AWS Backup, `backup.<region>.amazonaws.com`, for the \
+             key of backup vaults), so a principal of that account cannot call `kms:Decrypt` \
+             on the key directly; `kms:CallerAccount` names the granted accounts, so the use is \
+             on their behalf. A shared snapshot is copied within its region (Aurora copies \
+             across accounts only within one region), so RDS of the key's own regions is \
+             enough. Naming the account's root delegates to that account's IAM policies: who \
+             there may copy or restore is decided there, and those policies must allow the \
+             same actions on this key (R2)."
         }
         key::sid::GRANTS => {
             "RDS uses the key through KMS grants made on the account's behalf. The granted \
              account may create, list and revoke grants only when the grant is for an AWS \
              resource (`kms:GrantIsForAWSResource`), so it cannot pass the key on to an \
-             arbitrary principal (R2)."
+             arbitrary principal, and, as above, only through RDS in the key's regions, for \
+             the granted accounts (`kms:ViaService`, `kms:CallerAccount`, R2)."
+        }
+        key::sid::DESCRIBE => {
+            "The granted account may read the key's metadata (`kms:DescribeKey`: its ARN, \
+             state, whether it is multi-region) directly, not only through RDS. Metadata \
+             decrypts nothing, and reading it with the target account's credentials is how a \
+             check before a long copy finds out whether that account can reach the key at all \
+             (R2). `kms:CallerAccount` keeps it to the granted accounts."
         }
         _ => return None,
     })
@@ -238,10 +281,19 @@ fn explain_key_statement(sid: &str) -> Option<&'static str> {
 fn explain_role_statement(sid: &str) -> Option<&'static str> {
     Some(match sid {
         backup::sid::RDS => {
-            "Take, tag, copy, share and restore cluster snapshots. The cluster is named \
-             `<cluster>*` so that a restore under a new name (say `<cluster>-restored`) works \
-             while the original still exists; the subnet group and the cluster parameter group \
-             are there for the restore. Backup snapshots are named by AWS Backup \
+            "Take, tag, copy, share and restore cluster snapshots. Each protected cluster is \
+             named exactly (`cluster:<cluster>`): a pattern such as `cluster:<cluster>*` would \
+             also cover `<cluster>-billing` or any other cluster whose name starts the same. A \
+             restore creates a cluster under a new name while the original still exists, and \
+             `RestoreDBClusterFromSnapshot` is authorized on that new cluster's ARN, so the \
+             names a restore may give are named exactly too: by default one, \
+             `<cluster>-restored` (the name the disaster-recovery example restores to), or \
+             those given with `ProtectedCluster::restore_as` (then the default is not added). \
+             A restore under the original name, once the original is gone, is covered by the \
+             cluster's own ARN. `Stack::restore_from_backup` refuses any other name before \
+             calling AWS. The subnet group and the cluster parameter group are there for the \
+             restore, which runs in the source region: a recovery point in the destination \
+             region is copied back first (R17). Backup snapshots are named by AWS Backup \
              (`cluster-snapshot:awsbackup:job-<id>`, copies `awsbackup:copyjob-<id>`, R16), so \
              they are matched by that prefix, in both regions (R15)."
         }
@@ -249,7 +301,16 @@ fn explain_role_statement(sid: &str) -> Option<&'static str> {
             "Deleting snapshots stands alone so that it can be read, and audited, by itself: \
              the role may delete only the snapshots AWS Backup made, never a manual snapshot or \
              the cluster (R15). AWS Backup needs it to expire recovery points by their \
-             lifecycle (R24)."
+             lifecycle (R24). The `awsbackup:` prefix is AWS Backup's own: a snapshot \
+             identifier chosen through RDS has only letters, digits and hyphens, so no manual \
+             or automated snapshot matches it. What cannot be narrowed further: \
+             `rds:DeleteDBClusterSnapshot` takes no condition keys of its own, and its resource \
+             (`cluster-snapshot`) offers only tag conditions (`aws:ResourceTag/<key>`, \
+             `rds:cluster-snapshot-tag/<key>`); the snapshot's name does not say which cluster \
+             or plan it came from. So the role may also delete AWS Backup's recovery points of \
+             other plans in the same account and regions. A tag condition would narrow it only \
+             if every recovery point and every copy carried the plan's tag; a point without it \
+             could then never expire, so snapshift does not rely on one."
         }
         backup::sid::VAULTS => {
             "Describe and copy into both vaults. The destination vault receives the scheduled \
@@ -274,7 +335,12 @@ fn explain_role_statement(sid: &str) -> Option<&'static str> {
         }
         backup::sid::TRUST => {
             "Only AWS Backup (`backup.amazonaws.com`) may assume the role; the backup \
-             selection names the role (R14)."
+             selection names the role (R14). The condition `aws:SourceAccount` = the role's \
+             account is AWS Backup's guidance against the confused deputy: AWS Backup acting \
+             for another account (a plan of theirs naming this role's ARN) cannot assume it. \
+             `aws:SourceArn` is not added: the role serves backup, copy, restore and lifecycle \
+             jobs of several plans, vaults and regions, and no one ARN pattern narrower than \
+             the account is known to hold for all of them."
         }
         _ => return None,
     })
@@ -397,11 +463,13 @@ fn backup_role_markdown(policy: &PolicyDocument, trust: &PolicyDocument) -> Resu
          .replica_key(\"{replica}\".parse()?)\n        \
          .build();\n    \
          println!(\"{{}}\", role.policy()?.to_json_pretty());\n    \
-         println!(\"{{}}\", BackupRole::trust_policy().to_json_pretty());\n    \
+         println!(\"{{}}\", role.trust_policy()?.to_json_pretty());\n    \
          Ok(())\n}}\n```\n\n\
-         Every field is required (leaving one out does not compile). `policy()` refuses keys \
-         outside their vault's region (R11) or account (R23), regions of different partitions, \
-         and a \"cross-region\" backup within one region (R18).\n\n",
+         Every field but `restore_names` and `more_clusters` is required (leaving one out does \
+         not compile). `policy()` refuses keys outside their vault's region (R11) or account \
+         (R23), regions of different partitions, a \"cross-region\" backup within one region \
+         (R18), and a cluster whose default restore name would not be a valid identifier \
+         (R15).\n\n",
         primary = primary_key_arn(),
         replica = replica_key_arn(),
     );
@@ -422,6 +490,17 @@ fn backup_role_markdown(policy: &PolicyDocument, trust: &PolicyDocument) -> Resu
     let mut trust_text = String::new();
     statements_section(&mut trust_text, trust, explain_role_statement)?;
     out.push_str(&trust_text.replace("### ", "#### "));
+    out.push_str("## Changes made outside snapshift\n\n");
+    out.push_str(&wrap(
+        "`BackupRoleResource` compares both documents with the definition: the trust policy \
+         (from `GetRole`) and the inline policy `snapshift-backup` (from `GetRolePolicy`), \
+         as JSON. `refresh()` reports each one changed outside snapshift, `preview()` shows \
+         the calls that put it back, and `deploy()` makes them: `UpdateAssumeRolePolicy` for \
+         the trust policy, `PutRolePolicy` for the inline policy. A trust policy widened by \
+         hand (say, without `aws:SourceAccount`) is therefore not left in place by the next \
+         deploy (R14, R15).",
+    ));
+    out.push_str("\n\n");
     out.push_str("## Keys and vaults\n\n");
     out.push_str(&wrap(
         "The role does not choose the key of a copy: the destination \
@@ -453,9 +532,12 @@ fn cross_region_markdown() -> Result<String, String> {
         .alias(format!("{DR_NAME}-backup"))
         .multi_region(true)
         .replica_region(parse(DESTINATION_REGION)?)
+        .backup_vaults(true)
         .build()
         .map_err(|e| e.to_string())?;
-    let key_policy = key.key_policy(parse(OWNER)?).map_err(|e| e.to_string())?;
+    let key_policy = key
+        .key_policy_in_region(&parse(SOURCE_REGION)?, parse(OWNER)?)
+        .map_err(|e| e.to_string())?;
     let destination_arn =
         format!("arn:aws:backup:{DESTINATION_REGION}:{OWNER}:backup-vault:{destination_vault}");
     let lifecycle = Lifecycle::delete_after(35).map_err(|e| e.to_string())?;
@@ -587,7 +669,11 @@ fn cross_region_markdown() -> Result<String, String> {
     out.push_str(&wrap(
         "For disaster recovery, `Stack::copy_back` copies a recovery point from the destination \
          vault into the source vault (the role has `backup:CopyIntoBackupVault` on both vaults \
-         for this, R17), and `Stack::restore_from_backup` restores it with `StartRestoreJob`. \
+         for this, R17), and `Stack::restore_from_backup` restores it with `StartRestoreJob`, \
+         in the source region, under the cluster's own name or one of its restore names \
+         (`<cluster>-restored` unless `ProtectedCluster::restore_as` names others): the role \
+         names each cluster a restore may create, and any other name is refused before any \
+         call (R15). \
          Through AWS Backup **only the cluster comes back, with no DB instances** (R17): add an \
          instance before connecting. A restore through RDS (`RestoreDBClusterFromSnapshot` and \
          `CreateDBInstance`) creates what you ask for.",
