@@ -368,6 +368,39 @@ async fn r8_no_key_is_scheduled_for_deletion_under_a_cluster_restored_from_backu
     );
 }
 
+// Safety review, item 7: a vault is the stack's only by its tags, not by its record. Deleted
+// outside snapshift and made again by someone else under the same name, it is refused by
+// deploy and left in place by teardown.
+#[tokio::test]
+async fn a_vault_made_again_by_someone_else_under_its_name_is_not_taken_over() {
+    let w = world("vault-retaken").await;
+    let (stack, _) = w.stack(definition());
+    stack.deploy().await.unwrap();
+    let backup = snapshift::aws::backup::Backup::new(&w.a, &src());
+    assert!(backup.delete_vault("example-db-dr-source").await.unwrap());
+    backup
+        .create_vault("example-db-dr-source", None, &[], "someone-else")
+        .await
+        .unwrap();
+    let err = stack.deploy().await.unwrap_err();
+    assert!(matches!(err, Error::NotOurs { .. }), "{err}");
+    let report = stack.teardown().await.unwrap();
+    assert!(
+        report
+            .removed
+            .iter()
+            .any(|(_, r)| r.contains("left in place")),
+        "{report:?}"
+    );
+    assert!(
+        w.fake
+            .vaults(id(A), &src())
+            .iter()
+            .any(|v| v.name == "example-db-dr-source"),
+        "their vault is left as it is"
+    );
+}
+
 // Safety review, item 7: an on-demand backup whose answer was lost is not started twice: the
 // state recorded its idempotency token before the call, and the re-run reuses it.
 #[tokio::test]

@@ -401,3 +401,25 @@ async fn a_stack_key_used_as_the_target_key_is_not_scheduled_under_the_kept_copy
     );
     assert_eq!(w.snapshots(B).len(), 1, "the target copy is kept");
 }
+
+// Safety review, item 7: a new key was found again only through ListKeys; without that
+// permission it was never recorded, and so never scheduled for deletion. It is recorded from
+// CreateKey's own answer first.
+#[tokio::test]
+async fn a_new_key_is_recorded_without_the_permission_to_list_keys() {
+    let w = world("no-list-keys").await;
+    for nth in 1..=5 {
+        w.fake
+            .inject("ListKeys", nth, Fault::crash("AccessDeniedException"));
+    }
+    let mut stack = w.stack("keys");
+    w.key(&mut stack, false, false);
+    stack.deploy().await.unwrap();
+    assert_eq!(w.fake.keys(id(A), &region()).len(), 1);
+    stack.teardown().await.unwrap();
+    assert_eq!(
+        w.key_state(),
+        "PendingDeletion",
+        "the key is known to teardown"
+    );
+}
