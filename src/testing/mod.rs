@@ -27,7 +27,12 @@
 //!   (`SharedSnapshotQuotaExceeded`, R6). Copying or restoring from another account's
 //!   snapshot needs its key's policy to allow that account, and fails with
 //!   `KMSKeyNotAccessibleFault` once the key is pending deletion (R7, R9); taking a snapshot
-//!   needs no key access (R9). A shared snapshot must be named by its ARN (R3).
+//!   needs no key access (R9). A shared snapshot must be named by its ARN (R3). Clusters
+//!   and instances are listed and described page by page with their key, status and tags
+//!   (a restore carries the tags of its `Tags`, as in AWS; `ListTagsForResource` and
+//!   `AddTagsToResource` take their ARNs), so a test can make a database under a name
+//!   snapshift will use ([`FakeAws::seed_cluster`]) and see that it is neither restored
+//!   over nor changed.
 //! - **IAM** roles with trust policies, inline policies and tags; `DeleteRole` is refused
 //!   with `DeleteConflict` while inline policies remain, as AWS does.
 //! - **AWS Backup** vaults, plans, selections, recovery points, and backup, copy and restore
@@ -65,7 +70,8 @@
 //! # Faults and the request log
 //! [`FakeAws::inject`] makes the n-th next call of an operation fail with a chosen AWS error
 //! (throttling, HTTP 500, any code), stall past the client's timeout, or take effect and then
-//! fail (a lost response). [`FakeAws::calls`] lists every call with its account, region and
+//! fail (a lost response); [`FakeAws::clear_faults`] drops those not yet fired.
+//! [`FakeAws::calls`] lists every call with its account, region and
 //! outcome, so tests can count calls per operation.
 
 mod backup;
