@@ -1535,6 +1535,19 @@ impl ReencryptCopy {
     fn rds(&self) -> Rds {
         Rds::new(&self.account, &self.region)
     }
+
+    /// Whether the re-encrypted copy exists and carries this resource's tags.
+    async fn own_copy_exists(&self, ctx: &Context) -> Result<bool> {
+        let rds = self.rds();
+        match rds
+            .describe_snapshot(self.source.kind(), self.id.as_str())
+            .await
+            .map_err(aws(ctx))?
+        {
+            Some(copy) => is_ours(ctx, &rds, &copy.arn).await,
+            None => Ok(false),
+        }
+    }
 }
 
 /// The record of a re-encryption.
@@ -1574,6 +1587,9 @@ impl Resource for ReencryptCopy {
             .await
             .map_err(aws(ctx))?;
         let info = match info {
+            // Gone (deleted by this re-encryption in an earlier deploy whose record a teardown
+            // dropped, or by someone else): its own copy, found by its tags, is the result.
+            None if self.own_copy_exists(ctx).await? => return Ok(()),
             None => {
                 return Err(conflict(
                     ctx,
@@ -1684,8 +1700,22 @@ impl Resource for ReencryptCopy {
             true,
         )
         .await?;
+        let mut record: ReencryptRecord = ctx.load().await?.unwrap_or_default();
+        if !self.delete_source && !record.source_deleted {
+            // An original gone for any reason leaves the copy the only one: teardown keeps it.
+            let original = rds
+                .describe_snapshot(self.source.kind(), self.source.id().as_str())
+                .await
+                .map_err(aws(ctx))?;
+            if original.is_none() {
+                ctx.pin(&format!(
+                    "the original {} no longer exists: {} is the only copy",
+                    self.source, self.id
+                ))
+                .await?;
+            }
+        }
         if self.delete_source {
-            let mut record: ReencryptRecord = ctx.load().await?.unwrap_or_default();
             if !record.source_deleted {
                 record.deleting_source = true;
                 ctx.save(&record).await?;
