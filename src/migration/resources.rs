@@ -1715,23 +1715,21 @@ impl Resource for ReencryptCopy {
                 .await?;
             }
         }
-        if self.delete_source {
-            if !record.source_deleted {
-                record.deleting_source = true;
-                ctx.save(&record).await?;
-                // From here on the copy is the only one: teardown keeps it whatever the
-                // definition says later.
-                ctx.pin(&format!(
-                    "the original {} was deleted at deploy (delete_source): {} is the only copy",
-                    self.source, self.id
-                ))
-                .await?;
-                rds.delete_snapshot(self.source.kind(), self.source.id().as_str())
-                    .await
-                    .map_err(aws(ctx))?;
-                record.source_deleted = true;
-                ctx.save(&record).await?;
-            }
+        if self.delete_source && !record.source_deleted {
+            record.deleting_source = true;
+            ctx.save(&record).await?;
+            // From here on the copy is the only one: teardown keeps it whatever the
+            // definition says later.
+            ctx.pin(&format!(
+                "the original {} was deleted at deploy (delete_source): {} is the only copy",
+                self.source, self.id
+            ))
+            .await?;
+            rds.delete_snapshot(self.source.kind(), self.source.id().as_str())
+                .await
+                .map_err(aws(ctx))?;
+            record.source_deleted = true;
+            ctx.save(&record).await?;
         }
         Ok(SnapshotOutputs::from_info(&info, self.id.as_str(), true))
     }
