@@ -87,6 +87,32 @@ impl World {
             .to_string()
     }
 
+    /// The stack of `backup`, deployed, and a backup of the protected cluster made now.
+    async fn deployed_with_a_backup(
+        &self,
+        backup: CrossRegionBackup,
+    ) -> (
+        Stack,
+        BackupHandles,
+        snapshift::cross_region::RecoveryPointRef,
+    ) {
+        let (stack, handles) = self.stack(backup);
+        stack.deploy().await.unwrap();
+        let point = stack
+            .backup_now(&handles, &"example-db".parse().unwrap())
+            .await
+            .unwrap();
+        (stack, handles, point)
+    }
+
+    /// Whether the source region holds a cluster `cluster`.
+    fn has_cluster(&self, cluster: &str) -> bool {
+        self.fake
+            .databases(id(A), &src())
+            .iter()
+            .any(|d| d.id == cluster)
+    }
+
     fn counts(&self) -> (usize, usize, usize, usize, usize, usize) {
         (
             self.fake.keys(id(A), &src()).len(),
@@ -199,12 +225,7 @@ async fn r11_default_vault_gives_alias_aws_rds_and_preview_warns() {
 #[tokio::test]
 async fn r23_teardown_stops_at_a_vault_with_recovery_points_and_keeps_the_keys() {
     let w = world("teardown").await;
-    let (stack, handles) = w.stack(definition());
-    stack.deploy().await.unwrap();
-    let point = stack
-        .backup_now(&handles, &"example-db".parse().unwrap())
-        .await
-        .unwrap();
+    let (stack, handles, point) = w.deployed_with_a_backup(definition()).await;
     let copy = stack.copy_to_destination(&handles, &point).await.unwrap();
     // The source point goes; the copy stays in the destination vault.
     assert!(stack.delete_recovery_point(&handles, &point).await.unwrap());
@@ -283,12 +304,7 @@ async fn r23_teardown_stops_at_a_vault_with_recovery_points_and_keeps_the_keys()
 #[tokio::test]
 async fn r17_disaster_recovery_copies_back_and_restores_the_cluster_only() {
     let w = world("dr").await;
-    let (stack, handles) = w.stack(definition());
-    stack.deploy().await.unwrap();
-    let point = stack
-        .backup_now(&handles, &"example-db".parse().unwrap())
-        .await
-        .unwrap();
+    let (stack, handles, point) = w.deployed_with_a_backup(definition()).await;
     let copy = stack.copy_to_destination(&handles, &point).await.unwrap();
     let back = stack.copy_back(&handles, &copy).await.unwrap();
     assert_eq!(back.region, src());
@@ -320,12 +336,7 @@ async fn r17_disaster_recovery_copies_back_and_restores_the_cluster_only() {
 #[tokio::test]
 async fn r8_no_key_is_scheduled_for_deletion_under_a_cluster_restored_from_backup() {
     let w = world("dr-key").await;
-    let (stack, handles) = w.stack(definition());
-    stack.deploy().await.unwrap();
-    let point = stack
-        .backup_now(&handles, &"example-db".parse().unwrap())
-        .await
-        .unwrap();
+    let (stack, handles, point) = w.deployed_with_a_backup(definition()).await;
     let copy = stack.copy_to_destination(&handles, &point).await.unwrap();
     let back = stack.copy_back(&handles, &copy).await.unwrap();
     stack
@@ -360,10 +371,7 @@ async fn r8_no_key_is_scheduled_for_deletion_under_a_cluster_restored_from_backu
         }
     }
     assert!(
-        w.fake
-            .databases(id(A), &src())
-            .iter()
-            .any(|d| d.id == "example-db-restored"),
+        w.has_cluster("example-db-restored"),
         "the restored cluster is untouched"
     );
 }
@@ -429,12 +437,7 @@ async fn a_backup_job_whose_answer_was_lost_is_not_started_twice() {
 #[tokio::test]
 async fn only_recovery_points_the_stacks_jobs_made_are_deleted() {
     let w = world("delete-point").await;
-    let (stack, handles) = w.stack(definition());
-    stack.deploy().await.unwrap();
-    let point = stack
-        .backup_now(&handles, &"example-db".parse().unwrap())
-        .await
-        .unwrap();
+    let (stack, handles, point) = w.deployed_with_a_backup(definition()).await;
     let mut other = Stack::new("dr")
         .unwrap()
         .state_dir(w.dir.join("other"))
@@ -469,12 +472,7 @@ async fn a_restore_from_backup_never_adopts_a_cluster_and_is_not_repeated() {
     let backup = CrossRegionBackup::new(src(), dst())
         .cluster(protected)
         .schedule("cron(0 16 * * ? *)".parse().unwrap());
-    let (stack, handles) = w.stack(backup);
-    stack.deploy().await.unwrap();
-    let point = stack
-        .backup_now(&handles, &"example-db".parse().unwrap())
-        .await
-        .unwrap();
+    let (stack, handles, point) = w.deployed_with_a_backup(backup).await;
     w.fake
         .seed_cluster(id(A), &src(), "someone-elses", None)
         .unwrap();
