@@ -208,7 +208,17 @@ pub async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("  {done} of {} copies in place", outcomes.len());
     if !report.is_complete() {
-        println!("  run again to retry what is not done; what is done is not redone");
+        // Anything not done is a failure of the run, whatever else went through: a job that
+        // runs this must not pass. Left deployed, so that a run again retries only that.
+        println!(
+            "  left deployed: run again to retry what is not done; what is done is not redone"
+        );
+        return Err(format!(
+            "{} of {} copies are not in place (each line above names its error)",
+            outcomes.len() - done,
+            outcomes.len()
+        )
+        .into());
     }
 
     if args.keep {

@@ -191,7 +191,8 @@ async fn cross_region_backup_example_runs_on_the_fake() {
 }
 
 // R22: the fleet example moves its batch to two accounts; the snapshot with a reserved tag
-// fails alone, and teardown keeps the copies in the targets.
+// fails alone, and the run fails for it; without it, everything lands and teardown keeps the
+// copies in the targets.
 #[tokio::test]
 async fn fleet_migration_example_runs_on_the_fake() {
     use clap::Parser;
@@ -201,6 +202,18 @@ async fn fleet_migration_example_runs_on_the_fake() {
         "--snapshots",
         "6",
         "--with-bad-snapshot",
+        "--state-dir",
+        &dir,
+    ]);
+    // Item 13 of the strictness review: a fleet with anything not done fails the run, and
+    // the error says how many copies are missing.
+    let err = fleet_migration::run(args).await.unwrap_err().to_string();
+    assert!(err.contains("2 of 14 copies are not in place"), "{err}");
+    let dir = temp_state("fleet-all");
+    let args = fleet_migration::Args::parse_from([
+        "fleet_migration",
+        "--snapshots",
+        "6",
         "--state-dir",
         &dir,
     ]);

@@ -396,3 +396,38 @@ async fn a_rerun_resolves_the_same_sources_not_snapshifts_own_copies() {
     rerun.deploy().await.unwrap();
     rerun.teardown().await.unwrap();
 }
+
+// Item 13 of the strictness review: a fleet that moved nothing must say why. When the
+// shareable key fails, every snapshot is held back by it, and its outcome names the key and
+// the key's error.
+#[tokio::test]
+async fn every_snapshot_not_done_names_the_error_that_held_it_back() {
+    let w = world("held-back").await;
+    w.fake.inject(
+        "CreateKey",
+        1,
+        snapshift::testing::Fault::crash("KMSInternalException"),
+    );
+    w.seed_batch(3);
+    let fleet = w
+        .fleet()
+        .snapshots((0..3).map(|i| arn(&format!("snap-{i}"))))
+        .resolve()
+        .await
+        .unwrap();
+    let mut stack = w.stack();
+    let handles = stack.add_fleet("move", fleet).unwrap();
+    let Err(Error::Incomplete { report }) = stack.deploy().await else {
+        panic!("expected an incomplete deploy");
+    };
+    let outcomes = handles.outcomes(&report).unwrap();
+    assert_eq!(outcomes.len(), 6);
+    for outcome in &outcomes {
+        let OutcomeStatus::HeldBack(resource, error) = &outcome.status else {
+            panic!("{outcome}");
+        };
+        assert!(resource.starts_with("move-key-"), "{outcome}");
+        assert!(error.contains("KMSInternalException"), "{outcome}");
+        assert!(outcome.to_string().contains("held back by"), "{outcome}");
+    }
+}

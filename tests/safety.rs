@@ -423,3 +423,34 @@ async fn a_new_key_is_recorded_without_the_permission_to_list_keys() {
         "the key is known to teardown"
     );
 }
+
+// R27: a restore that ends in a state it does not leave (a subnet group or security group
+// that does not fit, say) stops the wait at once, naming the state, instead of waiting out
+// the timeout; nothing of the user's is touched.
+#[tokio::test]
+async fn r27_a_restore_in_a_terminal_state_stops_the_wait_at_once() {
+    for state in [
+        "incompatible-network",
+        "incompatible-parameters",
+        "inaccessible-encryption-credentials",
+        "failed",
+    ] {
+        let w = world(&format!("terminal-{state}")).await;
+        let stack = restoring_stack(&w, true);
+        w.fake.fail_next_restore(state);
+        let started = std::time::Instant::now();
+        let err = stack.deploy().await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{state}: waited {:?}",
+            started.elapsed()
+        );
+        let text = err.to_string();
+        assert!(text.contains(state) && text.contains("R27"), "{text}");
+        assert_eq!(
+            w.fake.count("ModifyDBCluster"),
+            0,
+            "{state}: the database is not changed"
+        );
+    }
+}

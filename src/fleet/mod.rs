@@ -373,7 +373,10 @@ pub enum OutcomeStatus {
     Done(String),
     /// A step failed: the resource and the error.
     Failed(String, String),
-    /// Not attempted, because an earlier step failed or the deploy stopped.
+    /// Not attempted because a resource it depends on failed (the shareable key, say): that
+    /// resource and its error.
+    HeldBack(String, String),
+    /// Not attempted, because the deploy stopped.
     NotDone,
 }
 
@@ -384,8 +387,17 @@ impl std::fmt::Display for Outcome {
             OutcomeStatus::Failed(_, error) => {
                 write!(f, "failed   {} -> {}: {error}", self.source, self.target)
             }
+            OutcomeStatus::HeldBack(resource, error) => write!(
+                f,
+                "not done {} -> {}: held back by {resource}, which failed: {error}",
+                self.source, self.target
+            ),
             OutcomeStatus::NotDone => {
-                write!(f, "not done {} -> {}", self.source, self.target)
+                write!(
+                    f,
+                    "not done {} -> {}: the deploy stopped before it",
+                    self.source, self.target
+                )
             }
         }
     }
@@ -410,10 +422,17 @@ impl FleetHandles {
                         resource: copy.name().to_owned(),
                         problem: format!("its outputs cannot be read ({e})"),
                     })?;
+                // What it depends on beyond its own steps: the key of its region.
+                let held_back = || {
+                    self.keys
+                        .get(&item.source.region)
+                        .and_then(|k| report.failed.get(k.name()).map(|e| (k.name(), e)))
+                        .map(|(k, e)| OutcomeStatus::HeldBack(k.to_owned(), e.clone()))
+                };
                 let status = match (done, failed) {
                     (Some(SnapshotOutputs { arn, .. }), _) => OutcomeStatus::Done(arn),
                     (None, Some((resource, error))) => OutcomeStatus::Failed(resource, error),
-                    (None, None) => OutcomeStatus::NotDone,
+                    (None, None) => held_back().unwrap_or(OutcomeStatus::NotDone),
                 };
                 out.push(Outcome {
                     source: item.source.arn.clone(),

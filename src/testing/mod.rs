@@ -187,6 +187,8 @@ pub(crate) struct World {
     rds_rate: Option<(f64, u32)>,
     /// The RDS token buckets: tokens left and when they were counted.
     buckets: BTreeMap<(AccountId, String), (f64, std::time::Instant)>,
+    /// The state the next RDS restore ends in instead of `available` (R27).
+    pub next_restore_state: Option<String>,
 }
 
 impl World {
@@ -361,6 +363,15 @@ impl FakeAws {
             at,
             fault,
         });
+    }
+
+    /// Makes the next `RestoreDBClusterFromSnapshot` or `RestoreDBInstanceFromDBSnapshot`
+    /// end in `state` (`failed`, `incompatible-network`, `incompatible-parameters`,
+    /// `incompatible-restore`, `inaccessible-encryption-credentials`, ...), a state the
+    /// database does not leave on its own, as RDS reports restores whose network,
+    /// parameters or key do not fit (R27; RDS user guide, "Viewing DB instance status").
+    pub fn fail_next_restore(&self, state: &str) {
+        self.world().next_restore_state = Some(state.to_owned());
     }
 
     /// Drops every injected fault that has not fired yet.

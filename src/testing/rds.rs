@@ -971,7 +971,11 @@ fn restore(
         manage_master_user_password: false,
         instances: Vec::new(),
         tags: form_tags(params, "Tags.Tag"),
-        status: "available".into(),
+        // R27: a restore a test made fail ends in a state it does not leave.
+        status: world
+            .next_restore_state
+            .take()
+            .unwrap_or_else(|| "available".into()),
     };
     let xml = database_xml(&db, member_name);
     world.rds.databases.insert(db_addr, db);

@@ -398,7 +398,7 @@ impl KeyPolicyPage {
 }
 
 const SEE_ALSO: &str = "## See also\n\n\
-- [The rules R1..R24](../rules.md)\n\
+- [The rules R1..R32](../rules.md)\n\
 - Key policies: [same account](../key-policies/same-account.md), \
 [cross-account](../key-policies/cross-account.md), [cross-region](../key-policies/cross-region.md)\n\
 - [The AWS Backup role](../iam/backup-role.md)\n\
