@@ -189,6 +189,10 @@ pub(crate) struct World {
     buckets: BTreeMap<(AccountId, String), (f64, std::time::Instant)>,
     /// The state the next RDS restore ends in instead of `available` (R27).
     pub next_restore_state: Option<String>,
+    /// The share of calls answered with an HTTP 500 before they take effect (0 to 1).
+    error_ratio: f64,
+    /// How many calls `error_ratio` failed.
+    errored: usize,
 }
 
 impl World {
@@ -403,6 +407,19 @@ impl FakeAws {
             std::time::Instant::now(),
             i64::try_from(secs).unwrap_or(i64::MAX),
         ));
+    }
+
+    /// Answers a share `ratio` (0 to 1) of the calls to KMS, RDS, IAM and AWS Backup with an
+    /// HTTP 500 (`InternalFailure`, `InternalError` for the query protocols) before they take
+    /// effect, as AWS does now and then; the SDK retries them. Which calls is decided by their
+    /// order, so a run repeats.
+    pub fn set_internal_errors(&self, ratio: f64) {
+        self.world().error_ratio = ratio.clamp(0.0, 1.0);
+    }
+
+    /// How many calls `set_internal_errors` has failed.
+    pub fn internal_errors(&self) -> usize {
+        self.world().errored
     }
 
     /// How many calls `set_throttling` has throttled.
@@ -851,6 +868,22 @@ fn handle(
                 _ => "Throttling",
             };
             injected = Some(Fault::Error(AwsFault::new(code, "Rate exceeded")));
+        }
+    }
+    // A share of the calls fail with HTTP 500, drawn apart from the throttling draw.
+    if injected.is_none() && world.error_ratio > 0.0 && incoming.service != "sts" {
+        let draw =
+            (splitmix(world.serial ^ 0xa5a5_a5a5_a5a5_a5a5) >> 11) as f64 / (1u64 << 53) as f64;
+        if draw < world.error_ratio {
+            world.errored += 1;
+            let code = match incoming.service.as_str() {
+                "kms" | "backup" => "InternalFailure",
+                _ => "InternalError",
+            };
+            injected = Some(Fault::Error(
+                AwsFault::new(code, "We encountered an internal error. Please try again.")
+                    .status(500),
+            ));
         }
     }
     let account = incoming
