@@ -556,6 +556,27 @@ async fn r14_selection_by_arn_or_by_tag() {
     );
 }
 
+// R30: a selection by tag is resolved by AWS Backup as the role, which then needs
+// `tag:GetResources`; a selection by ARN does not get it.
+#[tokio::test]
+async fn r30_a_selection_by_tag_gives_the_role_tag_get_resources() {
+    for (by_tag, expected) in [(false, false), (true, true)] {
+        let w = world(&format!("r30-{by_tag}")).await;
+        let mut backup = definition();
+        if by_tag {
+            backup = backup.select_by_tag("backup", "cross-region");
+        }
+        let (stack, _) = w.stack(backup);
+        stack.deploy().await.unwrap();
+        let policy = w.fake.roles(id(A))[0].policies["snapshift-backup"].clone();
+        assert_eq!(
+            policy.contains("\"tag:GetResources\""),
+            expected,
+            "{policy}"
+        );
+    }
+}
+
 // R13, R24: bad settings are typed errors before any call; R18: two regions.
 #[tokio::test]
 async fn r13_r18_r24_bad_definitions_are_refused_before_any_call() {

@@ -28,6 +28,8 @@ pub mod sid {
     pub const KEYS: &str = "KmsVaultKeys";
     /// `kms:DescribeKey` on the AWS managed keys of both regions, by alias.
     pub const MANAGED_KEYS: &str = "KmsDescribeAwsManagedKeys";
+    /// `tag:GetResources`, which a selection by tag needs (R30).
+    pub const TAGS: &str = "FindResourcesByTag";
     /// The trust policy's one statement.
     pub const TRUST: &str = "TrustAwsBackup";
 }
@@ -95,6 +97,10 @@ pub struct BackupRole {
     /// groups (optional; `cluster` is the first).
     #[builder(default)]
     pub more_clusters: Vec<ProtectedCluster>,
+    /// Whether the backup selection names its resources by tag: AWS Backup then finds them
+    /// as the role, with `tag:GetResources` (R30). Default no (by ARN).
+    #[builder(default)]
+    pub select_by_tag: bool,
 }
 
 /// A cluster a backup role covers, with the groups a restore of it needs and the names a
@@ -368,6 +374,17 @@ impl BackupRole {
                     ["alias/aws/rds", "alias/aws/backup"],
                 ),
         ];
+        let mut statements = statements;
+        if self.select_by_tag {
+            // R30: AWS Backup resolves a selection by tag as the role; `tag:GetResources`
+            // has no resource-level permissions, so its resource is `*`.
+            statements.push(
+                Statement::allow()
+                    .sid(sid::TAGS)
+                    .actions(["tag:GetResources"])
+                    .resources(["*"]),
+            );
+        }
         // Action and Resource lists stay lists even with one item, as in the console's policies.
         let policy =
             PolicyDocument::new(statements.into_iter().map(Statement::with_lists).collect());

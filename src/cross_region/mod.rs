@@ -310,6 +310,7 @@ impl Stack {
             .primary_key(template_keys.0)
             .replica_key(template_keys.1)
             .more_clusters(backup.clusters[1..].to_vec())
+            .select_by_tag(backup.tag.is_some())
             .build();
         let role_name = match &backup.role_name {
             Some(n) => n.clone(),

@@ -333,6 +333,14 @@ fn explain_role_statement(sid: &str) -> Option<&'static str> {
              names any key (`key/*`) and narrows it with the `kms:ResourceAliases` condition \
              (R15)."
         }
+        backup::sid::TAGS => {
+            "Only when the backup selection names its clusters by tag \
+             (`CrossRegionBackup::select_by_tag`, `BackupRole::select_by_tag`): AWS Backup \
+             finds the tagged resources as the role, through the Resource Groups Tagging API, \
+             so the role needs `tag:GetResources`. That action has no resource-level \
+             permissions, so its resource is `*`; it reads tags, and changes nothing. A \
+             selection by ARN does not get it (R30)."
+        }
         backup::sid::TRUST => {
             "Only AWS Backup (`backup.amazonaws.com`) may assume the role; the backup \
              selection names the role (R14). The condition `aws:SourceAccount` = the role's \
@@ -417,6 +425,7 @@ fn backup_role(source_vault: &str, destination_vault: &str) -> Result<BackupRole
         .destination_vault(parse(destination_vault)?)
         .primary_key(parse(&primary_key_arn())?)
         .replica_key(parse(&replica_key_arn())?)
+        .select_by_tag(true)
         .build())
 }
 
@@ -461,12 +470,14 @@ fn backup_role_markdown(policy: &PolicyDocument, trust: &PolicyDocument) -> Resu
          .destination_vault(\"{DESTINATION_VAULT}\".parse()?)\n        \
          .primary_key(\"{primary}\".parse()?)\n        \
          .replica_key(\"{replica}\".parse()?)\n        \
+         .select_by_tag(true)\n        \
          .build();\n    \
          println!(\"{{}}\", role.policy()?.to_json_pretty());\n    \
          println!(\"{{}}\", role.trust_policy()?.to_json_pretty());\n    \
          Ok(())\n}}\n```\n\n\
-         Every field but `restore_names` and `more_clusters` is required (leaving one out does \
-         not compile). `policy()` refuses keys outside their vault's region (R11) or account \
+         Every field but `restore_names`, `more_clusters` and `select_by_tag` is required \
+         (leaving one out does not compile); `select_by_tag(true)`, for a selection by tag, \
+         adds `tag:GetResources` (R30). `policy()` refuses keys outside their vault's region (R11) or account \
          (R23), regions of different partitions, a \"cross-region\" backup within one region \
          (R18), and a cluster whose default restore name would not be a valid identifier \
          (R15).\n\n",
