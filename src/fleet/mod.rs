@@ -53,7 +53,7 @@ use crate::{
     error::{Error, Result},
     ids::{AccountId, ClusterId, InstanceId, Region, SnapshotKind, SnapshotRef},
     key::ShareableKey,
-    migration::{derived_id, Share, SnapshotOutputs, SourceCopy, TargetCopy, TargetKey},
+    migration::{derived_id, KeyAccess, Share, SnapshotOutputs, SourceCopy, TargetCopy, TargetKey},
     resources::KeyResource,
 };
 
@@ -351,6 +351,9 @@ pub struct FleetItem {
 pub struct FleetHandles {
     /// The shareable key of each source region.
     pub keys: BTreeMap<Region, Handle<KeyResource>>,
+    /// The check, per source region and target, that the target may use that region's key
+    /// (R31).
+    pub access: BTreeMap<(Region, AccountId), Handle<KeyAccess>>,
     /// One item per snapshot.
     pub items: Vec<FleetItem>,
 }
@@ -422,12 +425,19 @@ impl FleetHandles {
                         resource: copy.name().to_owned(),
                         problem: format!("its outputs cannot be read ({e})"),
                     })?;
-                // What it depends on beyond its own steps: the key of its region.
+                // What it depends on beyond its own steps: the key of its region and the
+                // checks that the targets may use it.
                 let held_back = || {
-                    self.keys
-                        .get(&item.source.region)
-                        .and_then(|k| report.failed.get(k.name()).map(|e| (k.name(), e)))
-                        .map(|(k, e)| OutcomeStatus::HeldBack(k.to_owned(), e.clone()))
+                    let key = self.keys.get(&item.source.region).map(Handle::name);
+                    let checks = self
+                        .access
+                        .iter()
+                        .filter(|((region, _), _)| *region == item.source.region)
+                        .map(|(_, check)| check.name());
+                    key.into_iter()
+                        .chain(checks)
+                        .find_map(|name| report.failed.get(name).map(|e| (name, e)))
+                        .map(|(name, e)| OutcomeStatus::HeldBack(name.to_owned(), e.clone()))
                 };
                 let status = match (done, failed) {
                     (Some(SnapshotOutputs { arn, .. }), _) => OutcomeStatus::Done(arn),
@@ -487,6 +497,8 @@ impl Stack {
         }
         self.set_batch_mode();
         let mut keys: BTreeMap<Region, Handle<KeyResource>> = BTreeMap::new();
+        let mut checks: BTreeMap<Region, Vec<Handle<KeyAccess>>> = BTreeMap::new();
+        let mut access: BTreeMap<(Region, AccountId), Handle<KeyAccess>> = BTreeMap::new();
         for region in fleet
             .snapshots
             .iter()
@@ -507,6 +519,19 @@ impl Stack {
                 &format!("{name}-key-{region}"),
                 KeyResource::new(&fleet.source, region.clone(), key)?,
             )?;
+            // R31: each target's own IAM is checked once per key, before any copy starts.
+            for target in &fleet.targets {
+                let check = self.add_with(
+                    &format!("{name}-access-{region}-{}", target.id()),
+                    KeyAccess::new(target, region.clone(), handle.clone()),
+                    Options::new().depends_on(&handle),
+                )?;
+                checks
+                    .entry(region.clone())
+                    .or_default()
+                    .push(check.clone());
+                access.insert((region.clone(), target.id()), check);
+            }
             keys.insert(region, handle);
         }
         let target_ids: Vec<AccountId> = fleet.targets.iter().map(Account::id).collect();
@@ -543,7 +568,11 @@ impl Stack {
                     copy_id,
                     fleet.copy_tags,
                 ),
-                Options::new().depends_on(&key),
+                checks
+                    .get(&snapshot.region)
+                    .into_iter()
+                    .flatten()
+                    .fold(Options::new().depends_on(&key), |o, c| o.depends_on(c)),
             )?;
             let mut targets = Vec::with_capacity(fleet.targets.len());
             // AWS copies one source's copies one after another (R19): alternate which target
@@ -591,7 +620,11 @@ impl Stack {
         }
         // Listed biggest first, as resolved.
         items.sort_by(|a, b| FleetSnapshot::biggest_first(&a.source, &b.source));
-        Ok(FleetHandles { keys, items })
+        Ok(FleetHandles {
+            keys,
+            access,
+            items,
+        })
     }
 }
 

@@ -463,7 +463,11 @@ fn glob(pattern: &str, value: &str) -> bool {
 
 /// Whether the role's inline policies allow `action` on `resource`: Allow statements only,
 /// `Action` and `Resource` with `*` wildcards; conditions are not evaluated.
-fn role_allows(policies: &BTreeMap<String, String>, action: &str, resource: &str) -> bool {
+pub(crate) fn role_allows(
+    policies: &BTreeMap<String, String>,
+    action: &str,
+    resource: &str,
+) -> bool {
     policies
         .values()
         .filter_map(|doc| PolicyDocument::from_json(doc).ok())

@@ -353,6 +353,17 @@ fn authorized(
                 ),
             ));
         }
+        // R31: the caller's own account must allow it too.
+        let arn = key.arn();
+        if !world.caller_allows(caller.account, &format!("kms:{action}"), &arn) {
+            return Err(AwsFault::new(
+                "AccessDeniedException",
+                format!(
+                    "User: arn:aws:iam::{}:user/snapshift-fake is not authorized to perform: kms:{action} on resource: {arn} because no identity-based policy allows the kms:{action} action",
+                    caller.account
+                ),
+            ));
+        }
     }
     Ok(addr)
 }

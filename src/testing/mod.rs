@@ -53,16 +53,30 @@
 //! - **STS** `GetCallerIdentity` answers with the account of the access key; `AssumeRole`
 //!   hands out credentials of the role's account.
 //!
+//! - **R31, the caller's own IAM.** Callers act as administrators of their own account
+//!   unless a test gives the account an identity policy ([`FakeAws::set_caller_policy`]);
+//!   then using another account's key needs that policy to allow the action on the key as
+//!   well as the key policy to allow the account (RDS user guide, "Sharing a DB snapshot",
+//!   cross-account copies of encrypted snapshots), or KMS answers `AccessDeniedException`
+//!   and RDS `KMSKeyNotAccessibleFault`. Allow statements with wildcards; conditions of
+//!   identity policies are not evaluated.
+//! - **R27, terminal states.** [`FakeAws::fail_next_restore`] ends the next RDS restore in a
+//!   state it does not leave (`incompatible-network`, `failed`, ...), as RDS reports a
+//!   restore whose network, parameters or key do not fit (RDS user guide, "Viewing Amazon
+//!   RDS DB instance status").
+//!
 //! # What it does not model
-//! IAM identity policies of callers (callers act as administrators of their own account; only
-//! AWS Backup copy jobs read the inline policies of their role), key rotation,
+//! IAM identity policies of callers beyond [`FakeAws::set_caller_policy`] (only AWS Backup
+//! copy jobs read the inline policies of their role; `tag:GetResources` is not checked, as
+//! the fake runs no scheduled backup), key rotation,
 //! cryptographic operations, grant constraints, pagination (every list fits one page), and
 //! eventual consistency.
 //!
 //! # Throttling
 //! [`FakeAws::set_throttling`] answers a share of the calls with AWS's throttling error, as an
 //! account over its API rate gets (R20); which calls is decided by their order, so a run
-//! repeats. [`FakeAws::set_rds_rate`] puts RDS behind a token bucket per account and region,
+//! repeats; [`FakeAws::set_internal_errors`] likewise answers a share with HTTP 500, which
+//! the SDK retries. [`FakeAws::set_rds_rate`] puts RDS behind a token bucket per account and region,
 //! as AWS does. [`FakeAws::throttled`] counts both. Copies of one source are queued one after
 //! another (R19), and [`FakeAws::peak_copies_in_flight`] tells the most copies that were in
 //! flight at once.
@@ -193,9 +207,26 @@ pub(crate) struct World {
     error_ratio: f64,
     /// How many calls `error_ratio` failed.
     errored: usize,
+    /// The identity policy of each account's callers, where a test gave one; the others act
+    /// as administrators of their account (R31).
+    caller_policies: BTreeMap<AccountId, String>,
 }
 
 impl World {
+    /// Whether the identity policy of `account`'s callers allows `action` on `resource`:
+    /// always, unless a test gave the account a policy ([`FakeAws::set_caller_policy`]).
+    /// Allow statements with `*` wildcards; conditions are not evaluated (R31).
+    pub(crate) fn caller_allows(&self, account: AccountId, action: &str, resource: &str) -> bool {
+        match self.caller_policies.get(&account) {
+            None => true,
+            Some(policy) => backup::role_allows(
+                &BTreeMap::from([("caller".to_owned(), policy.clone())]),
+                action,
+                resource,
+            ),
+        }
+    }
+
     /// 32 hex digits, unique in this fake, that look like AWS's random ids.
     pub fn fresh_hex(&mut self) -> String {
         self.serial += 1;
@@ -376,6 +407,18 @@ impl FakeAws {
     /// parameters or key do not fit (R27; RDS user guide, "Viewing DB instance status").
     pub fn fail_next_restore(&self, state: &str) {
         self.world().next_restore_state = Some(state.to_owned());
+    }
+
+    /// Gives the callers of `account` the identity policy `policy` (JSON) instead of an
+    /// administrator's: using another account's key then needs this policy to allow the
+    /// action on the key as well as the key's policy to allow the account (R31; RDS user
+    /// guide, "Sharing a DB snapshot": "the IAM policy of the principal in the target
+    /// account must also allow ..."). KMS calls on the key answer `AccessDeniedException`,
+    /// and RDS copies and restores from a snapshot under it `KMSKeyNotAccessibleFault`.
+    pub fn set_caller_policy(&self, account: AccountId, policy: &str) {
+        self.world()
+            .caller_policies
+            .insert(account, policy.to_owned());
     }
 
     /// Drops every injected fault that has not fired yet.

@@ -279,10 +279,12 @@ fn key_usable(world: &World, account: AccountId, region: &Region, key_arn: &str)
     if key.state != "Enabled" {
         return false;
     }
+    // R31: across accounts, the key's policy and the caller's own policy must both allow.
     key.account == account
-        || ["kms:Decrypt", "kms:CreateGrant"]
-            .iter()
-            .all(|action| kms::key_allows(&key.policy, account, region, action, Some("rds")))
+        || ["kms:Decrypt", "kms:CreateGrant"].iter().all(|action| {
+            kms::key_allows(&key.policy, account, region, action, Some("rds"))
+                && world.caller_allows(account, action, &key.arn())
+        })
 }
 
 fn key_by_arn<'a>(world: &'a World, arn: &str) -> Option<&'a kms::FakeKey> {
