@@ -519,11 +519,13 @@ impl Stack {
                 })
             }
             _ => {
+                // The keys as GetRecoveryPointRestoreMetadata gives them for Aurora (AWS
+                // Backup reads them case-insensitively).
                 let metadata = vec![
-                    ("DBClusterIdentifier".to_owned(), cluster_id.to_string()),
-                    ("Engine".to_owned(), engine.to_owned()),
+                    ("dbClusterIdentifier".to_owned(), cluster_id.to_string()),
+                    ("engine".to_owned(), engine.to_owned()),
                     (
-                        "DBSubnetGroupName".to_owned(),
+                        "dbSubnetGroupName".to_owned(),
                         protected.subnet_group.to_string(),
                     ),
                 ];

@@ -1589,6 +1589,35 @@ fn copy_permissions_missing(
     })
 }
 
+/// R15, R30: a restore job runs as the role in the recovery point's region: the role's inline
+/// policies must allow `rds:RestoreDBClusterFromSnapshot` on the new cluster there. The job
+/// fails otherwise, with the reason.
+fn restore_denied(
+    world: &World,
+    role_arn: &str,
+    caller: &Caller,
+    cluster_id: &str,
+) -> Option<String> {
+    let name = role_arn.rsplit('/').next().unwrap_or_default();
+    let policies = world
+        .iam
+        .roles
+        .get(&(caller.account, name.to_owned()))
+        .map(|r| r.policies.clone())
+        .unwrap_or_default();
+    let cluster = format!(
+        "arn:{}:rds:{}:{}:cluster:{cluster_id}",
+        caller.region.partition(),
+        caller.region,
+        caller.account
+    );
+    (!role_allows(&policies, "rds:RestoreDBClusterFromSnapshot", &cluster)).then(|| {
+        format!(
+            "Insufficient privileges to perform this action: role {role_arn} is not allowed rds:RestoreDBClusterFromSnapshot on {cluster} (R15, R30)"
+        )
+    })
+}
+
 fn start_copy(world: &mut World, caller: &Caller, params: &Params) -> Result<Value, AwsFault> {
     let token = params.str("IdempotencyToken");
     if let Some(addr) = same_token(world, caller, JobKind::Copy, token.as_deref()) {
@@ -1741,11 +1770,16 @@ fn start_restore(world: &mut World, caller: &Caller, params: &Params) -> Result<
         .ok_or_else(|| not_found(format!("Recovery point {point_arn} does not exist")))?;
     let role = required(params, "IamRoleArn")?;
     check_role(world, caller, &role)?;
-    let metadata = params.json().get("Metadata");
+    let metadata = params.json().get("Metadata").cloned();
+    // Restore metadata keys are not case sensitive (AWS Backup developer guide, "Restore
+    // testing inferred metadata"); GetRecoveryPointRestoreMetadata gives them in camelCase
+    // (`dbClusterIdentifier`, `engine`, `dbSubnetGroupName`, `vpcSecurityGroupIds`).
     let field = |name: &str| {
         metadata
-            .and_then(|m| m.get(name))
-            .and_then(Value::as_str)
+            .as_ref()
+            .and_then(Value::as_object)
+            .and_then(|m| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+            .and_then(|(_, v)| v.as_str())
             .map(str::to_owned)
     };
     let cluster_id = field("DBClusterIdentifier")
@@ -1790,6 +1824,7 @@ fn start_restore(world: &mut World, caller: &Caller, params: &Params) -> Result<
         SnapshotKind::Cluster,
         cluster_id.clone(),
     ));
+    let denied = restore_denied(world, &role, caller, &cluster_id);
     let id = uuid(world);
     let now = World::now();
     let job = Job {
@@ -1804,7 +1839,7 @@ fn start_restore(world: &mut World, caller: &Caller, params: &Params) -> Result<
         key_arn: point.key_arn.clone(),
         snapshot: None,
         cluster: Some(cluster),
-        failure: exists.then(|| cluster_exists(&cluster_id)),
+        failure: exists.then(|| cluster_exists(&cluster_id)).or(denied),
         ready_at: Instant::now() + world.backup.job_time,
         completed_at: None,
         created: now,
