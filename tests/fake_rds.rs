@@ -471,6 +471,8 @@ async fn five_describes_first_call_failing(
 #[tokio::test]
 async fn r20_describes_waiting_together_share_calls_and_each_gets_its_own_answer() {
     let fake = FakeAws::start().await;
+    // AWS's own page (100): this counts batches, not pages.
+    fake.set_page_size(100);
     let a = fake.account(id(A)).await;
     seed_orders(&fake, 30);
     let rds = Rds::new(&a, &region());

@@ -33,6 +33,20 @@
 //!   `AddTagsToResource` take their ARNs), so a test can make a database under a name
 //!   snapshift will use ([`FakeAws::seed_cluster`]) and see that it is neither restored
 //!   over nor changed.
+//! - **Pagination** of every list and describe snapshift uses, a page of at most
+//!   [`DEFAULT_PAGE_SIZE`] (3) items unless a test sets another ([`FakeAws::set_page_size`]),
+//!   and at most the operation's own page: RDS `DescribeDBSnapshots`,
+//!   `DescribeDBClusterSnapshots`, `DescribeDBClusters` and `DescribeDBInstances` answer
+//!   `MaxRecords` (20 to 100, default 100) with a `Marker`
+//!   (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBSnapshots.html>);
+//!   KMS `ListKeys`, `ListAliases`, `ListGrants` and `ListResourceTags` answer `Limit` with
+//!   `Truncated` and `NextMarker`
+//!   (<https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeys.html>); AWS Backup
+//!   `ListBackupVaults`, `ListTags`, `ListBackupPlans`, `ListBackupSelections` and
+//!   `ListRecoveryPointsByBackupVault` answer `maxResults` with a `NextToken`
+//!   (<https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListBackupVaults.html>).
+//!   A marker names the last item given, so a deletion between pages skips nothing; a marker
+//!   the fake did not give is refused. (snapshift calls no IAM list.)
 //! - **IAM** roles with trust policies, inline policies and tags; `DeleteRole` is refused
 //!   with `DeleteConflict` while inline policies remain, as AWS does.
 //! - **AWS Backup** vaults, plans, selections, recovery points, and backup, copy and restore
@@ -56,7 +70,7 @@
 //! # What it does not model
 //! IAM identity policies of callers (callers act as administrators of their own account; only
 //! AWS Backup copy jobs read the inline policies of their role), key rotation,
-//! cryptographic operations, grant constraints, pagination (every list fits one page), and
+//! cryptographic operations, grant constraints, and
 //! eventual consistency.
 //!
 //! # Throttling
@@ -78,6 +92,7 @@ mod backup;
 mod clock;
 mod iam;
 mod kms;
+mod page;
 mod rds;
 mod sts;
 pub(crate) mod wire;
@@ -187,9 +202,17 @@ pub(crate) struct World {
     rds_rate: Option<(f64, u32)>,
     /// The RDS token buckets: tokens left and when they were counted.
     buckets: BTreeMap<(AccountId, String), (f64, std::time::Instant)>,
+    /// The most items a list or describe answers at once ([`FakeAws::set_page_size`]);
+    /// `None` for [`DEFAULT_PAGE_SIZE`].
+    page_size: Option<usize>,
 }
 
 impl World {
+    /// The most items a list or describe answers at once.
+    pub fn page_size(&self) -> usize {
+        self.page_size.unwrap_or(DEFAULT_PAGE_SIZE)
+    }
+
     /// 32 hex digits, unique in this fake, that look like AWS's random ids.
     pub fn fresh_hex(&mut self) -> String {
         self.serial += 1;
@@ -209,6 +232,11 @@ impl World {
             .unwrap_or_default()
     }
 }
+
+/// How many items a list or describe of the fake answers at once unless a test says otherwise
+/// ([`FakeAws::set_page_size`]): small, so that every marker and next-token loop of a caller
+/// turns.
+pub const DEFAULT_PAGE_SIZE: usize = 3;
 
 /// The header in which a [`VirtualClock`]'s client sends its simulated time, in milliseconds
 /// since the epoch; a fake that follows its callers' clock reads it before the signing time.
@@ -392,6 +420,15 @@ impl FakeAws {
             std::time::Instant::now(),
             i64::try_from(secs).unwrap_or(i64::MAX),
         ));
+    }
+
+    /// Answers every list and describe with at most `items` items a page (at least 1; default
+    /// [`DEFAULT_PAGE_SIZE`]), with a marker or next token for the rest, as AWS does past its
+    /// own page sizes (which still apply: 100 for RDS's `MaxRecords`, for example). A test of
+    /// a caller's loops keeps the small default; a benchmark that models AWS's call counts
+    /// sets AWS's own size (100).
+    pub fn set_page_size(&self, items: usize) {
+        self.world().page_size = Some(items.max(1));
     }
 
     /// How many calls `set_throttling` has throttled.

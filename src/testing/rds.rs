@@ -8,7 +8,7 @@ use std::{
 };
 
 use super::{
-    kms, unknown,
+    kms, page, unknown,
     wire::{el, form_list, form_tags, AwsFault, Params},
     Caller, World,
 };
@@ -352,7 +352,10 @@ pub(crate) fn handle(
                 });
                 named.get_or_insert_with(BTreeSet::new).extend(values);
             }
-            let list: String = world
+            let asked = max_records(params)?;
+            let size = world.page_size();
+            let marker = params.str("Marker");
+            let found = world
                 .rds
                 .snapshots
                 .values()
@@ -368,9 +371,19 @@ pub(crate) fn handle(
                 })
                 .filter(|s| source.as_ref().is_none_or(|src| &s.source == src))
                 .filter(|s| named.as_ref().is_none_or(|ids| ids.contains(&s.id)))
+                .map(|s| (s.arn(), s));
+            let page = page::page(found, marker.as_deref(), asked, RDS_PAGE, size)
+                .map_err(|_| bad_marker())?;
+            let list: String = page
+                .items
+                .iter()
                 .map(|s| snapshot_xml(s, caller.account))
                 .collect();
-            Ok(format!("<{0}s>{list}</{0}s>", member(kind)))
+            Ok(format!(
+                "<{0}s>{list}</{0}s>{1}",
+                member(kind),
+                marker_xml(page.next)
+            ))
         }
         "CreateDBSnapshot" | "CreateDBClusterSnapshot" => {
             let kind = kind_of(operation);
@@ -552,8 +565,23 @@ pub(crate) fn handle(
                     }
                 });
             }
-            let list: String = dbs.iter().map(|d| database_xml(d, member_name)).collect();
-            Ok(format!("<{member_name}s>{list}</{member_name}s>"))
+            let page = page::page(
+                dbs.into_iter().map(|d| (d.arn(), d)),
+                params.str("Marker").as_deref(),
+                max_records(params)?,
+                RDS_PAGE,
+                world.page_size(),
+            )
+            .map_err(|_| bad_marker())?;
+            let list: String = page
+                .items
+                .iter()
+                .map(|d| database_xml(d, member_name))
+                .collect();
+            Ok(format!(
+                "<{member_name}s>{list}</{member_name}s>{}",
+                marker_xml(page.next)
+            ))
         }
         "ModifyDBCluster" => {
             let id = params
@@ -635,6 +663,36 @@ pub(crate) fn handle(
         }
         other => Err(unknown("rds", other)),
     }
+}
+
+/// The most records an RDS `Describe*` answers when the caller asks for no `MaxRecords`
+/// (AWS's default, and its maximum).
+const RDS_PAGE: usize = 100;
+
+/// `MaxRecords`, which RDS takes from 20 to 100.
+fn max_records(params: &Params) -> Result<Option<usize>, AwsFault> {
+    let Some(value) = params.str("MaxRecords") else {
+        return Ok(None);
+    };
+    match value.parse::<usize>() {
+        Ok(n) if (20..=RDS_PAGE).contains(&n) => Ok(Some(n)),
+        _ => Err(AwsFault::new(
+            "InvalidParameterValue",
+            format!("Invalid value {value} for MaxRecords. Must be between 20 and 100"),
+        )),
+    }
+}
+
+/// The `Marker` element of a describe that has more to give, if it has.
+fn marker_xml(next: Option<String>) -> String {
+    next.map(|m| el("Marker", m)).unwrap_or_default()
+}
+
+fn bad_marker() -> AwsFault {
+    AwsFault::new(
+        "InvalidParameterValue",
+        "The parameter Marker is not a marker this service gave.",
+    )
 }
 
 fn member(kind: SnapshotKind) -> &'static str {
