@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use aws_sdk_rds::error::ProvideErrorMetadata;
+
 use snapshift::{
     aws::{
         kms::{Kms, NewKey},
@@ -317,6 +319,129 @@ async fn r3_automated_snapshots_are_not_shared() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("InvalidDBSnapshotState"));
+}
+
+// R29: an automated (`rds:`) or AWS Backup (`awsbackup:`) snapshot is found by its identifier
+// only with its `SnapshotType` (DescribeDBSnapshots and DescribeDBClusterSnapshots API
+// reference); without a type, a listing has manual and automated snapshots, not AWS Backup's.
+#[tokio::test]
+async fn r29_typed_snapshots_are_described_with_their_type() {
+    let fake = FakeAws::start().await;
+    let mut seed = SeedSnapshot::db(id(A), &region(), "rds:db1-2026-11-23-00-05", "db1", None);
+    seed.snapshot_type = "automated".into();
+    fake.seed_snapshot(seed).unwrap();
+    fake.seed_snapshot(SeedSnapshot::db(
+        id(A),
+        &region(),
+        "db1-manual",
+        "db1",
+        None,
+    ))
+    .unwrap();
+    let mut seed = SeedSnapshot::cluster(id(A), &region(), "awsbackup:job-1", "orders", None);
+    seed.snapshot_type = "awsbackup".into();
+    fake.seed_snapshot(seed).unwrap();
+    let config = fake
+        .sdk_config(id(A))
+        .await
+        .to_builder()
+        .region(aws_config::Region::new(region().to_string()))
+        .build();
+    let rds = aws_sdk_rds::Client::new(&config);
+    let db = |id: &str, snapshot_type: Option<&str>| {
+        rds.describe_db_snapshots()
+            .db_snapshot_identifier(id)
+            .set_snapshot_type(snapshot_type.map(str::to_owned))
+            .send()
+    };
+    let err = db("rds:db1-2026-11-23-00-05", None).await.unwrap_err();
+    assert_eq!(err.code(), Some("DBSnapshotNotFound"));
+    let err = db("rds:db1-2026-11-23-00-05", Some("manual"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DBSnapshotNotFound"));
+    let found = db("rds:db1-2026-11-23-00-05", Some("automated"))
+        .await
+        .unwrap();
+    assert_eq!(found.db_snapshots()[0].snapshot_type(), Some("automated"));
+    // A manual snapshot needs no type.
+    assert_eq!(
+        db("db1-manual", None).await.unwrap().db_snapshots().len(),
+        1
+    );
+    let cluster = |snapshot_type: Option<&str>| {
+        rds.describe_db_cluster_snapshots()
+            .db_cluster_snapshot_identifier(format!(
+                "arn:aws:rds:{}:{A}:cluster-snapshot:awsbackup:job-1",
+                region()
+            ))
+            .set_snapshot_type(snapshot_type.map(str::to_owned))
+            .send()
+    };
+    let err = cluster(None).await.unwrap_err();
+    assert_eq!(err.code(), Some("DBClusterSnapshotNotFoundFault"));
+    let found = cluster(Some("awsbackup")).await.unwrap();
+    assert_eq!(found.db_cluster_snapshots().len(), 1);
+    // Listings: manual and automated without a type; AWS Backup's only with theirs.
+    let listed = rds.describe_db_snapshots().send().await.unwrap();
+    let mut ids: Vec<&str> = listed
+        .db_snapshots()
+        .iter()
+        .filter_map(|s| s.db_snapshot_identifier())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["db1-manual", "rds:db1-2026-11-23-00-05"]);
+    let listed = rds.describe_db_cluster_snapshots().send().await.unwrap();
+    assert!(listed.db_cluster_snapshots().is_empty());
+    let listed = rds
+        .describe_db_cluster_snapshots()
+        .snapshot_type("awsbackup")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.db_cluster_snapshots().len(), 1);
+}
+
+// R29: snapshift's describe sends the type that an automated or AWS Backup identifier needs,
+// by identifier and by ARN, and finds each; a manual one is found as before.
+#[tokio::test]
+async fn r29_the_client_describes_typed_snapshots_with_their_type() {
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    let mut seed = SeedSnapshot::db(id(A), &region(), "rds:db1-2026-11-23-00-05", "db1", None);
+    seed.snapshot_type = "automated".into();
+    let automated_arn = fake.seed_snapshot(seed).unwrap();
+    let mut seed = SeedSnapshot::cluster(id(A), &region(), "awsbackup:job-1", "orders", None);
+    seed.snapshot_type = "awsbackup".into();
+    let backup_arn = fake.seed_snapshot(seed).unwrap();
+    fake.seed_snapshot(SeedSnapshot::cluster(
+        id(A),
+        &region(),
+        "orders-1",
+        "orders",
+        None,
+    ))
+    .unwrap();
+    let rds = Rds::new(&a, &region());
+    for (kind, reference, snapshot_type) in [
+        (SnapshotKind::Db, "rds:db1-2026-11-23-00-05", "automated"),
+        (SnapshotKind::Db, automated_arn.as_str(), "automated"),
+        (CLUSTER, "awsbackup:job-1", "awsbackup"),
+        (CLUSTER, backup_arn.as_str(), "awsbackup"),
+        (CLUSTER, "orders-1", "manual"),
+    ] {
+        let found = rds.describe_snapshot(kind, reference).await.unwrap();
+        assert_eq!(
+            found.map(|s| s.snapshot_type).as_deref(),
+            Some(snapshot_type),
+            "{reference}"
+        );
+    }
+    assert!(
+        fake.calls().iter().all(|c| c.error.is_none()),
+        "{:?}",
+        fake.calls()
+    );
 }
 
 // R19: past the in-flight quota, copies get SnapshotQuotaExceeded.

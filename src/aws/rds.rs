@@ -4,7 +4,9 @@
 use aws_sdk_rds::types::Tag;
 
 use super::{none_on, Account, AwsError};
-use crate::ids::{AccountId, Region, SnapshotKind};
+use std::str::FromStr;
+
+use crate::ids::{AccountId, Region, SnapshotId, SnapshotKind, SnapshotOrigin};
 
 /// What snapshift reads about a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,13 +254,31 @@ impl Drop for Serving {
 }
 
 /// Whether `reference` can be named in a shared describe: a plain, lowercase identifier of
-/// this account's snapshot (not an ARN, not an automated `rds:` snapshot, which AWS finds by
-/// identifier only with its type).
+/// this account's snapshot (not an ARN, not an automated `rds:` or AWS Backup `awsbackup:`
+/// snapshot, which AWS finds by identifier only with its type, R29, and which a listing
+/// without a type leaves out).
 fn batchable(reference: &str) -> bool {
     !reference.is_empty()
         && reference
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The `SnapshotType` that must go with `reference` (an identifier or an ARN) for AWS to
+/// find it (R29): `automated` for an automated snapshot (`rds:<name>`), `awsbackup` for one
+/// of AWS Backup (`awsbackup:<job>`, R16); none for a manual snapshot, which AWS finds by
+/// identifier alone, or a shared one, which `IncludeShared` finds.
+fn snapshot_type_of(reference: &str) -> Option<&'static str> {
+    let id = match reference.strip_prefix("arn:") {
+        // arn:<partition>:rds:<region>:<account>:<resource type>:<identifier>
+        Some(arn) => arn.splitn(6, ':').nth(5).unwrap_or_default(),
+        None => reference,
+    };
+    match SnapshotId::from_str(id).map(|id| id.origin()) {
+        Ok(SnapshotOrigin::Automated) => Some("automated"),
+        Ok(SnapshotOrigin::AwsBackup) => Some("awsbackup"),
+        Ok(SnapshotOrigin::Manual) | Err(_) => None,
+    }
 }
 
 fn describe_op(kind: SnapshotKind) -> &'static str {
@@ -411,13 +431,17 @@ impl Rds {
         }
     }
 
-    /// One snapshot by identifier or ARN, in one call (its turn of the pace taken).
+    /// One snapshot by identifier or ARN, in one call (its turn of the pace taken), with the
+    /// `SnapshotType` that AWS needs to find an automated or AWS Backup snapshot by its
+    /// identifier (R29).
     async fn describe_one(&self, kind: SnapshotKind, reference: &str) -> Described {
+        let snapshot_type = snapshot_type_of(reference).map(str::to_owned);
         let result = match kind {
             SnapshotKind::Cluster => Box::pin(
                 self.client
                     .describe_db_cluster_snapshots()
                     .db_cluster_snapshot_identifier(reference)
+                    .set_snapshot_type(snapshot_type)
                     .include_shared(true)
                     .send(),
             )
@@ -432,6 +456,7 @@ impl Rds {
                 self.client
                     .describe_db_snapshots()
                     .db_snapshot_identifier(reference)
+                    .set_snapshot_type(snapshot_type)
                     .include_shared(true)
                     .send(),
             )

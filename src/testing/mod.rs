@@ -47,6 +47,13 @@
 //!   (<https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListBackupVaults.html>).
 //!   A marker names the last item given, so a deletion between pages skips nothing; a marker
 //!   the fake did not give is refused. (snapshift calls no IAM list.)
+//! - **R29, snapshot types**: `DescribeDBSnapshots` / `DescribeDBClusterSnapshots` find an
+//!   automated (`rds:`) or AWS Backup (`awsbackup:`) snapshot by its identifier or ARN only
+//!   with its `SnapshotType` (`automated`, `awsbackup`); without it (or with another type)
+//!   they answer the operation's not-found fault, the only error their API reference lists
+//!   for an identifier. A listing without a type has the manual and automated snapshots
+//!   (and shared ones with `IncludeShared`), not AWS Backup's
+//!   (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBClusterSnapshots.html>).
 //! - **IAM** roles with trust policies, inline policies and tags; `DeleteRole` is refused
 //!   with `DeleteConflict` while inline policies remain, as AWS does.
 //! - **AWS Backup** vaults, plans, selections, recovery points, and backup, copy and restore

@@ -325,6 +325,17 @@ pub(crate) fn handle(
             if let Some(id) = &filter_id {
                 let addr = find(world, caller, kind, id)?;
                 let s = &world.rds.snapshots[&addr];
+                // R29: an automated or AWS Backup snapshot is found by its identifier only
+                // with its `SnapshotType`; any other type named leaves it out too.
+                let own = s.account == caller.account;
+                let typed = match snapshot_type.as_deref() {
+                    None => !own || s.snapshot_type == "manual",
+                    Some("shared") => !own,
+                    Some(t) => own && s.snapshot_type == t,
+                };
+                if !typed {
+                    return Err(not_found(kind, id));
+                }
                 let list = snapshot_xml(s, caller.account);
                 return Ok(format!("<{0}s>{list}</{0}s>", member(kind)));
             }
@@ -366,7 +377,9 @@ pub(crate) fn handle(
                     match snapshot_type.as_deref() {
                         Some("shared") => shared && !own,
                         Some(t) => own && s.snapshot_type == t,
-                        None => own || shared,
+                        // Without a type, AWS lists manual and automated snapshots (and
+                        // shared ones when asked): not AWS Backup's (R29).
+                        None => (own && s.snapshot_type != "awsbackup") || shared,
                     }
                 })
                 .filter(|s| source.as_ref().is_none_or(|src| &s.source == src))
