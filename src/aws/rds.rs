@@ -173,6 +173,7 @@ pub struct RestoreRequest<'a> {
 #[derive(Debug, Clone)]
 pub struct Rds {
     client: aws_sdk_rds::Client,
+    account: AccountId,
     region: Region,
     pace: std::sync::Arc<super::Pace>,
     describes: std::sync::Arc<Describes>,
@@ -317,6 +318,7 @@ impl Rds {
     pub fn new(account: &Account, region: &Region) -> Rds {
         Rds {
             client: account.rds_client(region),
+            account: account.id(),
             region: region.clone(),
             pace: account.pace(region.as_str()),
             describes: account.describes(region),
@@ -326,6 +328,14 @@ impl Rds {
     /// The region this client talks to.
     pub fn region(&self) -> &Region {
         &self.region
+    }
+
+    /// The region of `source` when it is the ARN of another account's snapshot in another
+    /// region than this client's.
+    fn shared_from_elsewhere(&self, source: &str) -> Option<Region> {
+        let arn: crate::ids::Arn = source.parse().ok()?;
+        let region = arn.region()?;
+        (arn.account() != self.account && region != &self.region).then(|| region.clone())
     }
 
     /// One snapshot by identifier or ARN, including snapshots shared with this account;
@@ -581,12 +591,26 @@ impl Rds {
         }
     }
 
-    /// `CopyDBSnapshot` / `CopyDBClusterSnapshot`.
+    /// `CopyDBSnapshot` / `CopyDBClusterSnapshot`. A cluster snapshot shared by another
+    /// account is copied in its own region only (R7): one from another region is refused
+    /// before any call.
     pub async fn copy_snapshot(
         &self,
         kind: SnapshotKind,
         request: &CopyRequest<'_>,
     ) -> Result<SnapshotInfo, AwsError> {
+        if kind == SnapshotKind::Cluster {
+            if let Some(home) = self.shared_from_elsewhere(request.source) {
+                return Err(AwsError::request(
+                    "rds",
+                    "CopyDBClusterSnapshot",
+                    format!(
+                        "{} is a cluster snapshot shared by another account in {home}: AWS copies a shared cluster snapshot only in its own region, not into {} (R7); copy it in {home} first",
+                        request.source, self.region
+                    ),
+                ));
+            }
+        }
         match kind {
             SnapshotKind::Cluster => {
                 let out = super::paced(&self.pace, || {
@@ -673,7 +697,9 @@ impl Rds {
         Ok(values)
     }
 
-    /// Shares (`add`) or unshares a snapshot with `account` (R6).
+    /// Shares (`add`) or unshares a snapshot with `account` (R6). Only a manual snapshot can
+    /// be: an automated (`rds:`) or AWS Backup (`awsbackup:`) one is refused before any call
+    /// (R3, R29).
     pub async fn set_shared(
         &self,
         kind: SnapshotKind,
@@ -681,6 +707,23 @@ impl Rds {
         account: AccountId,
         add: bool,
     ) -> Result<(), AwsError> {
+        // R3, R29: AWS shares only manual snapshots, and refuses another's identifier.
+        if let Some(snapshot_type) = snapshot_type_of(id) {
+            let what = match snapshot_type {
+                "automated" => "an automated",
+                _ => "an AWS Backup",
+            };
+            return Err(AwsError::request(
+                "rds",
+                match kind {
+                    SnapshotKind::Cluster => "ModifyDBClusterSnapshotAttribute",
+                    SnapshotKind::Db => "ModifyDBSnapshotAttribute",
+                },
+                format!(
+                    "{id} is {what} snapshot: only a manual snapshot can be shared (R3, R29); copy it to a manual one first"
+                ),
+            ));
+        }
         let value = vec![account.to_string()];
         let (to_add, to_remove) = if add {
             (Some(value), None)

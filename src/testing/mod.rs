@@ -54,6 +54,15 @@
 //!   for an identifier. A listing without a type has the manual and automated snapshots
 //!   (and shared ones with `IncludeShared`), not AWS Backup's
 //!   (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBClusterSnapshots.html>).
+//! - **R3, R29, sharing**: `Modify*SnapshotAttribute` of a snapshot that is not manual
+//!   answers `InvalidParameterValue` ("The parameter DBSnapshotIdentifier is not a valid
+//!   identifier. ..."), as AWS does for `rds:` and `awsbackup:` identifiers
+//!   (<https://github.com/aws/aws-cli/issues/8296>, <https://github.com/aws/aws-cli/issues/5407>).
+//! - **R7, shared cluster snapshots**: `CopyDBClusterSnapshot` of a cluster snapshot shared by
+//!   another account works in that snapshot's region only; from another region it answers
+//!   `InvalidParameterValue` (AWS documents the rule, not the code: "You can only copy DB
+//!   cluster snapshots across accounts in the same AWS Region",
+//!   <https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_CopyDBClusterSnapshot.CrossAccount.html>).
 //! - **IAM** roles with trust policies, inline policies and tags; `DeleteRole` is refused
 //!   with `DeleteConflict` while inline policies remain, as AWS does.
 //! - **AWS Backup** vaults, plans, selections, recovery points, and backup, copy and restore

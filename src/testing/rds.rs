@@ -474,10 +474,12 @@ pub(crate) fn handle(
             let add = form_list(params, "ValuesToAdd.AttributeValue");
             let remove = form_list(params, "ValuesToRemove.AttributeValue");
             let snapshot = world.rds.snapshots[&addr].clone();
+            // R3, R29: only a manual snapshot has attributes to change; AWS refuses the
+            // identifier of any other as invalid.
+            if snapshot.snapshot_type != "manual" {
+                return Err(not_shareable(kind, &snapshot));
+            }
             if !add.is_empty() {
-                if snapshot.snapshot_type != "manual" {
-                    return Err(invalid_state(kind, "only manual snapshots can be shared"));
-                }
                 // R1: the AWS managed key's policy keeps it to its own account.
                 let managed = snapshot
                     .kms_key
@@ -731,6 +733,20 @@ fn invalid_state(kind: SnapshotKind, why: &str) -> AwsFault {
     }
 }
 
+/// AWS's answer to `Modify*SnapshotAttribute` of a snapshot that is not manual: its
+/// identifier is not one a user can name there (`rds:` and `awsbackup:` have a colon).
+fn not_shareable(kind: SnapshotKind, snapshot: &FakeSnapshot) -> AwsFault {
+    let message = if snapshot.id.starts_with("awsbackup:") {
+        format!("The parameter {} is not a valid identifier.", snapshot.id)
+    } else {
+        format!(
+            "The parameter {} is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.",
+            id_param(kind)
+        )
+    };
+    AwsFault::new("InvalidParameterValue", message)
+}
+
 fn attributes_xml(world: &World, kind: SnapshotKind, addr: &Addr) -> String {
     let s = &world.rds.snapshots[addr];
     let values: String = s
@@ -846,6 +862,17 @@ fn copy(
         return Err(AwsFault::new(
             "InvalidParameterValue",
             "a shared snapshot must be named by its ARN (R3)",
+        ));
+    }
+    // A shared cluster snapshot is copied in its own region only: AWS copies a DB cluster
+    // snapshot across regions and across accounts in two steps, never one (R7).
+    if cross_account && kind == SnapshotKind::Cluster && source_region != caller.region {
+        return Err(AwsFault::new(
+            "InvalidParameterValue",
+            format!(
+                "The shared DB cluster snapshot {source_ref} is in {source_region}: a shared DB cluster snapshot can be copied only in its own region ({source_region}), not into {}.",
+                caller.region
+            ),
         ));
     }
     let target_addr = (caller.account, caller.region.clone(), kind, target.clone());
