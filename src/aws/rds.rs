@@ -4,8 +4,6 @@
 use aws_sdk_rds::types::Tag;
 
 use super::{none_on, Account, AwsError};
-use std::str::FromStr;
-
 use crate::ids::{AccountId, Region, SnapshotId, SnapshotKind, SnapshotOrigin};
 
 /// What snapshift reads about a snapshot.
@@ -275,7 +273,7 @@ fn snapshot_type_of(reference: &str) -> Option<&'static str> {
         Some(arn) => arn.splitn(6, ':').nth(5).unwrap_or_default(),
         None => reference,
     };
-    match SnapshotId::from_str(id).map(|id| id.origin()) {
+    match id.parse::<SnapshotId>().map(|id| id.origin()) {
         Ok(SnapshotOrigin::Automated) => Some("automated"),
         Ok(SnapshotOrigin::AwsBackup) => Some("awsbackup"),
         Ok(SnapshotOrigin::Manual) | Err(_) => None,
