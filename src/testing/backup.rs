@@ -74,7 +74,7 @@ use std::{
 use serde_json::{json, Value};
 
 use super::{
-    kms, rds, unknown,
+    kms, page, rds, unknown,
     wire::{AwsFault, Params},
     Caller, FakeDatabase, FakeSnapshot, SeedSnapshot, World,
 };
@@ -917,6 +917,14 @@ fn backup_snapshot(
     snapshot
 }
 
+/// A list answer with `NextToken` when more remain.
+fn with_token(mut body: Value, next: Option<String>) -> Value {
+    if let Some(next) = next {
+        body["NextToken"] = json!(next);
+    }
+    body
+}
+
 pub(crate) fn handle(
     world: &mut World,
     caller: &Caller,
@@ -932,14 +940,14 @@ pub(crate) fn handle(
         "ListBackupVaults" => {
             // The Default vault is there whether or not anyone used it yet.
             own_vault(world, caller, DEFAULT_VAULT)?;
-            let list: Vec<Value> = world
+            let vaults = world
                 .backup
                 .vaults
                 .values()
                 .filter(|v| v.account == caller.account && v.region == caller.region)
-                .map(|v| vault_json(world, v))
-                .collect();
-            Ok(json!({ "BackupVaultList": list }))
+                .map(|v| (v.name.clone(), vault_json(world, v)));
+            let (list, next) = page::backup_page(vaults, params, world.page_size())?;
+            Ok(with_token(json!({ "BackupVaultList": list }), next))
         }
         "DeleteBackupVault" => {
             let vault = own_vault(world, caller, &segment(params, 1))?;
@@ -979,7 +987,14 @@ pub(crate) fn handle(
                 })
                 .map(|(_, _, tags)| tags)
                 .ok_or_else(|| not_found(format!("Resource {arn} does not exist")))?;
-            Ok(json!({ "Tags": tags }))
+            let (page, next) = page::backup_page(
+                tags.into_iter().map(|(k, v)| (k.clone(), (k, v))),
+                params,
+                world.page_size(),
+            )?;
+            let tags: serde_json::Map<String, Value> =
+                page.into_iter().map(|(k, v)| (k, json!(v))).collect();
+            Ok(with_token(json!({ "Tags": tags }), next))
         }
         "CreateBackupPlan" => create_plan(world, caller, params),
         "GetBackupPlan" => {
@@ -1038,14 +1053,14 @@ pub(crate) fn handle(
             }))
         }
         "ListBackupPlans" => {
-            let list: Vec<Value> = world
+            let plans = world
                 .backup
                 .plans
                 .values()
                 .filter(|p| p.account == caller.account && p.region == caller.region)
-                .map(plan_summary)
-                .collect();
-            Ok(json!({ "BackupPlansList": list }))
+                .map(|p| (p.id.clone(), plan_summary(p)));
+            let (list, next) = page::backup_page(plans, params, world.page_size())?;
+            Ok(with_token(json!({ "BackupPlansList": list }), next))
         }
         "CreateBackupSelection" => create_selection(world, caller, params),
         "GetBackupSelection" => {
@@ -1070,21 +1085,21 @@ pub(crate) fn handle(
         }
         "ListBackupSelections" => {
             let plan = find_plan(world, caller, &segment(params, 2))?;
-            let list: Vec<Value> = world
+            let selections = world
                 .backup
                 .selections
                 .values()
                 .filter(|s| {
                     s.account == caller.account && s.region == caller.region && s.plan_id == plan.id
                 })
-                .map(selection_summary)
-                .collect();
-            Ok(json!({ "BackupSelectionsList": list }))
+                .map(|s| (s.id.clone(), selection_summary(s)));
+            let (list, next) = page::backup_page(selections, params, world.page_size())?;
+            Ok(with_token(json!({ "BackupSelectionsList": list }), next))
         }
         "ListRecoveryPointsByBackupVault" => {
             let vault = own_vault(world, caller, &segment(params, 1)).map_err(denied_if_missing)?;
             let resource = params.query("resourceArn");
-            let list: Vec<Value> = world
+            let points = world
                 .backup
                 .recovery_points
                 .values()
@@ -1092,9 +1107,9 @@ pub(crate) fn handle(
                     p.account == vault.account && p.region == vault.region && p.vault == vault.name
                 })
                 .filter(|p| resource.is_none_or(|r| p.resource_arn == r))
-                .map(point_json)
-                .collect();
-            Ok(json!({ "RecoveryPoints": list }))
+                .map(|p| (p.arn.clone(), point_json(p)));
+            let (list, next) = page::backup_page(points, params, world.page_size())?;
+            Ok(with_token(json!({ "RecoveryPoints": list }), next))
         }
         "DescribeRecoveryPoint" => {
             let point = find_point(world, caller, params)?;

@@ -33,6 +33,36 @@
 //!   `AddTagsToResource` take their ARNs), so a test can make a database under a name
 //!   snapshift will use ([`FakeAws::seed_cluster`]) and see that it is neither restored
 //!   over nor changed.
+//! - **Pagination** of every list and describe snapshift uses, a page of at most
+//!   [`DEFAULT_PAGE_SIZE`] (3) items unless a test sets another ([`FakeAws::set_page_size`]),
+//!   and at most the operation's own page: RDS `DescribeDBSnapshots`,
+//!   `DescribeDBClusterSnapshots`, `DescribeDBClusters` and `DescribeDBInstances` answer
+//!   `MaxRecords` (20 to 100, default 100) with a `Marker`
+//!   (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBSnapshots.html>);
+//!   KMS `ListKeys`, `ListAliases`, `ListGrants` and `ListResourceTags` answer `Limit` with
+//!   `Truncated` and `NextMarker`
+//!   (<https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeys.html>); AWS Backup
+//!   `ListBackupVaults`, `ListTags`, `ListBackupPlans`, `ListBackupSelections` and
+//!   `ListRecoveryPointsByBackupVault` answer `maxResults` with a `NextToken`
+//!   (<https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListBackupVaults.html>).
+//!   A marker names the last item given, so a deletion between pages skips nothing; a marker
+//!   the fake did not give is refused. (snapshift calls no IAM list.)
+//! - **R29, snapshot types**: `DescribeDBSnapshots` / `DescribeDBClusterSnapshots` find an
+//!   automated (`rds:`) or AWS Backup (`awsbackup:`) snapshot by its identifier or ARN only
+//!   with its `SnapshotType` (`automated`, `awsbackup`); without it (or with another type)
+//!   they answer the operation's not-found fault, the only error their API reference lists
+//!   for an identifier. A listing without a type has the manual and automated snapshots
+//!   (and shared ones with `IncludeShared`), not AWS Backup's
+//!   (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBClusterSnapshots.html>).
+//! - **R3, R29, sharing**: `Modify*SnapshotAttribute` of a snapshot that is not manual
+//!   answers `InvalidParameterValue` ("The parameter DBSnapshotIdentifier is not a valid
+//!   identifier. ..."), as AWS does for `rds:` and `awsbackup:` identifiers
+//!   (<https://github.com/aws/aws-cli/issues/8296>, <https://github.com/aws/aws-cli/issues/5407>).
+//! - **R7, shared cluster snapshots**: `CopyDBClusterSnapshot` of a cluster snapshot shared by
+//!   another account works in that snapshot's region only; from another region it answers
+//!   `InvalidParameterValue` (AWS documents the rule, not the code: "You can only copy DB
+//!   cluster snapshots across accounts in the same AWS Region",
+//!   <https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_CopyDBClusterSnapshot.CrossAccount.html>).
 //! - **IAM** roles with trust policies, inline policies and tags; `DeleteRole` is refused
 //!   with `DeleteConflict` while inline policies remain, as AWS does.
 //! - **AWS Backup** vaults, plans, selections, recovery points, and backup, copy and restore
@@ -67,9 +97,9 @@
 //!
 //! # What it does not model
 //! IAM identity policies of callers beyond [`FakeAws::set_caller_policy`] (only AWS Backup
-//! copy jobs read the inline policies of their role; `tag:GetResources` is not checked, as
-//! the fake runs no scheduled backup), key rotation,
-//! cryptographic operations, grant constraints, pagination (every list fits one page), and
+//! copy jobs and restore jobs read the inline policies of their role; `tag:GetResources` is
+//! not checked, as the fake runs no scheduled backup), key rotation, cryptographic
+//! operations, grant constraints, and
 //! eventual consistency.
 //!
 //! # Throttling
@@ -92,6 +122,7 @@ mod backup;
 mod clock;
 mod iam;
 mod kms;
+mod page;
 mod rds;
 mod sts;
 pub(crate) mod wire;
@@ -210,9 +241,17 @@ pub(crate) struct World {
     /// The identity policy of each account's callers, where a test gave one; the others act
     /// as administrators of their account (R31).
     caller_policies: BTreeMap<AccountId, String>,
+    /// The most items a list or describe answers at once ([`FakeAws::set_page_size`]);
+    /// `None` for [`DEFAULT_PAGE_SIZE`].
+    page_size: Option<usize>,
 }
 
 impl World {
+    /// The most items a list or describe answers at once.
+    pub fn page_size(&self) -> usize {
+        self.page_size.unwrap_or(DEFAULT_PAGE_SIZE)
+    }
+
     /// Whether the identity policy of `account`'s callers allows `action` on `resource`:
     /// always, unless a test gave the account a policy ([`FakeAws::set_caller_policy`]).
     /// Allow statements with `*` wildcards; conditions are not evaluated (R31).
@@ -246,6 +285,11 @@ impl World {
             .unwrap_or_default()
     }
 }
+
+/// How many items a list or describe of the fake answers at once unless a test says otherwise
+/// ([`FakeAws::set_page_size`]): small, so that every marker and next-token loop of a caller
+/// turns.
+pub const DEFAULT_PAGE_SIZE: usize = 3;
 
 /// The header in which a [`VirtualClock`]'s client sends its simulated time, in milliseconds
 /// since the epoch; a fake that follows its callers' clock reads it before the signing time.
@@ -463,6 +507,15 @@ impl FakeAws {
     /// How many calls `set_internal_errors` has failed.
     pub fn internal_errors(&self) -> usize {
         self.world().errored
+    }
+
+    /// Answers every list and describe with at most `items` items a page (at least 1; default
+    /// [`DEFAULT_PAGE_SIZE`]), with a marker or next token for the rest, as AWS does past its
+    /// own page sizes (which still apply: 100 for RDS's `MaxRecords`, for example). A test of
+    /// a caller's loops keeps the small default; a benchmark that models AWS's call counts
+    /// sets AWS's own size (100).
+    pub fn set_page_size(&self, items: usize) {
+        self.world().page_size = Some(items.max(1));
     }
 
     /// How many calls `set_throttling` has throttled.
