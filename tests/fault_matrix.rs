@@ -1,6 +1,6 @@
 //! The fault matrix: each whole flow (migration, re-encryption, cross-region backup, fleet)
 //! runs once in a world as unkind as AWS on a bad day, all at once: 10 % of the calls
-//! throttled (R20) and 3 % answered with HTTP 500. Each must finish in one deploy, with no
+//! throttled (R20), 3 % answered with HTTP 500, and every list and describe in pages of 2. Each must finish in one deploy, with no
 //! duplicate, and tear down. Each test prints how many calls the matrix failed, which the
 //! clients and the stack retried.
 
@@ -58,6 +58,7 @@ impl World {
     fn unkind(&self) {
         self.fake.set_throttling(0.10);
         self.fake.set_internal_errors(0.03);
+        self.fake.set_page_size(2);
     }
 
     fn stack(&self) -> Stack {
