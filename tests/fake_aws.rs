@@ -257,6 +257,86 @@ async fn r12_replicate_key_needs_a_multi_region_primary() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("AlreadyExistsException"));
+    // A replica is not a primary: it cannot be replicated further (AWS's code for both).
+    let err = Kms::new(&a, &osaka)
+        .replicate_key(
+            multi.arn.key_id(),
+            &"eu-west-1".parse().unwrap(),
+            ROOT_ONLY,
+            "",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("UnsupportedOperationException"), "{err}");
+    assert!(
+        err.message()
+            .is_some_and(|m| m.contains("is not a multi-Region primary key")),
+        "{err}"
+    );
+}
+
+// R4 as KMS checks it: the principal making CreateKey or PutKeyPolicy must keep
+// kms:PutKeyPolicy under the new policy ("BypassPolicyLockoutSafetyCheck" in the API
+// reference), not just some principal of the account. The test accounts act as their root;
+// `account_as` makes another principal the caller, and STS names it.
+#[tokio::test]
+async fn r4_kms_checks_the_caller_against_the_new_key_policy() {
+    let fake = FakeAws::start().await;
+    let root = fake.account(id(A)).await;
+    let admin_arn = format!("arn:aws:iam::{A}:role/admin");
+    let admin = fake.account_as(id(A), &admin_arn).await;
+    let deployer = fake
+        .account_as(id(A), &format!("arn:aws:iam::{A}:user/deployer"))
+        .await;
+    assert_eq!(
+        sts::caller_identity(&root, &region()).await.unwrap().arn,
+        format!("arn:aws:iam::{A}:root")
+    );
+    assert_eq!(
+        sts::caller_identity(&admin, &region()).await.unwrap().arn,
+        admin_arn
+    );
+    let admin_only = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{admin_arn}"}},"Action":"kms:*","Resource":"*"}}]}}"#
+    );
+    fn new_key(policy: &str) -> NewKey<'_> {
+        NewKey {
+            policy,
+            description: "test",
+            multi_region: false,
+            tags: &[],
+        }
+    }
+    for caller in [&root, &deployer] {
+        let err = Kms::new(caller, &region())
+            .create_key(&new_key(&admin_only))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("MalformedPolicyDocumentException"));
+        assert_eq!(
+            err.message(),
+            Some("The new key policy will not allow you to update the key policy in the future.")
+        );
+    }
+    let key = Kms::new(&admin, &region())
+        .create_key(&new_key(&admin_only))
+        .await
+        .unwrap();
+    // The root statement keeps every principal of the account; the root may not hand the
+    // key to the admin alone, the admin may.
+    let kms = Kms::new(&root, &region());
+    let theirs = kms.create_key(&new_key(ROOT_ONLY)).await.unwrap();
+    let err = kms
+        .put_key_policy(theirs.arn.key_id(), &admin_only)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("MalformedPolicyDocumentException"));
+    Kms::new(&admin, &region())
+        .put_key_policy(theirs.arn.key_id(), &admin_only)
+        .await
+        .unwrap();
+    assert_eq!(fake.keys(id(A), &region()).len(), 2, "{key:?}");
 }
 
 // R22: tags with the reserved aws: prefix are refused.

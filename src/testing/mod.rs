@@ -165,6 +165,11 @@ struct Injected {
 #[derive(Default)]
 pub(crate) struct World {
     pub access_keys: BTreeMap<String, AccountId>,
+    /// The principal of each access key that is not its account's root (an IAM user or role,
+    /// or an assumed-role session), as STS would name it.
+    pub principals: BTreeMap<String, String>,
+    /// The principal of the request being answered, if not its account's root.
+    pub caller_principal: Option<String>,
     pub kms: kms::Kms,
     pub rds: rds::Rds,
     pub iam: iam::Iam,
@@ -280,6 +285,16 @@ pub(crate) struct Caller {
     pub region: Region,
 }
 
+impl Caller {
+    /// The caller's ARN as STS names it: the account root unless its access key belongs to
+    /// another principal ([`FakeAws::account_as`], an assumed role).
+    pub fn arn(&self, world: &World) -> String {
+        world.caller_principal.clone().unwrap_or_else(|| {
+            format!("arn:{}:iam::{}:root", self.region.partition(), self.account)
+        })
+    }
+}
+
 /// The fake AWS. Dropping it stops the server.
 pub struct FakeAws {
     server: MockServer,
@@ -340,6 +355,19 @@ impl FakeAws {
     /// `account` on the fake, with its own credentials.
     pub async fn account(&self, account: AccountId) -> Account {
         Account::from_config(account, self.sdk_config(account).await)
+    }
+
+    /// `account` on the fake, acting as `principal` (an IAM user or role ARN of that account,
+    /// e.g. `arn:aws:iam::111111111111:role/deployer`) instead of the account root: STS names
+    /// it, and KMS checks key policies against it (R4).
+    pub async fn account_as(&self, account: AccountId, principal: &str) -> Account {
+        let key = format!("AKIAFAKE{account}P{}", self.world().fresh_hex());
+        {
+            let mut world = self.world();
+            world.access_keys.insert(key.clone(), account);
+            world.principals.insert(key.clone(), principal.to_owned());
+        }
+        Account::from_config(account, sdk_config_for(&self.uri(), &key, None).await)
     }
 
     /// An account declared as `declared` whose credentials belong to `actual`: for testing
@@ -846,6 +874,10 @@ fn handle(
         .access_key
         .as_ref()
         .and_then(|k| world.access_keys.get(k).copied());
+    world.caller_principal = incoming
+        .access_key
+        .as_ref()
+        .and_then(|k| world.principals.get(k).cloned());
     let error_reply = |fault: &AwsFault| match incoming.service.as_str() {
         "kms" => wire::json_error(fault),
         "backup" => wire::rest_error(fault),
