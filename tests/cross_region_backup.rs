@@ -747,6 +747,25 @@ async fn redeploy_is_a_no_op_and_a_changed_rule_updates_the_plan() {
     assert_eq!(w.counts(), (1, 1, 2, 1, 1, 1));
 }
 
+// R28: from a profile without a region, the whole backup deploys and tears down: the role
+// through IAM's global region, everything else in the regions the definition names.
+#[tokio::test]
+async fn r28_deploys_and_tears_down_from_an_account_without_a_region() {
+    let mut w = world("no-region").await;
+    w.a = w.fake.account_without_region(id(A)).await;
+    let (stack, _) = w.stack(definition());
+    stack.deploy().await.unwrap();
+    assert_eq!(w.counts(), (1, 1, 2, 1, 1, 1));
+    assert!(w
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.service == "iam")
+        .all(|c| c.region == "us-east-1"));
+    stack.teardown().await.unwrap();
+    assert_eq!(w.counts(), (1, 1, 0, 0, 0, 0));
+}
+
 // R32: a plan deleted outside snapshift (its selection first, as AWS requires) makes
 // GetBackupSelection answer InvalidParameterValueException "Cannot find Backup plan", not
 // ResourceNotFoundException: refresh reports the selection and the plan gone, and teardown

@@ -371,6 +371,71 @@ async fn assumed_roles_act_in_the_role_account() {
     assert_eq!(who.account, id(B));
 }
 
+// R28: IAM and STS are global services, but their clients need a region to find their
+// endpoint, and a profile may name none. snapshift reaches them through the partition's
+// global region (us-east-1 for aws), assumes roles from such an account, and names the
+// region of every regional call itself; a regional client made from the configuration as it
+// is gets the SDK's clear error, which snapshift never meets.
+#[tokio::test]
+async fn r28_an_account_without_a_region_reaches_iam_and_sts_through_the_global_region() {
+    use snapshift::aws::iam::Iam;
+    let fake = FakeAws::start().await;
+    let a = fake.account_without_region(id(A)).await;
+    assert!(a.sdk_config().region().is_none());
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"backup.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let arn = Iam::new(&a)
+        .create_role("backup", trust, &[])
+        .await
+        .unwrap();
+    assert_eq!(arn, format!("arn:aws:iam::{A}:role/backup"));
+    assert!(Iam::new(&a).role("backup").await.unwrap().is_some());
+    let iam_regions: Vec<String> = fake
+        .calls()
+        .iter()
+        .filter(|c| c.service == "iam")
+        .map(|c| c.region.clone())
+        .collect();
+    assert_eq!(iam_regions, ["us-east-1", "us-east-1"]);
+
+    // A role assumed from it: STS in the global region of the role's partition.
+    let b = Account::assume_role(
+        id(B),
+        &a,
+        &format!("arn:aws:iam::{B}:role/migration"),
+        "snapshift",
+    )
+    .await;
+    let who = sts::caller_identity(&b, &region()).await.unwrap();
+    assert_eq!(who.account, id(B));
+    assert_eq!(
+        who.arn,
+        format!("arn:aws:sts::{B}:assumed-role/migration/snapshift")
+    );
+    assert!(Iam::new(&b).role("backup").await.unwrap().is_none());
+    // Regional calls name their region.
+    assert!(Kms::new(&b, &region())
+        .describe_key("alias/aws/rds")
+        .await
+        .unwrap()
+        .is_some());
+    let assumed: Vec<String> = fake
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "AssumeRole")
+        .map(|c| c.region.clone())
+        .collect();
+    assert_eq!(assumed, ["us-east-1"]);
+
+    // The configuration as it is cannot reach a regional service: the SDK says why.
+    let err = aws_sdk_kms::Client::new(a.sdk_config())
+        .list_keys()
+        .send()
+        .await
+        .unwrap_err();
+    let text = format!("{}", aws_sdk_kms::error::DisplayErrorContext(&err));
+    assert!(text.to_ascii_lowercase().contains("region"), "{text}");
+}
+
 #[tokio::test]
 async fn aws_endpoint_url_from_the_environment_is_honoured() {
     let fake = FakeAws::start().await;

@@ -52,6 +52,22 @@
 //!   messages.
 //! - **STS** `GetCallerIdentity` answers with the account of the access key; `AssumeRole`
 //!   hands out credentials of the role's account.
+//! - **Callers** act as their account's root unless a test says otherwise
+//!   ([`FakeAws::account_as`]; an assumed role acts as its session, which a key policy naming
+//!   the role covers); STS names the caller. `CreateKey`, `PutKeyPolicy` and `ReplicateKey`
+//!   refuse a policy that would not let *the caller* call `PutKeyPolicy` again, with AWS's
+//!   `MalformedPolicyDocumentException` (R4; the KMS API reference on
+//!   `BypassPolicyLockoutSafetyCheck`: "the key policy must allow the calling principal to
+//!   make a subsequent PutKeyPolicy request"). `ReplicateKey` of a single-region key or of a
+//!   replica answers `UnsupportedOperationException` "... is not a multi-Region primary key"
+//!   (R12).
+//! - **Accounts without a region**: [`FakeAws::account_without_region`] gives an SDK
+//!   configuration that names none, as a profile without `region` does; IAM and STS must then
+//!   be reached through the partition's global region (R28; the SDKs' endpoint rules answer
+//!   "Missing Region" otherwise).
+//! - **R32**: `GetBackupSelection` of a plan deleted outside the tool answers
+//!   `InvalidParameterValueException` "Cannot find Backup plan with ID ...", not
+//!   `ResourceNotFoundException` (as Terraform's AWS provider reads it, its PR 13945).
 //!
 //! # What it does not model
 //! IAM identity policies of callers (callers act as administrators of their own account; only
@@ -368,6 +384,15 @@ impl FakeAws {
             world.principals.insert(key.clone(), principal.to_owned());
         }
         Account::from_config(account, sdk_config_for(&self.uri(), &key, None).await)
+    }
+
+    /// `account` on the fake with an SDK configuration that names no region, as a profile
+    /// without `region` gives (R28): snapshift must reach IAM and STS through the global
+    /// region of the partition, and name the region of every regional call itself.
+    pub async fn account_without_region(&self, account: AccountId) -> Account {
+        let mut config = self.sdk_config(account).await.into_builder();
+        config.set_region(None);
+        Account::from_config(account, config.build())
     }
 
     /// An account declared as `declared` whose credentials belong to `actual`: for testing
