@@ -772,6 +772,77 @@ async fn redeploy_is_a_no_op_and_a_changed_rule_updates_the_plan() {
     assert_eq!(w.counts(), (1, 1, 2, 1, 1, 1));
 }
 
+// R28: from a profile without a region, the whole backup deploys and tears down: the role
+// through IAM's global region, everything else in the regions the definition names.
+#[tokio::test]
+async fn r28_deploys_and_tears_down_from_an_account_without_a_region() {
+    let mut w = world("no-region").await;
+    w.a = w.fake.account_without_region(id(A)).await;
+    let (stack, _) = w.stack(definition());
+    stack.deploy().await.unwrap();
+    assert_eq!(w.counts(), (1, 1, 2, 1, 1, 1));
+    assert!(w
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.service == "iam")
+        .all(|c| c.region == "us-east-1"));
+    stack.teardown().await.unwrap();
+    assert_eq!(w.counts(), (1, 1, 0, 0, 0, 0));
+}
+
+// R32: a plan deleted outside snapshift (its selection first, as AWS requires) makes
+// GetBackupSelection answer InvalidParameterValueException "Cannot find Backup plan", not
+// ResourceNotFoundException: refresh reports the selection and the plan gone, and teardown
+// finishes.
+#[tokio::test]
+async fn r32_a_plan_deleted_outside_snapshift_reads_as_gone() {
+    use snapshift::aws::backup::Backup;
+    let w = world("plan-gone").await;
+    let (stack, handles) = w.stack(definition());
+    stack.deploy().await.unwrap();
+    let selection = stack.outputs(&handles.selection).unwrap().unwrap();
+    let backup = Backup::new(&w.a, &src());
+    assert!(backup
+        .delete_selection(&selection.plan_id, &selection.selection_id)
+        .await
+        .unwrap());
+    assert!(backup.delete_plan(&selection.plan_id).await.unwrap());
+    // AWS's answer, as Terraform's provider and others read it.
+    let raw = aws_sdk_backup::Client::new(
+        &w.a.sdk_config()
+            .to_builder()
+            .region(aws_config::Region::new(src().to_string()))
+            .build(),
+    )
+    .get_backup_selection()
+    .backup_plan_id(&selection.plan_id)
+    .selection_id(&selection.selection_id)
+    .send()
+    .await
+    .unwrap_err();
+    use aws_sdk_backup::error::ProvideErrorMetadata;
+    assert_eq!(raw.code(), Some("InvalidParameterValueException"));
+    assert!(
+        raw.message()
+            .is_some_and(|m| m.starts_with("Cannot find Backup plan")),
+        "{raw:?}"
+    );
+
+    let drift = stack.refresh().await.unwrap();
+    assert_eq!(
+        drift.resources["example-db-dr-selection"],
+        ["backup selection example-db-dr no longer exists"]
+    );
+    assert_eq!(
+        drift.resources["example-db-dr-plan"],
+        ["backup plan example-db-dr no longer exists"]
+    );
+    stack.teardown().await.unwrap();
+    assert_eq!(w.counts().5, 0);
+    assert_eq!(w.counts().4, 0);
+}
+
 // Existing keys: the vaults are made under them, the copy lands under the destination key
 // (R11), and teardown never schedules their deletion (they are not the stack's).
 #[tokio::test]

@@ -353,6 +353,43 @@ async fn r4_kms_refuses_a_lockout_policy_with_its_own_error() {
     );
 }
 
+// R4 as KMS checks it: a policy of your own that keeps only a named administrator able to
+// change it passes the account-wide check, but KMS refuses it from any other caller. The
+// preflight asks STS who deploys and stops before any change, naming the caller; deployed as
+// that administrator, it goes through.
+#[tokio::test]
+async fn r4_a_policy_that_locks_out_the_deploying_principal_is_refused_before_any_change() {
+    let s = setup("lockout-caller").await;
+    let admin_arn = format!("arn:aws:iam::{OWNER}:role/admin");
+    let policy = PolicyDocument::from_json(&format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Admin","Effect":"Allow","Principal":{{"AWS":"{admin_arn}"}},"Action":"kms:*","Resource":"*"}}]}}"#
+    ))
+    .unwrap();
+    let stack_as = |account: &Account| {
+        let mut stack = Stack::new("demo").unwrap().state_dir(&s.dir);
+        stack
+            .add(
+                "share-key",
+                KeyResource::with_policy(account, region("us-east-1"), share_key(), policy.clone())
+                    .unwrap(),
+            )
+            .unwrap();
+        stack
+    };
+    let err = stack_as(&s.account).deploy().await.unwrap_err();
+    assert_eq!(err.rule(), Some(snapshift::rules::Rule::R4), "{err}");
+    assert!(
+        err.to_string().contains(&format!(
+            "would lock out its caller arn:aws:iam::{OWNER}:root"
+        )),
+        "{err}"
+    );
+    assert_eq!(s.fake.mutating_calls(), vec![]);
+    let admin = s.fake.account_as(id(OWNER), &admin_arn).await;
+    stack_as(&admin).deploy().await.unwrap();
+    assert_eq!(s.keys("us-east-1").len(), 1);
+}
+
 // R20: throttling and HTTP 500 are retried by the SDK, and a stalled answer times out and is
 // retried.
 #[tokio::test]

@@ -257,6 +257,86 @@ async fn r12_replicate_key_needs_a_multi_region_primary() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("AlreadyExistsException"));
+    // A replica is not a primary: it cannot be replicated further (AWS's code for both).
+    let err = Kms::new(&a, &osaka)
+        .replicate_key(
+            multi.arn.key_id(),
+            &"eu-west-1".parse().unwrap(),
+            ROOT_ONLY,
+            "",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("UnsupportedOperationException"), "{err}");
+    assert!(
+        err.message()
+            .is_some_and(|m| m.contains("is not a multi-Region primary key")),
+        "{err}"
+    );
+}
+
+// R4 as KMS checks it: the principal making CreateKey or PutKeyPolicy must keep
+// kms:PutKeyPolicy under the new policy ("BypassPolicyLockoutSafetyCheck" in the API
+// reference), not just some principal of the account. The test accounts act as their root;
+// `account_as` makes another principal the caller, and STS names it.
+#[tokio::test]
+async fn r4_kms_checks_the_caller_against_the_new_key_policy() {
+    let fake = FakeAws::start().await;
+    let root = fake.account(id(A)).await;
+    let admin_arn = format!("arn:aws:iam::{A}:role/admin");
+    let admin = fake.account_as(id(A), &admin_arn).await;
+    let deployer = fake
+        .account_as(id(A), &format!("arn:aws:iam::{A}:user/deployer"))
+        .await;
+    assert_eq!(
+        sts::caller_identity(&root, &region()).await.unwrap().arn,
+        format!("arn:aws:iam::{A}:root")
+    );
+    assert_eq!(
+        sts::caller_identity(&admin, &region()).await.unwrap().arn,
+        admin_arn
+    );
+    let admin_only = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{admin_arn}"}},"Action":"kms:*","Resource":"*"}}]}}"#
+    );
+    fn new_key(policy: &str) -> NewKey<'_> {
+        NewKey {
+            policy,
+            description: "test",
+            multi_region: false,
+            tags: &[],
+        }
+    }
+    for caller in [&root, &deployer] {
+        let err = Kms::new(caller, &region())
+            .create_key(&new_key(&admin_only))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("MalformedPolicyDocumentException"));
+        assert_eq!(
+            err.message(),
+            Some("The new key policy will not allow you to update the key policy in the future.")
+        );
+    }
+    let key = Kms::new(&admin, &region())
+        .create_key(&new_key(&admin_only))
+        .await
+        .unwrap();
+    // The root statement keeps every principal of the account; the root may not hand the
+    // key to the admin alone, the admin may.
+    let kms = Kms::new(&root, &region());
+    let theirs = kms.create_key(&new_key(ROOT_ONLY)).await.unwrap();
+    let err = kms
+        .put_key_policy(theirs.arn.key_id(), &admin_only)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("MalformedPolicyDocumentException"));
+    Kms::new(&admin, &region())
+        .put_key_policy(theirs.arn.key_id(), &admin_only)
+        .await
+        .unwrap();
+    assert_eq!(fake.keys(id(A), &region()).len(), 2, "{key:?}");
 }
 
 // R22: tags with the reserved aws: prefix are refused.
@@ -289,6 +369,71 @@ async fn assumed_roles_act_in_the_role_account() {
     .await;
     let who = sts::caller_identity(&b, &region()).await.unwrap();
     assert_eq!(who.account, id(B));
+}
+
+// R28: IAM and STS are global services, but their clients need a region to find their
+// endpoint, and a profile may name none. snapshift reaches them through the partition's
+// global region (us-east-1 for aws), assumes roles from such an account, and names the
+// region of every regional call itself; a regional client made from the configuration as it
+// is gets the SDK's clear error, which snapshift never meets.
+#[tokio::test]
+async fn r28_an_account_without_a_region_reaches_iam_and_sts_through_the_global_region() {
+    use snapshift::aws::iam::Iam;
+    let fake = FakeAws::start().await;
+    let a = fake.account_without_region(id(A)).await;
+    assert!(a.sdk_config().region().is_none());
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"backup.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let arn = Iam::new(&a)
+        .create_role("backup", trust, &[])
+        .await
+        .unwrap();
+    assert_eq!(arn, format!("arn:aws:iam::{A}:role/backup"));
+    assert!(Iam::new(&a).role("backup").await.unwrap().is_some());
+    let iam_regions: Vec<String> = fake
+        .calls()
+        .iter()
+        .filter(|c| c.service == "iam")
+        .map(|c| c.region.clone())
+        .collect();
+    assert_eq!(iam_regions, ["us-east-1", "us-east-1"]);
+
+    // A role assumed from it: STS in the global region of the role's partition.
+    let b = Account::assume_role(
+        id(B),
+        &a,
+        &format!("arn:aws:iam::{B}:role/migration"),
+        "snapshift",
+    )
+    .await;
+    let who = sts::caller_identity(&b, &region()).await.unwrap();
+    assert_eq!(who.account, id(B));
+    assert_eq!(
+        who.arn,
+        format!("arn:aws:sts::{B}:assumed-role/migration/snapshift")
+    );
+    assert!(Iam::new(&b).role("backup").await.unwrap().is_none());
+    // Regional calls name their region.
+    assert!(Kms::new(&b, &region())
+        .describe_key("alias/aws/rds")
+        .await
+        .unwrap()
+        .is_some());
+    let assumed: Vec<String> = fake
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "AssumeRole")
+        .map(|c| c.region.clone())
+        .collect();
+    assert_eq!(assumed, ["us-east-1"]);
+
+    // The configuration as it is cannot reach a regional service: the SDK says why.
+    let err = aws_sdk_kms::Client::new(a.sdk_config())
+        .list_keys()
+        .send()
+        .await
+        .unwrap_err();
+    let text = format!("{}", aws_sdk_kms::error::DisplayErrorContext(&err));
+    assert!(text.to_ascii_lowercase().contains("region"), "{text}");
 }
 
 #[tokio::test]

@@ -17,6 +17,19 @@ use crate::{
 /// not there.
 const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
 
+/// R32: `GetBackupSelection` of a plan deleted outside snapshift answers
+/// `InvalidParameterValueException` "Cannot find Backup plan with ID <id>", not
+/// `ResourceNotFoundException`. AWS gives that case no code of its own, so the code is
+/// narrowed by the start of the message, the one signal there is (Terraform's AWS provider
+/// reads it the same way, `findSelection`, since its PR 13945). Should AWS reword it, the
+/// error stays an error: teardown and refresh stop and say so; nothing is taken as gone that
+/// is not.
+fn plan_not_found(e: &AwsError) -> bool {
+    e.is("InvalidParameterValueException")
+        && e.message()
+            .is_some_and(|m| m.starts_with("Cannot find Backup plan"))
+}
+
 fn err<E, R>(op: &'static str) -> impl FnOnce(aws_sdk_backup::error::SdkError<E, R>) -> AwsError
 where
     E: aws_sdk_backup::error::ProvideErrorMetadata + std::error::Error + 'static,
@@ -632,7 +645,7 @@ impl Backup {
         }
     }
 
-    /// `GetBackupSelection`; `None` when it is not there.
+    /// `GetBackupSelection`; `None` when it is not there, or its plan is not (R32).
     pub async fn selection(
         &self,
         plan_id: &str,
@@ -647,7 +660,11 @@ impl Backup {
         })
         .await
         .map_err(err("GetBackupSelection"));
-        Ok(none_on(out, NOT_FOUND)?.map(|out| SelectionInfo {
+        let out = match out {
+            Err(e) if plan_not_found(&e) => return Ok(None),
+            out => none_on(out, NOT_FOUND)?,
+        };
+        Ok(out.map(|out| SelectionInfo {
             id: out.selection_id().unwrap_or(selection_id).to_owned(),
             name: out
                 .backup_selection()

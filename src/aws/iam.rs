@@ -58,10 +58,11 @@ fn url_decode(s: &str) -> String {
 }
 
 impl Iam {
-    /// IAM of `account`.
+    /// IAM of `account`, through the global region of its partition when its configuration
+    /// names no region (R28).
     pub fn new(account: &Account) -> Iam {
         Iam {
-            client: aws_sdk_iam::Client::new(account.sdk_config()),
+            client: aws_sdk_iam::Client::new(&account.global_config()),
             pace: account.pace("iam"),
         }
     }

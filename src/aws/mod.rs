@@ -177,18 +177,29 @@ impl Account {
     }
 
     /// An account reached by assuming `role_arn` (STS `AssumeRole`) with the credentials and
-    /// settings of `base`; the credentials are refreshed before they expire.
+    /// settings of `base`; the credentials are refreshed before they expire. STS is called in
+    /// `base`'s region, or, when its configuration names none, in the global region of the
+    /// role's partition (R28).
     pub async fn assume_role(
         id: AccountId,
         base: &Account,
         role_arn: &str,
         session_name: &str,
     ) -> Account {
-        let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+        let mut provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
             .session_name(session_name)
-            .configure(&base.shared.config)
-            .build()
-            .await;
+            .configure(&base.shared.config);
+        if base.shared.config.region().is_none() {
+            let partition = role_arn
+                .split(':')
+                .nth(1)
+                .and_then(|p| p.parse::<crate::ids::Partition>().ok())
+                .unwrap_or(crate::ids::Partition::Aws);
+            provider = provider.region(aws_config::Region::new(
+                partition.global_region().as_str().to_owned(),
+            ));
+        }
+        let provider = provider.build().await;
         let config = base
             .shared
             .config
@@ -208,6 +219,17 @@ impl Account {
     /// The SDK configuration.
     pub fn sdk_config(&self) -> &SdkConfig {
         &self.shared.config
+    }
+
+    /// The configuration for the global services IAM and STS (R28): the account's own when
+    /// it names a region (its partition's endpoint follows from it), otherwise with the
+    /// global region of the `aws` partition, `us-east-1`. A profile without a region would
+    /// otherwise fail every IAM call with "Missing Region".
+    pub(crate) fn global_config(&self) -> SdkConfig {
+        if self.shared.config.region().is_some() {
+            return self.shared.config.clone();
+        }
+        self.region_config(&crate::ids::Partition::Aws.global_region())
     }
 
     pub(crate) fn region_config(&self, region: &Region) -> SdkConfig {

@@ -85,6 +85,23 @@ impl Partition {
             .find(|(p, _)| *p == self)
             .map_or("aws", |(_, name)| name)
     }
+
+    /// The region that signs for the partition's global services, IAM and STS (R28): a client
+    /// of those needs a region to find its endpoint, and a profile may name none.
+    /// `us-east-1` for `aws`, as the SDKs' endpoint rules say.
+    pub fn global_region(self) -> Region {
+        let code = match self {
+            Partition::Aws => "us-east-1",
+            Partition::AwsCn => "cn-north-1",
+            Partition::AwsUsGov => "us-gov-west-1",
+            Partition::AwsIso => "us-iso-east-1",
+            Partition::AwsIsoB => "us-isob-east-1",
+            Partition::AwsIsoE => "eu-isoe-west-1",
+            Partition::AwsIsoF => "us-isof-south-1",
+            Partition::AwsEusc => "eusc-de-east-1",
+        };
+        Region(std::sync::Arc::from(code))
+    }
 }
 
 impl FromStr for Partition {

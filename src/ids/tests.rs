@@ -96,6 +96,27 @@ fn region_partitions() {
     }
 }
 
+// R28: each partition's global region parses as a region of that partition.
+#[test]
+fn r28_global_regions_belong_to_their_partition() {
+    for partition in [
+        "aws",
+        "aws-cn",
+        "aws-us-gov",
+        "aws-iso",
+        "aws-iso-b",
+        "aws-iso-e",
+        "aws-iso-f",
+        "aws-eusc",
+    ] {
+        let p: Partition = partition.parse().unwrap();
+        let global = p.global_region();
+        let parsed: Region = global.as_str().parse().unwrap();
+        assert_eq!(parsed.partition(), p, "{global}");
+    }
+    assert_eq!(Partition::Aws.global_region().as_str(), "us-east-1");
+}
+
 #[test]
 fn arns_are_checked_per_service() {
     check::<Arn>(

@@ -499,6 +499,24 @@ impl AwsPrincipal {
         }
     }
 
+    /// The principal a caller's ARN (as STS `GetCallerIdentity` gives it) acts as in a key
+    /// policy: the account for its root, the role for an assumed-role session
+    /// (`arn:aws:sts::<account>:assumed-role/<role>/<session>` is covered by a statement
+    /// naming `arn:aws:iam::<account>:role/<role>`), the user itself otherwise.
+    pub fn caller(arn: &str) -> Result<AwsPrincipal, crate::ids::IdError> {
+        let parsed: crate::ids::PrincipalArn = arn.parse()?;
+        let session = parsed.arn();
+        if session.service() == crate::ids::Service::Sts {
+            let role = session.resource_id().split('/').next().unwrap_or_default();
+            return AwsPrincipal::parse(&format!(
+                "arn:{}:iam::{}:role/{role}",
+                session.partition(),
+                session.account()
+            ));
+        }
+        AwsPrincipal::parse(arn)
+    }
+
     /// Whether a statement naming `self` applies to `other`: everyone covers all, an account
     /// covers its own principals, a principal covers itself.
     pub fn covers(&self, other: &AwsPrincipal) -> bool {

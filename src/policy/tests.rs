@@ -545,3 +545,43 @@ fn r2_key_administration_is_what_key_admin_covers_beyond_use() {
         assert!(!covers(actions::KEY_USE, action), "{action}");
     }
 }
+
+// R4 as KMS checks it: the principal making the request must keep kms:PutKeyPolicy, not just
+// some principal of the account. The root statement covers every caller of the account; a
+// policy that names only a role covers that role and its sessions, not the root or a user.
+#[test]
+fn r4_kms_checks_the_caller_not_just_the_account() {
+    let check = |statements: &str, caller: &str| {
+        let doc = PolicyDocument::from_json(&format!(
+            r#"{{"Version":"2012-10-17","Statement":{statements}}}"#
+        ))
+        .unwrap();
+        match doc.check_lockout_for(caller) {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => format!("{:?}: {e}", e.rule()),
+        }
+    };
+    let root = "arn:aws:iam::111111111111:root";
+    let admin_session = "arn:aws:sts::111111111111:assumed-role/admin/deploy";
+    let user = "arn:aws:iam::111111111111:user/alice";
+    let admin_only = r#"[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/admin"},"Action":"kms:*","Resource":"*"}]"#;
+    for caller in [root, admin_session, user] {
+        assert_eq!(check(&format!("[{ROOT_ALL}]"), caller), "ok", "{caller}");
+    }
+    assert_eq!(check(admin_only, admin_session), "ok");
+    expect!["Some(R4): the key policy would lock out its caller arn:aws:iam::111111111111:root: no statement without conditions allows it kms:PutKeyPolicy, or a Deny takes it away (R4); KMS checks the principal that makes CreateKey or PutKeyPolicy (not any principal of the account) and refuses with MalformedPolicyDocumentException. Name that principal, or its account root, in a statement that allows kms:PutKeyPolicy, or deploy as a principal the policy names"]
+        .assert_eq(&check(admin_only, root));
+    assert_ne!(check(admin_only, user), "ok");
+    // The account-wide check passes the same policy: any principal of the account will do.
+    let doc = PolicyDocument::from_json(&format!(
+        r#"{{"Version":"2012-10-17","Statement":{admin_only}}}"#
+    ))
+    .unwrap();
+    assert_eq!(doc.check_lockout(owner()), Ok(()));
+    // A Deny that spares only the admin takes the root's control away.
+    let deny_all_but_admin = r#"{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalArn":"arn:aws:iam::111111111111:role/admin"}}}"#;
+    assert_ne!(
+        check(&format!("[{ROOT_ALL},{deny_all_but_admin}]"), root),
+        "ok"
+    );
+}

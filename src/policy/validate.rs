@@ -108,13 +108,22 @@ pub enum PolicyError {
         /// The key's account.
         owner: AccountId,
     },
+    /// R4 as KMS checks it: the principal making `CreateKey` or `PutKeyPolicy` could not
+    /// change the policy afterwards.
+    #[error("the key policy would lock out its caller {caller}: no statement without conditions allows it kms:PutKeyPolicy, or a Deny takes it away (R4); KMS checks the principal that makes CreateKey or PutKeyPolicy (not any principal of the account) and refuses with MalformedPolicyDocumentException. Name that principal, or its account root, in a statement that allows kms:PutKeyPolicy, or deploy as a principal the policy names")]
+    CallerLockout {
+        /// The caller's ARN, as STS names it.
+        caller: String,
+    },
 }
 
 impl PolicyError {
     /// The rule of `docs/rules.md` this error enforces, if any.
     pub fn rule(&self) -> Option<Rule> {
         match self {
-            PolicyError::WildcardGrant { .. } | PolicyError::Lockout { .. } => Some(Rule::R4),
+            PolicyError::WildcardGrant { .. }
+            | PolicyError::Lockout { .. }
+            | PolicyError::CallerLockout { .. } => Some(Rule::R4),
             PolicyError::ForeignKeyAdministration { .. } => Some(Rule::R2),
             _ => None,
         }
@@ -314,6 +323,34 @@ impl PolicyDocument {
             Ok(())
         } else {
             Err(PolicyError::Lockout { owner })
+        }
+    }
+
+    /// R4 as KMS applies it to a `CreateKey` or `PutKeyPolicy` request: the caller itself
+    /// (`caller`, its ARN as STS gives it, read with [`AwsPrincipal::caller`]) is allowed
+    /// `kms:PutKeyPolicy` on the key by a statement without conditions that names it, its
+    /// role or its account, and no Deny takes it away. [`check_lockout`](Self::check_lockout)
+    /// accepts any principal of the account; KMS accepts only the one asking.
+    pub fn check_lockout_for(&self, caller: &str) -> Result<(), PolicyError> {
+        let lockout = || PolicyError::CallerLockout {
+            caller: caller.to_owned(),
+        };
+        let who = AwsPrincipal::caller(caller).map_err(|_| lockout())?;
+        let allowed = self.statements().iter().any(|st| {
+            st.effect == Effect::Allow
+                && st.condition.is_none()
+                && covers_put_key_policy(st)
+                && covers_the_key(st)
+                && st
+                    .principal
+                    .iter()
+                    .flat_map(Principal::aws_principals)
+                    .any(|p| p.covers(&who))
+        });
+        if allowed && !self.denies_put_key_policy(&who) {
+            Ok(())
+        } else {
+            Err(lockout())
         }
     }
 

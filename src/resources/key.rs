@@ -187,6 +187,28 @@ impl Resource for KeyResource {
         &self.region
     }
 
+    /// R4 as KMS checks it: the principal deploying must itself keep `kms:PutKeyPolicy` under
+    /// the policy, or `CreateKey` and `PutKeyPolicy` are refused. A policy that allows it to
+    /// the account root and has no Deny keeps every principal of the account; any other is
+    /// checked against the caller STS names.
+    async fn preflight(&self, ctx: &Context) -> Result<()> {
+        let root = self.account.id().root_arn(self.region.partition());
+        let has_deny = self
+            .policy
+            .statements()
+            .iter()
+            .any(|st| st.effect == crate::policy::Effect::Deny);
+        if !has_deny && self.policy.check_lockout_for(&root).is_ok() {
+            return Ok(());
+        }
+        let caller = crate::aws::sts::caller_identity(&self.account, &self.region)
+            .await
+            .map_err(Error::aws_in(ctx.name()))?;
+        self.policy
+            .check_lockout_for(&caller.arn)
+            .map_err(|source| Error::policy(ctx.name(), source))
+    }
+
     async fn plan(&self, ctx: &Context) -> Result<Change> {
         let record: KeyRecord = ctx.load().await?.unwrap_or_default();
         let kms = self.kms();

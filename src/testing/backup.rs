@@ -22,7 +22,9 @@
 //! - **Selections** (`CreateBackupSelection`, `GetBackupSelection`, `DeleteBackupSelection`,
 //!   `ListBackupSelections`): the role must be an IAM role of the account whose trust policy
 //!   lets `backup.amazonaws.com` call `sts:AssumeRole`, and `Resources` or `ListOfTags` must
-//!   name something (R14).
+//!   name something (R14). `GetBackupSelection` of a plan that does not exist (deleted outside
+//!   the tool) answers `InvalidParameterValueException` "Cannot find Backup plan with ID
+//!   <id>", as AWS does, not `ResourceNotFoundException` (R32).
 //! - **Jobs**, each done after the job time ([`super::FakeAws::set_backup_job_time`],
 //!   default 50 ms; `RUNNING` until then). `StartBackupJob` of an Aurora cluster makes a
 //!   recovery point that is the RDS cluster snapshot
@@ -1064,7 +1066,11 @@ pub(crate) fn handle(
         }
         "CreateBackupSelection" => create_selection(world, caller, params),
         "GetBackupSelection" => {
-            let plan = find_plan(world, caller, &segment(params, 2))?;
+            // R32: AWS names a missing plan here with `InvalidParameterValueException`, not
+            // `ResourceNotFoundException` (the message Terraform's provider and others match).
+            let plan_id = segment(params, 2);
+            let plan = find_plan(world, caller, &plan_id)
+                .map_err(|_| invalid(format!("Cannot find Backup plan with ID {plan_id}")))?;
             let s = find_selection(world, caller, &plan.id, &segment(params, 4))?;
             let mut out = json!({
                 "BackupSelection": s.selection,

@@ -347,8 +347,8 @@ fn authorized(
             return Err(AwsFault::new(
                 "AccessDeniedException",
                 format!(
-                    "User: arn:aws:iam::{}:user/snapshift-fake is not authorized to perform: kms:{action} on resource: {} because no resource-based policy allows the kms:{action} action",
-                    caller.account,
+                    "User: {} is not authorized to perform: kms:{action} on resource: {} because no resource-based policy allows the kms:{action} action",
+                    caller.arn(world),
                     key.arn()
                 ),
             ));
@@ -383,16 +383,19 @@ fn refuse_pending(world: &World, addr: &Addr) -> Result<(), AwsFault> {
     }
 }
 
-/// R4: KMS's safety check, with its exact error.
-fn check_policy(policy: &str, account: AccountId) -> Result<(), AwsFault> {
+/// R4: KMS's safety check, with its exact error. As the API reference says of `CreateKey`,
+/// `PutKeyPolicy` and `ReplicateKey` ("the key policy must allow the calling principal to
+/// make a subsequent PutKeyPolicy request"), it is the caller (`caller_arn`) that must keep
+/// `kms:PutKeyPolicy`, not any principal of the account.
+fn check_policy(policy: &str, caller_arn: &str) -> Result<(), AwsFault> {
     let doc = PolicyDocument::from_json(policy).map_err(|e| {
         AwsFault::new(
             "MalformedPolicyDocumentException",
             format!("The policy document is not valid JSON: {e}"),
         )
     })?;
-    match doc.check_lockout(account) {
-        Err(PolicyError::Lockout { .. }) => Err(AwsFault::new(
+    match doc.check_lockout_for(caller_arn) {
+        Err(PolicyError::CallerLockout { .. }) => Err(AwsFault::new(
             "MalformedPolicyDocumentException",
             "The new key policy will not allow you to update the key policy in the future.",
         )),
@@ -508,7 +511,7 @@ pub(crate) fn handle(
             let policy = params
                 .str("Policy")
                 .unwrap_or_else(|| default_policy(caller.account, &caller.region));
-            check_policy(&policy, caller.account)?;
+            check_policy(&policy, &caller.arn(world))?;
             let tags = read_tags(params)?;
             let multi_region = params
                 .json()
@@ -558,7 +561,7 @@ pub(crate) fn handle(
             let addr = authorized(world, caller, &key_id(), "PutKeyPolicy")?;
             refuse_pending(world, &addr)?;
             let policy = params.str("Policy").unwrap_or_default();
-            check_policy(&policy, addr.0)?;
+            check_policy(&policy, &caller.arn(world))?;
             let key = key_mut(world, &addr)?;
             if key.aws_managed {
                 return Err(AwsFault::new(
@@ -690,7 +693,7 @@ pub(crate) fn handle(
             let policy = params
                 .str("Policy")
                 .unwrap_or_else(|| default_policy(primary.account, &replica_region));
-            check_policy(&policy, primary.account)?;
+            check_policy(&policy, &caller.arn(world))?;
             let replica = FakeKey {
                 region: replica_region,
                 description: params

@@ -82,6 +82,22 @@
 //!   messages.
 //! - **STS** `GetCallerIdentity` answers with the account of the access key; `AssumeRole`
 //!   hands out credentials of the role's account.
+//! - **Callers** act as their account's root unless a test says otherwise
+//!   ([`FakeAws::account_as`]; an assumed role acts as its session, which a key policy naming
+//!   the role covers); STS names the caller. `CreateKey`, `PutKeyPolicy` and `ReplicateKey`
+//!   refuse a policy that would not let *the caller* call `PutKeyPolicy` again, with AWS's
+//!   `MalformedPolicyDocumentException` (R4; the KMS API reference on
+//!   `BypassPolicyLockoutSafetyCheck`: "the key policy must allow the calling principal to
+//!   make a subsequent PutKeyPolicy request"). `ReplicateKey` of a single-region key or of a
+//!   replica answers `UnsupportedOperationException` "... is not a multi-Region primary key"
+//!   (R12).
+//! - **Accounts without a region**: [`FakeAws::account_without_region`] gives an SDK
+//!   configuration that names none, as a profile without `region` does; IAM and STS must then
+//!   be reached through the partition's global region (R28; the SDKs' endpoint rules answer
+//!   "Missing Region" otherwise).
+//! - **R32**: `GetBackupSelection` of a plan deleted outside the tool answers
+//!   `InvalidParameterValueException` "Cannot find Backup plan with ID ...", not
+//!   `ResourceNotFoundException` (as Terraform's AWS provider reads it, its PR 13945).
 //!
 //! - **R31, the caller's own IAM.** Callers act as administrators of their own account
 //!   unless a test gives the account an identity policy ([`FakeAws::set_caller_policy`]);
@@ -210,6 +226,11 @@ struct Injected {
 #[derive(Default)]
 pub(crate) struct World {
     pub access_keys: BTreeMap<String, AccountId>,
+    /// The principal of each access key that is not its account's root (an IAM user or role,
+    /// or an assumed-role session), as STS would name it.
+    pub principals: BTreeMap<String, String>,
+    /// The principal of the request being answered, if not its account's root.
+    pub caller_principal: Option<String>,
     pub kms: kms::Kms,
     pub rds: rds::Rds,
     pub iam: iam::Iam,
@@ -361,6 +382,16 @@ pub(crate) struct Caller {
     pub region: Region,
 }
 
+impl Caller {
+    /// The caller's ARN as STS names it: the account root unless its access key belongs to
+    /// another principal ([`FakeAws::account_as`], an assumed role).
+    pub fn arn(&self, world: &World) -> String {
+        world.caller_principal.clone().unwrap_or_else(|| {
+            format!("arn:{}:iam::{}:root", self.region.partition(), self.account)
+        })
+    }
+}
+
 /// The fake AWS. Dropping it stops the server.
 pub struct FakeAws {
     server: MockServer,
@@ -421,6 +452,28 @@ impl FakeAws {
     /// `account` on the fake, with its own credentials.
     pub async fn account(&self, account: AccountId) -> Account {
         Account::from_config(account, self.sdk_config(account).await)
+    }
+
+    /// `account` on the fake, acting as `principal` (an IAM user or role ARN of that account,
+    /// e.g. `arn:aws:iam::111111111111:role/deployer`) instead of the account root: STS names
+    /// it, and KMS checks key policies against it (R4).
+    pub async fn account_as(&self, account: AccountId, principal: &str) -> Account {
+        let key = format!("AKIAFAKE{account}P{}", self.world().fresh_hex());
+        {
+            let mut world = self.world();
+            world.access_keys.insert(key.clone(), account);
+            world.principals.insert(key.clone(), principal.to_owned());
+        }
+        Account::from_config(account, sdk_config_for(&self.uri(), &key, None).await)
+    }
+
+    /// `account` on the fake with an SDK configuration that names no region, as a profile
+    /// without `region` gives (R28): snapshift must reach IAM and STS through the global
+    /// region of the partition, and name the region of every regional call itself.
+    pub async fn account_without_region(&self, account: AccountId) -> Account {
+        let mut config = self.sdk_config(account).await.into_builder();
+        config.set_region(None);
+        Account::from_config(account, config.build())
     }
 
     /// An account declared as `declared` whose credentials belong to `actual`: for testing
@@ -986,6 +1039,10 @@ fn handle(
         .access_key
         .as_ref()
         .and_then(|k| world.access_keys.get(k).copied());
+    world.caller_principal = incoming
+        .access_key
+        .as_ref()
+        .and_then(|k| world.principals.get(k).cloned());
     let error_reply = |fault: &AwsFault| match incoming.service.as_str() {
         "kms" => wire::json_error(fault),
         "backup" => wire::rest_error(fault),

@@ -17,21 +17,35 @@ pub(crate) fn handle(
 ) -> Result<String, AwsFault> {
     match operation {
         "GetCallerIdentity" => Ok(format!(
-            "<Arn>arn:{}:iam::{}:user/snapshift-fake</Arn><UserId>AIDAFAKE{}</UserId><Account>{}</Account>",
-            caller.region.partition(),
-            caller.account,
+            "<Arn>{}</Arn><UserId>AIDAFAKE{}</UserId><Account>{}</Account>",
+            xml_escape(&caller.arn(world)),
             caller.account,
             caller.account
         )),
         "AssumeRole" => {
             let role = params.str("RoleArn").unwrap_or_default();
-            let session = params.str("RoleSessionName").unwrap_or_else(|| "session".into());
+            let session = params
+                .str("RoleSessionName")
+                .unwrap_or_else(|| "session".into());
             let arn: Arn = role
                 .parse()
                 .map_err(|e: IdError| AwsFault::new("ValidationError", e.to_string()))?;
-            let role_name = arn.resource_id().rsplit('/').next().unwrap_or_default().to_owned();
+            let role_name = arn
+                .resource_id()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             let key = format!("ASIAFAKE{}{}", arn.account(), world.fresh_hex());
             world.access_keys.insert(key.clone(), arn.account());
+            world.principals.insert(
+                key.clone(),
+                format!(
+                    "arn:{}:sts::{}:assumed-role/{role_name}/{session}",
+                    arn.partition(),
+                    arn.account()
+                ),
+            );
             Ok(format!(
                 "<Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>fake-secret</SecretAccessKey>\
                  <SessionToken>fake-session</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>\
