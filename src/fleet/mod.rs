@@ -643,7 +643,7 @@ where
     crate::engine::wait::again_while_throttled(
         "fleet",
         crate::engine::wait::Backoff::new(&pauses),
-        crate::aws::AwsError::is_throttled,
+        crate::aws::AwsError::is_transient,
         call,
     )
     .await

@@ -169,9 +169,9 @@ async fn wait_available(
         let asked = tokio::time::Instant::now();
         let info = match rds.describe_snapshot(kind, reference).await {
             Ok(info) => info,
-            // A poll is a read: throttled past the SDK's retries, it is asked again shortly,
-            // and the wait goes on as planned (R20).
-            Err(e) if e.is_throttled() && !backoff.timed_out() => {
+            // A poll is a read: throttled, or a server error, past the SDK's retries, it is
+            // asked again shortly, and the wait goes on as planned (R20).
+            Err(e) if e.is_transient() && !backoff.timed_out() => {
                 tokio::time::sleep(runtime.config().initial_interval).await;
                 continue;
             }
@@ -429,7 +429,7 @@ async fn follow_copy(
     let started = again_while_throttled(
         ctx.name(),
         Backoff::new(ctx.runtime().config()),
-        Error::is_throttled,
+        Error::is_transient,
         || claim_copy(ctx, rds, kind, request, made.clone()),
     )
     .await?;
