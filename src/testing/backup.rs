@@ -535,6 +535,41 @@ fn check_role(world: &World, caller: &Caller, role_arn: &str) -> Result<(), AwsF
     Ok(())
 }
 
+/// R26: AWS Backup cannot use a role IAM has only just made or changed: the messages
+/// Terraform's AWS provider retries (its issue 9297 and PR 12017), "IAM Role <arn> cannot be
+/// assumed by AWS Backup" after the role or its trust changed, and, for a selection by tag,
+/// "IAM Role <arn> is not authorized to call tag:GetResources" after its inline policy
+/// changed. A selection by ARN does not need the role's permissions to be created.
+fn role_usable_yet(
+    world: &mut World,
+    caller: &Caller,
+    role_arn: &str,
+    by_tag: bool,
+) -> Result<(), AwsFault> {
+    let name = role_arn.rsplit('/').next().unwrap_or_default().to_owned();
+    let key = (caller.account, name);
+    let Some((left, change)) = world.iam.unsettled.get_mut(&key) else {
+        return Ok(());
+    };
+    let change = *change;
+    if change == super::iam::RoleChange::Policy && !by_tag {
+        return Ok(());
+    }
+    *left -= 1;
+    if *left == 0 {
+        world.iam.unsettled.remove(&key);
+    }
+    world.unsettled_answers += 1;
+    Err(invalid(match change {
+        super::iam::RoleChange::Trust => {
+            format!("IAM Role {role_arn} cannot be assumed by AWS Backup")
+        }
+        super::iam::RoleChange::Policy => {
+            format!("IAM Role {role_arn} is not authorized to call tag:GetResources")
+        }
+    }))
+}
+
 /// R24: a lifecycle's day counts; `prefix` names the rule (`Error in rule <name> : `).
 fn check_lifecycle(lifecycle: Option<&Value>, prefix: &str) -> Result<(), AwsFault> {
     let Some(lifecycle) = lifecycle.filter(|l| !l.is_null()) else {
@@ -1243,8 +1278,15 @@ fn create_vault(world: &mut World, caller: &Caller, params: &Params) -> Result<V
                     caller.account, caller.region
                 )));
             }
-            kms::resolve_arn(world, caller, &key)
-                .map_err(|_| invalid(format!("KMS key {key} does not exist")))?
+            let arn = kms::resolve_arn(world, caller, &key)
+                .map_err(|_| invalid(format!("KMS key {key} does not exist")))?;
+            // R12, R26: a replica still `Creating` cannot encrypt yet.
+            if kms::state_of(world, caller, &arn).as_deref() == Some("Creating") {
+                return Err(invalid(format!(
+                    "KMS key {arn} is not enabled: its state is Creating"
+                )));
+            }
+            arn
         }
     };
     let vault = FakeVault {
@@ -1401,6 +1443,11 @@ fn create_selection(
         .ok_or_else(|| missing("IamRoleArn"))?
         .to_owned();
     check_role(world, caller, &role)?;
+    let by_tag = selection
+        .get("ListOfTags")
+        .and_then(Value::as_array)
+        .is_some_and(|t| !t.is_empty());
+    role_usable_yet(world, caller, &role, by_tag)?;
     let list = |field: &str| {
         selection
             .get(field)
