@@ -9,7 +9,7 @@ use snapshift::{
     error::Error,
     fleet::{FleetMigration, OutcomeStatus},
     ids::{AccountId, Region},
-    testing::{FakeAws, SeedSnapshot},
+    testing::{FakeAws, Fault, SeedSnapshot},
 };
 
 const A: &str = "111111111111";
@@ -151,6 +151,42 @@ async fn r22_one_snapshot_fails_and_the_rest_reach_both_targets() {
     }
     assert_eq!(w.count(B), 5);
     assert_eq!(w.count(C), 5);
+}
+
+// A snapshot not in place names the error that held it back, even when that is not its own
+// step's: when the fleet's key cannot be made, every snapshot of its region says so, with the
+// key resource and AWS's error, instead of a bare "not done".
+#[tokio::test]
+async fn a_snapshot_held_back_by_its_key_names_the_key_and_its_error() {
+    let w = world("key-fails").await;
+    w.seed_batch(3);
+    let fleet = w
+        .fleet()
+        .snapshots((0..3).map(|i| arn(&format!("snap-{i}"))))
+        .resolve()
+        .await
+        .unwrap();
+    let mut stack = w.stack();
+    let handles = stack.add_fleet("move", fleet).unwrap();
+    w.fake
+        .inject("CreateKey", 1, Fault::crash("InjectedKeyFailure"));
+    let err = stack.deploy().await.unwrap_err();
+    let Error::Incomplete { report } = &err else {
+        panic!("expected Incomplete, got {err}");
+    };
+    let outcomes = handles.outcomes(report).unwrap();
+    assert_eq!(outcomes.len(), 6);
+    let key = handles.keys.values().next().unwrap().name().to_owned();
+    for o in &outcomes {
+        match &o.status {
+            OutcomeStatus::Failed(resource, error) => {
+                assert_eq!(resource, &key);
+                assert!(error.contains("InjectedKeyFailure"), "{error}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(o.to_string().contains("InjectedKeyFailure"), "{o}");
+    }
 }
 
 // A crash mid-batch (the process dies while copies run), then a re-run: it finishes only the

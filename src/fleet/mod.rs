@@ -371,7 +371,8 @@ pub struct Outcome {
 pub enum OutcomeStatus {
     /// The copy is in the target: its ARN.
     Done(String),
-    /// A step failed: the resource and the error.
+    /// A step failed, its own or one it depends on (the fleet's key in the snapshot's
+    /// region): that resource and its error.
     Failed(String, String),
     /// Not attempted, because an earlier step failed or the deploy stopped.
     NotDone,
@@ -393,13 +394,18 @@ impl std::fmt::Display for Outcome {
 
 impl FleetHandles {
     /// Each snapshot's outcome for each target, from a deploy's report (a deploy reports the
-    /// outputs of every resource in place, made in this run or before).
+    /// outputs of every resource in place, made in this run or before). A snapshot that is
+    /// not in place names the error that held it back: its own step's, or its key's.
     pub fn outcomes(&self, report: &DeployReport) -> Result<Vec<Outcome>> {
         let mut out = Vec::new();
         for item in &self.items {
+            // What held a snapshot back, in the order of the chain: its region's key (which
+            // every snapshot of the region waits for), its copy, the share, the target copy.
+            let key = self.keys.get(&item.source.region).map(|k| k.name());
             for (target, share, copy) in &item.targets {
-                let failed = [item.copy.name(), share.name(), copy.name()]
+                let failed = key
                     .into_iter()
+                    .chain([item.copy.name(), share.name(), copy.name()])
                     .find_map(|n| report.failed.get(n).map(|e| (n.to_owned(), e.clone())));
                 let done = report
                     .outputs
