@@ -6,7 +6,8 @@
 //!   `ListRecoveryPointsByBackupVault` of a vault that does not exist answer
 //!   `AccessDeniedException` (HTTP 403), not `ResourceNotFoundException`.
 //!   `CreateBackupVault` (names of 2 to 50 letters, digits, `-` and `_`; the key
-//!   must be a key ARN of the vault's own account and region; without one, the AWS managed
+//!   must be a key ARN of the vault's own account and region, and not a replica still
+//!   `Creating`, R26; without one, the AWS managed
 //!   `alias/aws/backup` key, made on demand), `DescribeBackupVault`, `ListBackupVaults`,
 //!   `DeleteBackupVault` (refused while the vault holds recovery points) and `ListTags`. The
 //!   `Default` vault exists on demand in every account and region under `alias/aws/backup`
@@ -22,7 +23,9 @@
 //! - **Selections** (`CreateBackupSelection`, `GetBackupSelection`, `DeleteBackupSelection`,
 //!   `ListBackupSelections`): the role must be an IAM role of the account whose trust policy
 //!   lets `backup.amazonaws.com` call `sts:AssumeRole`, and `Resources` or `ListOfTags` must
-//!   name something (R14). `GetBackupSelection` of a plan that does not exist (deleted outside
+//!   name something (R14). A role just created, or whose trust or inline policy just changed,
+//!   is refused for the next calls that name it (R26; see [`super::Consistency`]).
+//!   `GetBackupSelection` of a plan that does not exist (deleted outside
 //!   the tool) answers `InvalidParameterValueException` "Cannot find Backup plan with ID
 //!   <id>", as AWS does, not `ResourceNotFoundException` (R32).
 //! - **Jobs**, each done after the job time ([`super::FakeAws::set_backup_job_time`],
