@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use snapshift::{
     aws::Account,
-    engine::Stack,
+    engine::{Stack, WaitConfig},
     ids::{AccountId, PrincipalArn, Region},
     key::ShareableKey,
     resources::KeyResource,
@@ -99,7 +99,15 @@ pub async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             std::env::temp_dir().join(format!("snapshift-example-{}", std::process::id()))
         }
     };
-    let mut stack = Stack::new("shareable-key-example")?.state_dir(state_dir);
+    // On the fake, short pauses; against AWS, the defaults (R5, R26).
+    let wait = if args.live {
+        WaitConfig::default()
+    } else {
+        WaitConfig::fast()
+    };
+    let mut stack = Stack::new("shareable-key-example")?
+        .state_dir(state_dir)
+        .wait(wait);
     let handle = stack.add("share-key", KeyResource::new(&account, args.region, key)?)?;
 
     if !args.teardown_only {

@@ -124,6 +124,18 @@ pub enum Error {
         /// What happened to each resource.
         report: Box<crate::engine::DeployReport>,
     },
+    /// Something AWS had not caught up with when the settling window after a change of the
+    /// stack's passed (R26, eventual consistency): nothing more was changed; deploy again in
+    /// a while.
+    #[error("{resource}: waited {waited:.1?} for {what} (R26: AWS is eventually consistent); nothing more was changed. Deploy again in a while, or give the stack a longer WaitConfig::consistency_window")]
+    Unsettled {
+        /// The resource.
+        resource: String,
+        /// What was waited for, e.g. "replica ... to leave the Creating state".
+        what: String,
+        /// How long.
+        waited: std::time::Duration,
+    },
     /// A stack definition mistake.
     #[error("stack `{stack}`: {problem}")]
     Definition {

@@ -3,7 +3,7 @@
 
 use snapshift::{
     backup::BackupRole,
-    engine::Stack,
+    engine::{Stack, WaitConfig},
     error::Error,
     ids::AccountId,
     policy::PolicyDocument,
@@ -47,7 +47,10 @@ async fn stack(fake: &FakeAws, test: &str) -> Stack {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     let account = fake.account(id(A)).await;
-    let mut stack = Stack::new("backup").unwrap().state_dir(dir);
+    let mut stack = Stack::new("backup")
+        .unwrap()
+        .wait(WaitConfig::fast())
+        .state_dir(dir);
     stack
         .add(
             "backup-role",

@@ -1069,3 +1069,116 @@ async fn r2_r11_a_vault_key_granted_to_another_account_serves_rds_and_aws_backup
         }
     }
 }
+
+impl World {
+    /// The stack of `backup` with the fast waits and a settling window of `window` (R26).
+    fn stack_settling(
+        &self,
+        backup: CrossRegionBackup,
+        window: Duration,
+    ) -> (Stack, BackupHandles) {
+        let mut stack = Stack::new("dr")
+            .unwrap()
+            .state_dir(&self.dir)
+            .wait(WaitConfig {
+                consistency_window: window,
+                ..WaitConfig::fast()
+            });
+        let handles = stack
+            .add_cross_region_backup("example-db-dr", &self.a, backup)
+            .unwrap();
+        (stack, handles)
+    }
+}
+
+// R26: right after CreateRole and PutRolePolicy, AWS Backup cannot use the role yet
+// (CreateBackupSelection: "IAM Role ... cannot be assumed by AWS Backup"), and a new replica
+// is Creating for a few seconds, unusable as a vault's key. One deploy goes through: the
+// selection is made again until AWS Backup accepts the role, and the destination vault waits
+// for its replica key to be Enabled.
+#[tokio::test]
+async fn r26_a_new_role_and_a_creating_replica_are_waited_for_in_one_deploy() {
+    let w = world("settle").await;
+    w.fake
+        .set_consistency(snapshift::testing::Consistency::default());
+    let (stack, handles) = w.stack(definition());
+    stack.deploy().await.unwrap();
+    assert_eq!(w.counts(), (1, 1, 2, 1, 1, 1));
+    let refused = w
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.operation == "CreateBackupSelection"
+                && c.error.as_deref() == Some("InvalidParameterValueException")
+        })
+        .count();
+    assert_eq!(refused, 2, "AWS Backup refused the new role twice");
+    assert_eq!(w.fake.count("CreateBackupSelection"), 3);
+    let replica = w.replica_arn(&stack, &handles);
+    let dst_keys = w.fake.keys(id(A), &dst());
+    assert_eq!(dst_keys[0].state, "Enabled");
+    let vault = stack.outputs(&handles.destination_vault).unwrap().unwrap();
+    assert_eq!(vault.key_arn, replica);
+    assert!(w.a.settle_retries() >= 4);
+    // A backup and its copy work at once.
+    let point = stack
+        .backup_now(&handles, &"example-db".parse().unwrap())
+        .await
+        .unwrap();
+    stack.copy_to_destination(&handles, &point).await.unwrap();
+}
+
+// R26: bounded: a role AWS Backup still refuses at the end of the settling window stops the
+// deploy with AWS's error, saying what was waited for.
+#[tokio::test]
+async fn r26_a_role_aws_backup_never_accepts_fails_after_the_window() {
+    let w = world("settle-role").await;
+    w.fake.set_consistency(snapshift::testing::Consistency {
+        iam_calls: 10_000,
+        ..snapshift::testing::Consistency::default()
+    });
+    let (stack, _) = w.stack_settling(definition(), Duration::from_millis(300));
+    let err = stack.deploy().await.unwrap_err();
+    let aws = err.aws().unwrap();
+    assert_eq!(aws.operation(), "CreateBackupSelection");
+    assert!(
+        aws.message()
+            .is_some_and(|m| m.ends_with("cannot be assumed by AWS Backup")),
+        "{err}"
+    );
+    let waited = aws.waited_for().unwrap();
+    assert!(
+        waited.contains("the inline policy snapshift-backup of role") && waited.contains("R26"),
+        "{waited}"
+    );
+    assert_eq!(w.fake.backup_selections(id(A), &src()).len(), 0);
+}
+
+// R26: a replica that is still Creating at the end of the settling window stops the vault
+// before CreateBackupVault, naming the key and what was waited for.
+#[tokio::test]
+async fn r26_a_replica_that_stays_creating_stops_its_vault_saying_what_was_waited_for() {
+    let w = world("settle-replica").await;
+    w.fake.set_consistency(snapshift::testing::Consistency {
+        replica_describes: 10_000,
+        ..snapshift::testing::Consistency::default()
+    });
+    let (stack, _) = w.stack_settling(definition(), Duration::from_millis(300));
+    let err = stack.deploy().await.unwrap_err();
+    match &err {
+        Error::Unsettled { resource, what, .. } => {
+            assert_eq!(resource, "example-db-dr-destination-vault");
+            assert!(what.contains("to leave the Creating state"), "{what}");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains("R26"), "{err}");
+    assert!(
+        w.fake
+            .vaults(id(A), &dst())
+            .iter()
+            .all(|v| v.name == "Default"),
+        "no vault was made under a key that cannot encrypt yet"
+    );
+}

@@ -6,13 +6,13 @@ use std::{path::PathBuf, time::Duration};
 use async_trait::async_trait;
 use snapshift::{
     aws::Account,
-    engine::{Action, Change, Context, Options, Resource, Stack},
+    engine::{Action, Change, Context, Options, Resource, Stack, WaitConfig},
     error::Error,
     ids::{AccountId, Region},
     key::ShareableKey,
     policy::PolicyDocument,
     resources::KeyResource,
-    testing::{AwsFault, FakeAws, Fault},
+    testing::{AwsFault, Consistency, FakeAws, Fault},
 };
 
 const OWNER: &str = "111111111111";
@@ -60,7 +60,10 @@ async fn setup(test: &str) -> Setup {
 
 impl Setup {
     fn stack(&self, key: ShareableKey) -> (Stack, snapshift::engine::Handle<KeyResource>) {
-        let mut stack = Stack::new("demo").unwrap().state_dir(&self.dir);
+        let mut stack = Stack::new("demo")
+            .unwrap()
+            .wait(WaitConfig::fast())
+            .state_dir(&self.dir);
         let handle = stack
             .add(
                 "share-key",
@@ -196,7 +199,10 @@ async fn r12_r23_fault_at_every_step_then_rerun_completes_without_duplicates() {
             .replica_region(region("ap-northeast-3"))
             .build()
             .unwrap();
-        let mut stack = Stack::new("demo").unwrap().state_dir(&s.dir);
+        let mut stack = Stack::new("demo")
+            .unwrap()
+            .wait(WaitConfig::fast())
+            .state_dir(&s.dir);
         stack
             .add(
                 "key",
@@ -209,7 +215,10 @@ async fn r12_r23_fault_at_every_step_then_rerun_completes_without_duplicates() {
             let key_id = s.keys("ap-northeast-1")[0].id.parse().unwrap();
             let kms = snapshift::aws::kms::Kms::new(&s.account, &region("ap-northeast-1"));
             let other = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:*","Resource":"*"},{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:root"},"Action":"kms:Decrypt","Resource":"*"}]}"#;
+            // A change made long enough ago that KMS knows it (R26 is not the subject).
+            s.fake.set_consistency(Consistency::strong());
             kms.put_key_policy(&key_id, other).await.unwrap();
+            s.fake.set_consistency(Consistency::default());
             let drift = stack.refresh().await.unwrap();
             assert_eq!(
                 drift.resources["key"],
@@ -366,7 +375,10 @@ async fn r4_a_policy_that_locks_out_the_deploying_principal_is_refused_before_an
     ))
     .unwrap();
     let stack_as = |account: &Account| {
-        let mut stack = Stack::new("demo").unwrap().state_dir(&s.dir);
+        let mut stack = Stack::new("demo")
+            .unwrap()
+            .wait(WaitConfig::fast())
+            .state_dir(&s.dir);
         stack
             .add(
                 "share-key",
@@ -417,7 +429,10 @@ async fn credentials_of_the_wrong_account_are_refused_before_any_change() {
         .fake
         .account_with_credentials_of(id(OWNER), id("222222222222"))
         .await;
-    let mut stack = Stack::new("demo").unwrap().state_dir(&s.dir);
+    let mut stack = Stack::new("demo")
+        .unwrap()
+        .wait(WaitConfig::fast())
+        .state_dir(&s.dir);
     stack
         .add(
             "share-key",
@@ -576,7 +591,10 @@ impl Resource for NeedsKey {
 #[tokio::test]
 async fn r8_teardown_refuses_to_delete_a_key_something_still_needs() {
     let s = setup("r8").await;
-    let mut stack = Stack::new("demo").unwrap().state_dir(&s.dir);
+    let mut stack = Stack::new("demo")
+        .unwrap()
+        .wait(WaitConfig::fast())
+        .state_dir(&s.dir);
     let key = stack
         .add(
             "share-key",
@@ -675,7 +693,10 @@ async fn r8_teardown_refuses_records_it_has_no_definition_for() {
     let s = setup("orphan-record").await;
     let (stack, _) = s.stack(share_key());
     stack.deploy().await.unwrap();
-    let mut other = Stack::new("demo").unwrap().state_dir(&s.dir);
+    let mut other = Stack::new("demo")
+        .unwrap()
+        .wait(WaitConfig::fast())
+        .state_dir(&s.dir);
     other
         .add(
             "other-key",
@@ -696,7 +717,10 @@ async fn a_moved_resource_is_refused_not_duplicated() {
     let s = setup("moved").await;
     let (stack, _) = s.stack(share_key());
     stack.deploy().await.unwrap();
-    let mut moved = Stack::new("demo").unwrap().state_dir(&s.dir);
+    let mut moved = Stack::new("demo")
+        .unwrap()
+        .wait(WaitConfig::fast())
+        .state_dir(&s.dir);
     moved
         .add(
             "share-key",
@@ -743,4 +767,88 @@ async fn teardown_leaves_an_alias_that_now_names_another_key() {
         s.fake.aliases(id(OWNER), &region("us-east-1"))["alias/snapshot-share"],
         theirs.arn.key_id().as_str()
     );
+}
+
+// R26: right after CreateKey, KMS may not know the key, its alias or its replica yet
+// (NotFoundException for the next calls that name them). One deploy goes through: the calls
+// that name what it just made are made again, and only those; a second deploy changes
+// nothing, and a teardown right after finds everything to remove.
+#[tokio::test]
+async fn r26_a_new_key_its_alias_and_replica_are_used_in_one_deploy() {
+    let s = setup("settle").await;
+    s.fake.set_consistency(Consistency::default());
+    let key = ShareableKey::new()
+        .alias("backup-copies")
+        .multi_region(true)
+        .replica_region(region("ap-northeast-3"))
+        .build()
+        .unwrap();
+    let mut stack = Stack::new("demo")
+        .unwrap()
+        .wait(WaitConfig::fast())
+        .state_dir(&s.dir);
+    stack
+        .add(
+            "key",
+            KeyResource::new(&s.account, region("ap-northeast-1"), key).unwrap(),
+        )
+        .unwrap();
+    stack.deploy().await.unwrap();
+    assert!(s.fake.unsettled_answers() > 0);
+    assert_eq!(s.account.settle_retries(), s.fake.unsettled_answers());
+    assert_eq!(s.fake.count("CreateKey"), 1);
+    s.fake.clear_log();
+    stack.deploy().await.unwrap();
+    assert_eq!(s.fake.mutating_calls(), vec![]);
+    stack.teardown().await.unwrap();
+    assert!(!s
+        .fake
+        .aliases(id(OWNER), &region("ap-northeast-1"))
+        .contains_key("alias/backup-copies"));
+    for r in ["ap-northeast-1", "ap-northeast-3"] {
+        assert!(
+            s.keys(r).iter().all(|k| k.state.starts_with("Pending")),
+            "{r}: {:?}",
+            s.keys(r)
+        );
+    }
+}
+
+// R26: the retries are bounded: when KMS still does not know a new key at the end of the
+// settling window, the deploy stops with AWS's error and says what it waited for. An error
+// about something this account did not just change is not retried at all.
+#[tokio::test]
+async fn r26_a_key_kms_never_learns_of_fails_after_the_window_saying_what_was_waited_for() {
+    let s = setup("settle-window").await;
+    s.fake.set_consistency(Consistency {
+        kms_calls: 10_000,
+        ..Consistency::default()
+    });
+    let (stack, _) = s.stack(share_key());
+    let stack = stack.wait(WaitConfig {
+        consistency_window: Duration::from_millis(300),
+        ..WaitConfig::fast()
+    });
+    let started = std::time::Instant::now();
+    let err = stack.deploy().await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10), "bounded");
+    let aws = err.aws().unwrap();
+    assert_eq!(aws.code(), Some("NotFoundException"), "{err}");
+    let waited = aws.waited_for().unwrap();
+    assert!(
+        waited.contains("key arn:aws:kms:us-east-1:111111111111:key/")
+            && waited.contains("was created")
+            && waited.contains("R26"),
+        "{waited}"
+    );
+    assert!(err.to_string().contains(waited), "{err}");
+
+    // Not changed by this account: answered at once.
+    s.fake.clear_log();
+    let none = snapshift::aws::kms::Kms::new(&s.account, &region("us-east-1"))
+        .describe_key("00000000-0000-4000-8000-000000000000")
+        .await
+        .unwrap();
+    assert!(none.is_none());
+    assert_eq!(s.fake.count("DescribeKey"), 1);
 }

@@ -7,7 +7,7 @@ use snapshift::{
     },
     ids::{AccountId, Region},
     key::ShareableKey,
-    testing::FakeAws,
+    testing::{Consistency, FakeAws},
 };
 
 const A: &str = "111111111111";
@@ -87,6 +87,8 @@ async fn r1_aws_managed_key_is_made_on_demand_and_closed_to_other_accounts() {
 #[tokio::test]
 async fn r2_cross_account_use_follows_the_key_policy() {
     let fake = FakeAws::start().await;
+    // Not about R26: every change known at once.
+    fake.set_consistency(Consistency::strong());
     let (a, b) = (fake.account(id(A)).await, fake.account(id(B)).await);
     let shared_policy = ShareableKey::new()
         .grant_account(id(B))
@@ -148,6 +150,8 @@ async fn r2_cross_account_use_follows_the_key_policy() {
 #[tokio::test]
 async fn reserved_alias_prefix_and_existing_aliases_are_refused() {
     let fake = FakeAws::start().await;
+    // Not about R26: every change known at once.
+    fake.set_consistency(Consistency::strong());
     let a = fake.account(id(A)).await;
     let key = create(&a, ROOT_ONLY, false).await;
     let client = sdk_kms(&a);
@@ -500,4 +504,153 @@ async fn unknown_operations_and_credentials_get_clear_errors() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("UnrecognizedClientException"));
+}
+
+// R26: KMS learns of a change only after a few calls that name the key or alias (the KMS
+// developer guide, "AWS KMS eventual consistency"): a new key or alias answers
+// NotFoundException, a changed key policy is read as it was, a new replica is Creating for a
+// few describes and cannot be used meanwhile. Lists are not affected; strong consistency
+// turns it off. Seen here through the raw SDK client, which does not retry any of it.
+#[tokio::test]
+async fn r26_kms_learns_of_changes_after_a_few_calls() {
+    use aws_sdk_kms::error::ProvideErrorMetadata;
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    let client = sdk_kms(&a);
+    let key = client
+        .create_key()
+        .policy(ROOT_ONLY)
+        .multi_region(true)
+        .send()
+        .await
+        .unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_owned();
+    let listed = client.list_keys().send().await.unwrap();
+    assert_eq!(listed.keys().len(), 1, "lists are not affected");
+    for _ in 0..2 {
+        let err = client
+            .describe_key()
+            .key_id(&key_id)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("NotFoundException"));
+        assert!(
+            err.message().unwrap().ends_with("does not exist"),
+            "{err:?}"
+        );
+    }
+    client.describe_key().key_id(&key_id).send().await.unwrap();
+
+    client
+        .create_alias()
+        .alias_name("alias/new")
+        .target_key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let err = client
+            .describe_key()
+            .key_id("alias/new")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("NotFoundException"));
+    }
+    client
+        .describe_key()
+        .key_id("alias/new")
+        .send()
+        .await
+        .unwrap();
+
+    let changed = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:*","Resource":"*"},{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"kms:Decrypt","Resource":"*"}]}"#;
+    client
+        .put_key_policy()
+        .key_id(&key_id)
+        .policy_name("default")
+        .policy(changed)
+        .send()
+        .await
+        .unwrap();
+    let read = || async {
+        client
+            .get_key_policy()
+            .key_id(&key_id)
+            .policy_name("default")
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(read().await, ROOT_ONLY);
+    assert_eq!(read().await, ROOT_ONLY);
+    assert_eq!(read().await, changed);
+
+    // A replica is Creating for two describes, and cannot be used meanwhile.
+    let osaka = {
+        let config = a
+            .sdk_config()
+            .to_builder()
+            .region(aws_config::Region::new("ap-northeast-3"))
+            .build();
+        aws_sdk_kms::Client::new(&config)
+    };
+    let replica = client
+        .replicate_key()
+        .key_id(&key_id)
+        .replica_region("ap-northeast-3")
+        .policy(ROOT_ONLY)
+        .send()
+        .await
+        .unwrap();
+    let replica_arn = replica
+        .replica_key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        replica.replica_key_metadata().unwrap().key_state(),
+        Some(&aws_sdk_kms::types::KeyState::Creating)
+    );
+    let err = osaka
+        .create_grant()
+        .key_id(&replica_arn)
+        .grantee_principal(format!("arn:aws:iam::{A}:root"))
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("KMSInvalidStateException"));
+    let state = || async {
+        osaka
+            .describe_key()
+            .key_id(&replica_arn)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata()
+            .unwrap()
+            .key_state()
+            .cloned()
+    };
+    use aws_sdk_kms::types::KeyState;
+    assert_eq!(state().await, Some(KeyState::Creating));
+    assert_eq!(state().await, Some(KeyState::Creating));
+    assert_eq!(state().await, Some(KeyState::Enabled));
+    assert_eq!(fake.unsettled_answers(), 4 + 2 + 2);
+
+    // Strong consistency: known at once.
+    fake.set_consistency(Consistency::strong());
+    let key = client.create_key().policy(ROOT_ONLY).send().await.unwrap();
+    client
+        .describe_key()
+        .key_id(key.key_metadata().unwrap().key_id())
+        .send()
+        .await
+        .unwrap();
 }

@@ -17,7 +17,7 @@ use snapshift::{
         kms::{Kms, NewKey},
     },
     ids::{AccountId, Region},
-    testing::{AwsFault, FakeAws, Fault},
+    testing::{AwsFault, Consistency, FakeAws, Fault},
 };
 
 const A: &str = "111111111111";
@@ -451,6 +451,8 @@ async fn r13_r24_plan_rules_are_checked() {
 #[tokio::test]
 async fn r14_selection_role_must_trust_aws_backup() {
     let fake = FakeAws::start().await;
+    // Not about R26: every change known at once.
+    fake.set_consistency(Consistency::strong());
     let src = backup(&fake, SRC).await;
     create_vault(&src, "primary", None).await;
     let cluster = fake
@@ -702,6 +704,8 @@ async fn r16_r11_backup_job_makes_an_awsbackup_snapshot_under_the_cluster_key() 
 #[tokio::test]
 async fn r11_copy_into_a_customer_key_vault_uses_the_vault_key() {
     let fake = FakeAws::start().await;
+    // Not about R26: every change known at once.
+    fake.set_consistency(Consistency::strong());
     let (src, dst) = (backup(&fake, SRC).await, backup(&fake, DST).await);
     let primary = key(&fake, SRC, true).await;
     let replica = Kms::new(&fake.account(id(A)).await, &region(SRC))
@@ -1053,4 +1057,84 @@ async fn injected_faults_reach_backup_callers() {
             .count(),
         1
     );
+}
+
+// R26: AWS Backup cannot use a role that IAM has only just made for the next few calls
+// ("IAM Role ... cannot be assumed by AWS Backup", Terraform's AWS provider issue 9297), nor
+// an inline policy just changed for a selection by tag ("... is not authorized to call
+// tag:GetResources", its PR 12017); a selection by ARN does not need the role's permissions.
+#[tokio::test]
+async fn r26_aws_backup_cannot_use_a_new_role_for_a_few_calls() {
+    let fake = FakeAws::start().await;
+    let src = backup(&fake, SRC).await;
+    create_vault(&src, "primary", None).await;
+    let cluster = fake
+        .seed_cluster(id(A), &region(SRC), "orders", Some("alias/aws/rds"))
+        .unwrap();
+    let plan_id = src
+        .create_backup_plan()
+        .backup_plan(plan("primary", "cron(0 5 ? * * *)", None, None, &[]))
+        .send()
+        .await
+        .unwrap()
+        .backup_plan_id()
+        .unwrap()
+        .to_owned();
+    let role_arn = role(&fake, "backup-role", TRUST_BACKUP, None).await;
+    let create = |name: &str, by_tag: bool| {
+        let mut selection = BackupSelection::builder()
+            .selection_name(name)
+            .iam_role_arn(&role_arn);
+        selection = if by_tag {
+            selection.list_of_tags(
+                aws_sdk_backup::types::Condition::builder()
+                    .condition_type(aws_sdk_backup::types::ConditionType::Stringequals)
+                    .condition_key("backup")
+                    .condition_value("daily")
+                    .build()
+                    .unwrap(),
+            )
+        } else {
+            selection.resources(&cluster)
+        };
+        src.create_backup_selection()
+            .backup_plan_id(&plan_id)
+            .backup_selection(selection.build().unwrap())
+            .send()
+    };
+    let refused = |err: &aws_sdk_backup::error::SdkError<_, _>| {
+        (
+            err.code().map(str::to_owned),
+            err.message().map(str::to_owned),
+        )
+    };
+    for _ in 0..2 {
+        let err = create("orders", false).await.unwrap_err();
+        assert_eq!(
+            refused(&err),
+            (
+                Some("InvalidParameterValueException".into()),
+                Some(format!(
+                    "IAM Role {role_arn} cannot be assumed by AWS Backup"
+                ))
+            )
+        );
+    }
+    create("orders", false).await.unwrap();
+    // An inline policy changed: a selection by tag waits for it, one by ARN does not.
+    Iam::new(&fake.account(id(A)).await)
+        .put_role_policy("backup-role", "tags", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"tag:GetResources","Resource":"*"}]}"#)
+        .await
+        .unwrap();
+    create("by-arn", false).await.unwrap();
+    let err = create("by-tag", true).await.unwrap_err();
+    assert_eq!(
+        refused(&err).1,
+        Some(format!(
+            "IAM Role {role_arn} is not authorized to call tag:GetResources"
+        ))
+    );
+    create("by-tag", true).await.unwrap_err();
+    create("by-tag", true).await.unwrap();
+    assert_eq!(fake.unsettled_answers(), 4);
 }

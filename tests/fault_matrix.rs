@@ -1,6 +1,8 @@
 //! The fault matrix: each whole flow (migration, re-encryption, cross-region backup, fleet)
-//! runs once in a world as unkind as AWS on a bad day, all at once: 10 % of the calls
-//! throttled (R20), 3 % answered with HTTP 500, and every list and describe in pages of 2. Each must finish in one deploy, with no
+//! runs once in a world as unkind as AWS on a bad day, all at once: eventual consistency as
+//! FakeAws models it by default (R26: new keys, aliases and policies unknown for a few calls,
+//! replicas `Creating`, new roles refused by AWS Backup), 10 % of the calls throttled (R20),
+//! 3 % answered with HTTP 500, and every list and describe in pages of 2. Each must finish in one deploy, with no
 //! duplicate, and tear down. Each test prints how many calls the matrix failed, which the
 //! clients and the stack retried.
 
@@ -103,9 +105,10 @@ impl World {
 
     fn report(&self, flow: &str) {
         println!(
-            "{flow}: {} calls throttled, {} answered with HTTP 500, all retried",
+            "{flow}: {} calls throttled, {} answered with HTTP 500, {} answered as not yet consistent, all retried",
             self.fake.throttled(),
-            self.fake.internal_errors()
+            self.fake.internal_errors(),
+            self.fake.unsettled_answers()
         );
     }
 }

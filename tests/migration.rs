@@ -237,7 +237,10 @@ async fn r2_key_that_grants_the_target_is_shared_directly() {
 async fn r2_a_key_that_does_not_grant_the_target_is_refused_before_any_call() {
     let w = world("not-granted").await;
     let source = w.seed(SnapshotKind::Cluster, "s1", Some("alias/aws/rds"));
-    let mut stack = Stack::new("move").unwrap().state_dir(&w.dir);
+    let mut stack = Stack::new("move")
+        .unwrap()
+        .wait(WaitConfig::fast())
+        .state_dir(&w.dir);
     let key = stack
         .add(
             "share-key",

@@ -28,6 +28,9 @@ fn region() -> Region {
 async fn paged() -> (FakeAws, Account) {
     let fake = FakeAws::start().await;
     fake.set_page_size(PAGE);
+    // These tests call the SDK directly to count pages: AWS's eventual consistency (R26),
+    // which snapshift's own clients handle, is not what they measure.
+    fake.set_consistency(snapshift::testing::Consistency::strong());
     let a = fake.account(id(A)).await;
     (fake, a)
 }

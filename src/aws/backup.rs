@@ -286,6 +286,23 @@ pub struct Backup {
     client: aws_sdk_backup::Client,
     region: Region,
     pace: std::sync::Arc<super::Pace>,
+    /// The account, whose record of recent changes tells what to wait out (R26).
+    settle: Account,
+}
+
+/// R26: AWS Backup cannot use a role, or its inline policy, that IAM has only just made or
+/// changed: `CreateBackupSelection` answers `InvalidParameterValueException` "IAM Role <arn>
+/// cannot be assumed by AWS Backup" or "... is not authorized to call tag:GetResources" for a
+/// while. The code is shared with real mistakes, so the message decides, as in Terraform's
+/// AWS provider (its issue 9297, PR 12017); and the call is made again only right after
+/// snapshift changed that role ([`Account::settled`]), so a role that is wrong for good fails
+/// at the end of the settling window, saying what was waited for.
+fn role_not_usable_yet(e: &AwsError) -> bool {
+    e.is("InvalidParameterValueException")
+        && e.message().is_some_and(|m| {
+            m.starts_with("IAM Role")
+                && (m.contains("cannot be assumed") || m.contains("is not authorized to call"))
+        })
 }
 
 impl Backup {
@@ -295,6 +312,7 @@ impl Backup {
             client: account.backup_client(region),
             region: region.clone(),
             pace: account.pace(region.as_str()),
+            settle: account.clone(),
         }
     }
 
@@ -675,6 +693,8 @@ impl Backup {
     }
 
     /// `CreateBackupSelection`: `selection` with `role_arn` (R14); returns the selection id.
+    /// Right after snapshift made or changed the role, AWS Backup not being able to use it
+    /// yet is waited out (R26).
     pub async fn create_selection(
         &self,
         plan_id: &str,
@@ -684,16 +704,26 @@ impl Backup {
     ) -> Result<String, AwsError> {
         const OP: &str = "CreateBackupSelection";
         let input = selection_input(selection, role_arn, OP)?;
-        let out = super::paced(&self.pace, || {
-            self.client
-                .create_backup_selection()
-                .backup_plan_id(plan_id)
-                .backup_selection(input)
-                .creator_request_id(creator_request_id)
-                .send()
-        })
-        .await
-        .map_err(err(OP))?;
+        let role = role_arn.rsplit('/').next().unwrap_or_default();
+        let out = self
+            .settle
+            .settled(
+                &super::iam::role_thing(role),
+                role_not_usable_yet,
+                || async {
+                    super::paced(&self.pace, || {
+                        self.client
+                            .create_backup_selection()
+                            .backup_plan_id(plan_id)
+                            .backup_selection(input.clone())
+                            .creator_request_id(creator_request_id)
+                            .send()
+                    })
+                    .await
+                    .map_err(err(OP))
+                },
+            )
+            .await?;
         Ok(out
             .selection_id()
             .ok_or_else(|| missing(OP, "SelectionId"))?

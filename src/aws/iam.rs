@@ -31,6 +31,14 @@ pub struct RoleInfo {
 pub struct Iam {
     client: aws_sdk_iam::Client,
     pace: std::sync::Arc<super::Pace>,
+    /// The account, whose record of recent changes tells AWS Backup's calls what to wait
+    /// out (R26).
+    settle: Account,
+}
+
+/// The name of role `name` in the account's record of changes (R26).
+pub(crate) fn role_thing(name: &str) -> String {
+    format!("iam:role/{name}")
 }
 
 /// Decodes the URL-encoded policy documents IAM returns.
@@ -64,6 +72,7 @@ impl Iam {
         Iam {
             client: aws_sdk_iam::Client::new(&account.global_config()),
             pace: account.pace("iam"),
+            settle: account.clone(),
         }
     }
 
@@ -112,6 +121,8 @@ impl Iam {
         })
         .await
         .map_err(err("CreateRole"))?;
+        self.settle
+            .changed(role_thing(name), format!("role {name} was created"));
         Ok(out.role().map(|r| r.arn().to_owned()).unwrap_or_default())
     }
 
@@ -130,6 +141,10 @@ impl Iam {
         })
         .await
         .map_err(err("UpdateAssumeRolePolicy"))?;
+        self.settle.changed(
+            role_thing(role),
+            format!("the trust policy of role {role} was changed"),
+        );
         Ok(())
     }
 
@@ -164,6 +179,10 @@ impl Iam {
         })
         .await
         .map_err(err("PutRolePolicy"))?;
+        self.settle.changed(
+            role_thing(role),
+            format!("the inline policy {policy} of role {role} was changed"),
+        );
         Ok(())
     }
 
@@ -178,7 +197,14 @@ impl Iam {
         })
         .await
         .map_err(err("DeleteRolePolicy"));
-        Ok(none_on(out, NO_SUCH_ENTITY)?.is_some())
+        let deleted = none_on(out, NO_SUCH_ENTITY)?.is_some();
+        if deleted {
+            self.settle.changed(
+                role_thing(role),
+                format!("the inline policy {policy} of role {role} was deleted"),
+            );
+        }
+        Ok(deleted)
     }
 
     /// `DeleteRole`; `false` when there was none. Inline policies must go first.
@@ -188,6 +214,7 @@ impl Iam {
         })
         .await
         .map_err(err("DeleteRole"));
+        self.settle.forget(&role_thing(role));
         Ok(none_on(out, NO_SUCH_ENTITY)?.is_some())
     }
 }

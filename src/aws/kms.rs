@@ -6,6 +6,18 @@ use super::{none_on, Account, AwsError};
 
 /// The code KMS answers for a key or alias that is not there.
 const NOT_FOUND: &[&str] = &["NotFoundException"];
+
+/// What KMS answers about a key or alias it does not know yet, or whose state has not caught
+/// up (R26; the KMS developer guide, "AWS KMS eventual consistency"): retried right after a
+/// change of snapshift's, and only then.
+fn unsettled(e: &AwsError) -> bool {
+    e.is("NotFoundException") || e.is("KMSInvalidStateException")
+}
+
+/// A key or alias not known yet (R26), where `KMSInvalidStateException` means something else.
+fn unknown(e: &AwsError) -> bool {
+    e.is("NotFoundException")
+}
 use crate::ids::{AccountId, AliasName, IdError, KeyArn, KeyId, Region};
 
 /// A key's lifecycle state, as KMS reports it.
@@ -101,6 +113,8 @@ pub struct Kms {
     account: AccountId,
     region: Region,
     pace: std::sync::Arc<super::Pace>,
+    /// The account, whose record of recent changes decides what is retried (R26).
+    settle: Account,
 }
 
 fn err<E, R>(op: &'static str) -> impl FnOnce(aws_sdk_kms::error::SdkError<E, R>) -> AwsError
@@ -132,12 +146,36 @@ impl Kms {
             account: account.id(),
             region: region.clone(),
             pace: account.pace(region.as_str()),
+            settle: account.clone(),
         }
     }
 
     /// The region this client talks to.
     pub fn region(&self) -> &Region {
         &self.region
+    }
+
+    /// The name of the key or alias `reference` (an id, alias name, or key or alias ARN) in
+    /// the account's record of changes: `kms:<region>:<key id or alias/name>`.
+    fn thing(&self, reference: &str) -> String {
+        match reference.strip_prefix("arn:") {
+            Some(arn) => {
+                let mut parts = arn.splitn(5, ':');
+                let region = parts.nth(2).unwrap_or_default();
+                let resource = parts.nth(1).unwrap_or_default();
+                format!(
+                    "kms:{region}:{}",
+                    resource.strip_prefix("key/").unwrap_or(resource)
+                )
+            }
+            None => format!("kms:{}:{reference}", self.region),
+        }
+    }
+
+    /// Records that `reference` is known to exist as of now (found by its tags, or seen in a
+    /// state that will change): for the settling window, KMS not knowing it is retried (R26).
+    pub(crate) fn known(&self, reference: &str, what: String) {
+        self.settle.found(self.thing(reference), what);
     }
 
     /// `CreateKey`: a symmetric encryption key with `key`'s policy, description and tags.
@@ -156,69 +194,168 @@ impl Kms {
         })
         .await
         .map_err(err("CreateKey"))?;
-        KeyInfo::from_sdk("CreateKey", out.key_metadata())
+        let info = KeyInfo::from_sdk("CreateKey", out.key_metadata())?;
+        self.settle.changed(
+            self.thing(info.arn.key_id().as_str()),
+            format!("key {} was created", info.arn),
+        );
+        Ok(info)
     }
 
-    /// `DescribeKey`; `None` when the key or alias does not exist.
+    /// `DescribeKey`; `None` when the key or alias does not exist. Right after snapshift made
+    /// it, KMS not knowing it yet is waited out (R26).
     pub async fn describe_key(&self, key: &str) -> Result<Option<KeyInfo>, AwsError> {
-        let out = super::paced(&self.pace, || self.client.describe_key().key_id(key).send())
-            .await
-            .map_err(err("DescribeKey"));
+        let out = self
+            .settle
+            .settled(&self.thing(key), unsettled, || async {
+                super::paced(&self.pace, || self.client.describe_key().key_id(key).send())
+                    .await
+                    .map_err(err("DescribeKey"))
+            })
+            .await;
         none_on(out, NOT_FOUND)?
             .map(|out| KeyInfo::from_sdk("DescribeKey", out.key_metadata()))
             .transpose()
     }
 
-    /// `GetKeyPolicy` of the default policy.
+    /// `DescribeKey`, waiting while the key is `Creating`, as a new multi-region replica is
+    /// for a few seconds, within the settling window (R26, R12): a replica may be managed but
+    /// not used until it is `Enabled`. Answers the last state seen.
+    pub async fn describe_usable(&self, key: &str) -> Result<Option<KeyInfo>, AwsError> {
+        let first = self.describe_key(key).await?;
+        let creating = |info: &Option<KeyInfo>| {
+            info.as_ref()
+                .is_some_and(|k| matches!(k.state, KeyState::Creating))
+        };
+        if !creating(&first) {
+            return Ok(first);
+        }
+        let thing = format!("{}#creating", self.thing(key));
+        self.settle
+            .changed(thing.clone(), format!("key {key} was seen Creating"));
+        self.settle
+            .settled_until(
+                &thing,
+                |r: &Result<Option<KeyInfo>, AwsError>| !matches!(r, Ok(info) if creating(info)),
+                || self.describe_key(key),
+            )
+            .await
+    }
+
+    /// `GetKeyPolicy` of the default policy. Right after snapshift made the key, KMS not
+    /// knowing it yet is waited out (R26).
     pub async fn key_policy(&self, key: &KeyId) -> Result<String, AwsError> {
-        let out = super::paced(&self.pace, || {
-            self.client
-                .get_key_policy()
-                .key_id(key.as_str())
-                .policy_name("default")
-                .send()
-        })
-        .await
-        .map_err(err("GetKeyPolicy"))?;
+        let out = self
+            .settle
+            .settled(&self.thing(key.as_str()), unsettled, || async {
+                super::paced(&self.pace, || {
+                    self.client
+                        .get_key_policy()
+                        .key_id(key.as_str())
+                        .policy_name("default")
+                        .send()
+                })
+                .await
+                .map_err(err("GetKeyPolicy"))
+            })
+            .await?;
         Ok(out.policy().unwrap_or_default().to_owned())
+    }
+
+    /// `GetKeyPolicy`, read again while it is not `expected` (compared as JSON) within the
+    /// settling window after snapshift put that very policy (R26: KMS may answer with the
+    /// policy from before the change). Answers the last policy read.
+    pub async fn key_policy_expecting(
+        &self,
+        key: &KeyId,
+        expected: &serde_json::Value,
+    ) -> Result<String, AwsError> {
+        let is_expected = |policy: &str| {
+            serde_json::from_str::<serde_json::Value>(policy)
+                .ok()
+                .as_ref()
+                == Some(expected)
+        };
+        self.settle
+            .settled_until(
+                &self.policy_thing(key, &expected.to_string()),
+                |r: &Result<String, AwsError>| !matches!(r, Ok(policy) if !is_expected(policy)),
+                || self.key_policy(key),
+            )
+            .await
+    }
+
+    /// The name of "key `key` has policy `policy`" in the account's record of changes: a
+    /// stale read is waited out only when snapshift put the very policy it expects.
+    fn policy_thing(&self, key: &KeyId, policy: &str) -> String {
+        let canonical = serde_json::from_str::<serde_json::Value>(policy)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| policy.to_owned());
+        format!("{}#policy:{canonical}", self.thing(key.as_str()))
     }
 
     /// `PutKeyPolicy` of the default policy.
     pub async fn put_key_policy(&self, key: &KeyId, policy: &str) -> Result<(), AwsError> {
-        super::paced(&self.pace, || {
-            self.client
-                .put_key_policy()
-                .key_id(key.as_str())
-                .policy_name("default")
-                .policy(policy)
-                .send()
-        })
-        .await
-        .map_err(err("PutKeyPolicy"))?;
+        self.settle
+            .settled(&self.thing(key.as_str()), unsettled, || async {
+                super::paced(&self.pace, || {
+                    self.client
+                        .put_key_policy()
+                        .key_id(key.as_str())
+                        .policy_name("default")
+                        .policy(policy)
+                        .send()
+                })
+                .await
+                .map_err(err("PutKeyPolicy"))
+            })
+            .await?;
+        self.settle.changed(
+            self.policy_thing(key, policy),
+            format!("the policy of key {} was changed", self.key_arn(key)),
+        );
         Ok(())
     }
 
-    /// `CreateAlias`.
+    /// `CreateAlias`. Right after snapshift made the key, KMS not knowing it yet is waited
+    /// out (R26).
     pub async fn create_alias(&self, alias: &AliasName, key: &KeyId) -> Result<(), AwsError> {
-        super::paced(&self.pace, || {
-            self.client
-                .create_alias()
-                .alias_name(alias.as_str())
-                .target_key_id(key.as_str())
-                .send()
-        })
-        .await
-        .map_err(err("CreateAlias"))?;
+        self.settle
+            .settled(&self.thing(key.as_str()), unsettled, || async {
+                super::paced(&self.pace, || {
+                    self.client
+                        .create_alias()
+                        .alias_name(alias.as_str())
+                        .target_key_id(key.as_str())
+                        .send()
+                })
+                .await
+                .map_err(err("CreateAlias"))
+            })
+            .await?;
+        self.settle.changed(
+            self.thing(alias.as_str()),
+            format!("alias {alias} was created"),
+        );
         Ok(())
     }
 
-    /// `DeleteAlias`; `false` when there was no such alias.
+    /// `DeleteAlias`; `false` when there was no such alias (right after snapshift made it,
+    /// KMS not knowing it yet is waited out first, R26).
     pub async fn delete_alias(&self, alias: &AliasName) -> Result<bool, AwsError> {
-        let out = super::paced(&self.pace, || {
-            self.client.delete_alias().alias_name(alias.as_str()).send()
-        })
-        .await
-        .map_err(err("DeleteAlias"));
+        let thing = self.thing(alias.as_str());
+        let out = self
+            .settle
+            .settled(&thing, unknown, || async {
+                super::paced(&self.pace, || {
+                    self.client.delete_alias().alias_name(alias.as_str()).send()
+                })
+                .await
+                .map_err(err("DeleteAlias"))
+            })
+            .await;
+        // Asked to go, it may be gone whatever the answer said: "not found" is the truth now.
+        self.settle.forget(&thing);
         Ok(none_on(out, NOT_FOUND)?.is_some())
     }
 
@@ -233,37 +370,54 @@ impl Kms {
         tag_pairs: &[(String, String)],
     ) -> Result<KeyInfo, AwsError> {
         let tags = tags(tag_pairs)?;
-        let out = super::paced(&self.pace, || {
-            self.client
-                .replicate_key()
-                .key_id(key.as_str())
-                .replica_region(replica_region.as_str())
-                .policy(policy)
-                .description(description)
-                .set_tags(Some(tags))
-                .send()
-        })
-        .await
-        .map_err(err("ReplicateKey"))?;
-        KeyInfo::from_sdk("ReplicateKey", out.replica_key_metadata())
+        let out = self
+            .settle
+            .settled(&self.thing(key.as_str()), unsettled, || async {
+                super::paced(&self.pace, || {
+                    self.client
+                        .replicate_key()
+                        .key_id(key.as_str())
+                        .replica_region(replica_region.as_str())
+                        .policy(policy)
+                        .description(description)
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                })
+                .await
+                .map_err(err("ReplicateKey"))
+            })
+            .await?;
+        let info = KeyInfo::from_sdk("ReplicateKey", out.replica_key_metadata())?;
+        self.settle.changed(
+            format!("kms:{replica_region}:{key}"),
+            format!("replica {} was created", info.arn),
+        );
+        Ok(info)
     }
 
     /// `ScheduleKeyDeletion` with a waiting period of `days` (R23). A key already pending
     /// deletion, or gone, is left as it is (`Ok(false)`).
     pub async fn schedule_key_deletion(&self, key: &KeyId, days: u32) -> Result<bool, AwsError> {
         let days = i32::try_from(days).unwrap_or(i32::MAX);
-        match super::paced(&self.pace, || {
-            self.client
-                .schedule_key_deletion()
-                .key_id(key.as_str())
-                .pending_window_in_days(days)
-                .send()
-        })
-        .await
+        // Right after snapshift made the key, KMS not knowing it yet is waited out (R26): a
+        // key taken for gone would never be scheduled.
+        match self
+            .settle
+            .settled(&self.thing(key.as_str()), unknown, || async {
+                super::paced(&self.pace, || {
+                    self.client
+                        .schedule_key_deletion()
+                        .key_id(key.as_str())
+                        .pending_window_in_days(days)
+                        .send()
+                })
+                .await
+                .map_err(err("ScheduleKeyDeletion"))
+            })
+            .await
         {
             Ok(_) => Ok(true),
             Err(e) => {
-                let e = AwsError::from_sdk("kms", "ScheduleKeyDeletion", e);
                 if e.is("NotFoundException") || self.is_pending_deletion(key).await? {
                     Ok(false)
                 } else {

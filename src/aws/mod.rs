@@ -105,6 +105,42 @@ struct Shared {
     paces: std::sync::Mutex<std::collections::BTreeMap<String, std::sync::Arc<Pace>>>,
     /// The snapshot describes of each region waiting for a shared call (`rds::Describes`).
     describes: std::sync::Mutex<std::collections::BTreeMap<Region, std::sync::Arc<rds::Describes>>>,
+    /// How errors that eventual consistency explains are retried (R26).
+    settling: std::sync::Mutex<Settling>,
+    /// What this account's calls changed, and when (R26): a key, alias, key policy, role or
+    /// inline policy named as in [`Account::changed`], with a description for errors.
+    changes: std::sync::Mutex<std::collections::HashMap<String, (tokio::time::Instant, String)>>,
+    /// How many calls were made again because eventual consistency explained their error.
+    settle_retries: std::sync::atomic::AtomicUsize,
+}
+
+/// How snapshift waits out AWS's eventual consistency (R26): right after a change of its own
+/// (a new key, alias, key policy, role or inline policy), an error that the change not being
+/// known yet explains (`NotFoundException`, `KMSInvalidStateException`, AWS Backup's "cannot
+/// be assumed") is retried with backoff, within a window from the change; any other error,
+/// or the same error about something snapshift did not just change, is not. A stack sets it
+/// from its [`WaitConfig`](crate::engine::WaitConfig) when it deploys or tears down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settling {
+    /// The first pause before a call is made again.
+    pub first_pause: Duration,
+    /// The longest pause; the pause doubles up to it.
+    pub longest_pause: Duration,
+    /// How long after the change its errors are retried; zero retries nothing.
+    pub window: Duration,
+}
+
+impl Default for Settling {
+    /// A first pause of 1 second, up to 30 seconds, for 5 minutes: AWS says changes usually
+    /// propagate in seconds, sometimes minutes (the KMS developer guide, "AWS KMS eventual
+    /// consistency").
+    fn default() -> Settling {
+        Settling {
+            first_pause: Duration::from_secs(1),
+            longest_pause: Duration::from_secs(30),
+            window: Duration::from_secs(300),
+        }
+    }
 }
 
 /// The clients of one account, per region.
@@ -149,6 +185,9 @@ impl Account {
                 per_second: std::sync::Arc::default(),
                 paces: std::sync::Mutex::default(),
                 describes: std::sync::Mutex::default(),
+                settling: std::sync::Mutex::new(Settling::default()),
+                changes: std::sync::Mutex::default(),
+                settle_retries: std::sync::atomic::AtomicUsize::new(0),
             }),
         }
     }
@@ -258,6 +297,164 @@ impl Account {
             .store(per_second, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// How this account's calls wait out eventual consistency after its own changes (R26),
+    /// for every clone of the account. A stack sets it from its
+    /// [`WaitConfig`](crate::engine::WaitConfig) when it deploys or tears down.
+    pub fn settle_with(&self, settling: Settling) {
+        *self
+            .shared
+            .settling
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = settling;
+    }
+
+    /// How many calls of this account (and its clones) were made again because eventual
+    /// consistency explained their error (R26).
+    pub fn settle_retries(&self) -> usize {
+        self.shared
+            .settle_retries
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records that this account's calls just changed `thing` (or found it to exist), which
+    /// `what` describes for errors ("key ... created"): for the settling window, errors that
+    /// its not being known yet explains are retried (R26). Names: `kms:<region>:<key id>`,
+    /// `kms:<region>:alias/<name>`, `kms:<region>:<key id>#policy`, `iam:role/<name>`.
+    pub(crate) fn changed(&self, thing: String, what: String) {
+        self.shared
+            .changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(thing, (tokio::time::Instant::now(), what));
+    }
+
+    /// Records that `thing` was found to exist, which `what` describes, unless a change of
+    /// it is already recorded (which says more).
+    pub(crate) fn found(&self, thing: String, what: String) {
+        self.shared
+            .changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(thing)
+            .or_insert_with(|| (tokio::time::Instant::now(), what));
+    }
+
+    /// Forgets a change to `thing`: it was removed, so that "not found" is the truth.
+    pub(crate) fn forget(&self, thing: &str) {
+        self.shared
+            .changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(thing);
+    }
+
+    /// Whether `thing` changed within the settling window: when, and how it was described.
+    fn recent_change(
+        &self,
+        thing: &str,
+        window: Duration,
+    ) -> Option<(tokio::time::Instant, String)> {
+        self.shared
+            .changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(thing)
+            .filter(|(at, _)| at.elapsed() < window)
+            .cloned()
+    }
+
+    /// Makes `call` until it succeeds or fails with an error that `explains` does not cover;
+    /// an error it covers is retried with backoff only while `thing` changed within the
+    /// settling window (R26). When the window passes, the error says what was waited for.
+    pub(crate) async fn settled<T, F, Fut>(
+        &self,
+        thing: &str,
+        explains: fn(&AwsError) -> bool,
+        call: F,
+    ) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, AwsError>>,
+    {
+        self.settled_until(
+            thing,
+            |result: &Result<T, AwsError>| !matches!(result, Err(e) if explains(e)),
+            call,
+        )
+        .await
+    }
+
+    /// Makes `call` until its result is `done`, while `thing` changed within the settling
+    /// window, pausing with backoff in between (R26); then answers the latest result. An
+    /// error given up on says what was waited for.
+    pub(crate) async fn settled_until<T, F, Fut>(
+        &self,
+        thing: &str,
+        done: impl Fn(&Result<T, AwsError>) -> bool,
+        mut call: F,
+    ) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, AwsError>>,
+    {
+        let settling = *self
+            .shared
+            .settling
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut pause = settling.first_pause.max(Duration::from_millis(1));
+        let mut retries = 0u32;
+        loop {
+            let result = call().await;
+            if done(&result) {
+                return result;
+            }
+            let Some((at, what)) = self.recent_change(thing, settling.window) else {
+                let e = match result {
+                    Err(e) => e,
+                    ok => return ok,
+                };
+                // Changed before, but the window has passed: say so, retry no more.
+                let earlier = self
+                    .shared
+                    .changes
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get(thing)
+                    .map(|(at, what)| (at.elapsed(), what.clone()));
+                return Err(match earlier {
+                    None => e,
+                    Some((elapsed, what)) => e.after_waiting(format!(
+                        "{what} {elapsed:.1?} ago, and AWS still did not know of it when the settling window of {:?} had passed ({retries} more call(s) made; R26: eventual consistency, see WaitConfig::consistency_window)",
+                        settling.window
+                    )),
+                });
+            };
+            let left = settling.window.saturating_sub(at.elapsed());
+            let wait = pause.min(left.max(Duration::from_millis(1)));
+            let (operation, code) = match &result {
+                Err(e) => (
+                    e.operation().to_owned(),
+                    e.code().unwrap_or_default().to_owned(),
+                ),
+                Ok(_) => (String::new(), "an answer from before the change".to_owned()),
+            };
+            tracing::info!(
+                operation,
+                code,
+                after = %what,
+                pause = ?wait,
+                "AWS does not know of the change yet (R26); making the call again"
+            );
+            self.shared
+                .settle_retries
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            retries += 1;
+            tokio::time::sleep(wait).await;
+            pause = (pause * 2).min(settling.longest_pause.max(settling.first_pause));
+        }
+    }
+
     /// The pace of `scope` (a region, or `iam`).
     pub(crate) fn pace(&self, scope: &str) -> std::sync::Arc<Pace> {
         let mut paces = self
@@ -336,7 +533,14 @@ pub struct AwsError {
     message: Option<String>,
     request_id: Option<String>,
     status: Option<u16>,
+    /// What was waited for before giving up, when the error is one that eventual consistency
+    /// explains and it outlasted the settling window (R26). Boxed: errors stay small.
+    waited: Option<Box<Waited>>,
 }
+
+/// What an error outlasted (R26), boxed in [`AwsError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Waited(String);
 
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -349,6 +553,9 @@ impl fmt::Display for AwsError {
         }
         if let Some(id) = &self.request_id {
             write!(f, " (request id {id})")?;
+        }
+        if let Some(waited) = &self.waited {
+            write!(f, "; {}", waited.0)?;
         }
         Ok(())
     }
@@ -384,6 +591,7 @@ impl AwsError {
             message,
             request_id,
             status,
+            waited: None,
         }
     }
 
@@ -401,6 +609,7 @@ impl AwsError {
             message: Some(format!("unexpected answer: {what}")),
             request_id: None,
             status: None,
+            waited: None,
         }
     }
 
@@ -418,6 +627,7 @@ impl AwsError {
             message: Some(format!("request not sent: {what}")),
             request_id: None,
             status: None,
+            waited: None,
         }
     }
 
@@ -495,18 +705,34 @@ impl AwsError {
     pub fn is(&self, code: &str) -> bool {
         self.code() == Some(code)
     }
+
+    /// What was waited for before this error was given up on: set when eventual consistency
+    /// explained the error right after a change of snapshift's, and it outlasted the
+    /// settling window (R26).
+    pub fn waited_for(&self) -> Option<&str> {
+        self.waited.as_ref().map(|w| w.0.as_str())
+    }
+
+    /// The same error, saying what was waited for (R26).
+    pub(crate) fn after_waiting(mut self, waited: String) -> AwsError {
+        self.waited = Some(Box::new(Waited(waited)));
+        self
+    }
 }
 
 /// Reads a call that failed with one of `codes` as "not there": `Ok(None)`. Where a missing
 /// thing is expected (a describe before a create, a delete that already happened), this is
-/// the one place that says which error codes mean it.
+/// the one place that says which error codes mean it. An error about something snapshift
+/// just made, given up on after the settling window (R26), stays an error.
 pub(crate) fn none_on<T>(
     result: Result<T, AwsError>,
     codes: &[&str],
 ) -> Result<Option<T>, AwsError> {
     match result {
         Ok(value) => Ok(Some(value)),
-        Err(e) if codes.iter().any(|code| e.is(code)) => Ok(None),
+        // Not when snapshift made it and waited for AWS to know it (R26): that is no proof
+        // that it is gone.
+        Err(e) if e.waited.is_none() && codes.iter().any(|code| e.is(code)) => Ok(None),
         Err(e) => Err(e),
     }
 }

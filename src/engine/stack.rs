@@ -575,8 +575,10 @@ impl Stack {
         let mut verified = self.verified.lock().await;
         for entry in &self.entries {
             let account = entry.resource.account();
-            // Every call of this stack in this account is paced (R20).
+            // Every call of this stack in this account is paced (R20), and waits out eventual
+            // consistency after the stack's changes as its WaitConfig says (R26).
             account.pace_calls(self.runtime.config().calls_per_second);
+            account.settle_with(self.runtime.config().settling());
             if verified.contains(&account.id()) {
                 continue;
             }

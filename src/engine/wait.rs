@@ -96,6 +96,12 @@ pub struct WaitConfig {
     /// The copy speed assumed until one is measured, in MiB per second (R21): a copy is
     /// first checked when about its size divided by this speed has passed, then more often.
     pub copy_mib_per_second: u32,
+    /// How long after a change of its own (a new key, alias, key policy, role or inline
+    /// policy) snapshift makes again a call whose error AWS's eventual consistency explains
+    /// (R26), pausing from `initial_interval` (at most a second) and doubling up to
+    /// `max_interval`; zero makes no such call again. Default 5 minutes: AWS says changes
+    /// usually propagate in seconds, sometimes minutes.
+    pub consistency_window: Duration,
 }
 
 impl Default for WaitConfig {
@@ -108,6 +114,7 @@ impl Default for WaitConfig {
             calls_per_second: 5,
             copy_quota: crate::rules::limits::DEFAULT_COPY_QUOTA,
             copy_mib_per_second: 35,
+            consistency_window: Duration::from_secs(300),
         }
     }
 }
@@ -145,7 +152,8 @@ impl WaitConfig {
         Ok(())
     }
 
-    /// Short intervals for tests on the fake: 5 ms to 50 ms, a 60-second timeout.
+    /// Short intervals for tests on the fake: 5 ms to 50 ms, a 60-second timeout, 2 seconds
+    /// for changes to settle.
     pub fn fast() -> WaitConfig {
         WaitConfig {
             initial_interval: Duration::from_millis(5),
@@ -155,6 +163,18 @@ impl WaitConfig {
             calls_per_second: 1000,
             copy_quota: crate::rules::limits::DEFAULT_COPY_QUOTA,
             copy_mib_per_second: 10_240,
+            consistency_window: Duration::from_secs(2),
+        }
+    }
+
+    /// How the stack's accounts wait out eventual consistency after its changes (R26): from
+    /// `initial_interval` (at most a second), doubling up to `max_interval`, for
+    /// `consistency_window`.
+    pub fn settling(&self) -> crate::aws::Settling {
+        crate::aws::Settling {
+            first_pause: self.initial_interval.min(Duration::from_secs(1)),
+            longest_pause: self.max_interval,
+            window: self.consistency_window,
         }
     }
 }

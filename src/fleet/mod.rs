@@ -374,7 +374,8 @@ pub struct Outcome {
 pub enum OutcomeStatus {
     /// The copy is in the target: its ARN.
     Done(String),
-    /// A step failed: the resource and the error.
+    /// One of its own steps failed (the copy, the share, the target copy): that resource and
+    /// its error.
     Failed(String, String),
     /// Not attempted because a resource it depends on failed (the shareable key, say): that
     /// resource and its error.
@@ -408,11 +409,15 @@ impl std::fmt::Display for Outcome {
 
 impl FleetHandles {
     /// Each snapshot's outcome for each target, from a deploy's report (a deploy reports the
-    /// outputs of every resource in place, made in this run or before).
+    /// outputs of every resource in place, made in this run or before). A snapshot that is
+    /// not in place names the error that held it back: its own step's, or that of the key or
+    /// access check it waited for.
     pub fn outcomes(&self, report: &DeployReport) -> Result<Vec<Outcome>> {
         let mut out = Vec::new();
         for item in &self.items {
             for (target, share, copy) in &item.targets {
+                // Its own steps, in the order of the chain: the copy, the share, the target
+                // copy. What it waited for (the region's key, the access checks) is below.
                 let failed = [item.copy.name(), share.name(), copy.name()]
                     .into_iter()
                     .find_map(|n| report.failed.get(n).map(|e| (n.to_owned(), e.clone())));

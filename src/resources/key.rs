@@ -136,14 +136,16 @@ impl KeyResource {
         format!("customer managed key {who}")
     }
 
-    /// Whether the live policy says the same as the definition (compared as JSON).
+    /// Whether the live policy says the same as the definition (compared as JSON). Right
+    /// after snapshift put the policy, KMS may answer with the one before: it is read again
+    /// within the settling window (R26).
     async fn policy_matches(&self, kms: &Kms, id: &KeyId, ctx: &Context) -> Result<bool> {
+        let wanted = serde_json::to_value(&self.policy).unwrap_or_default();
         let live = kms
-            .key_policy(id)
+            .key_policy_expecting(id, &wanted)
             .await
             .map_err(Error::aws_in(ctx.name()))?;
-        let live: Option<serde_json::Value> = serde_json::from_str(&live).ok();
-        Ok(live == serde_json::to_value(&self.policy).ok())
+        Ok(serde_json::from_str::<serde_json::Value>(&live).ok() == Some(wanted))
     }
 
     /// Finds the key of an interrupted `CreateKey` by its token tag; extra keys made by a
@@ -159,6 +161,13 @@ impl KeyResource {
             .await
             .map_err(Error::aws_in(ctx.name()))?;
         found.sort();
+        // Found by its tags, a key exists, whatever KMS answers in the next seconds (R26).
+        for id in &found {
+            kms.known(
+                id.as_str(),
+                format!("key {} was found by its token tag", kms.key_arn(id)),
+            );
+        }
         let mut found = found.into_iter();
         let first = found.next();
         for extra in found {
@@ -401,9 +410,33 @@ impl Resource for KeyResource {
                 None => {
                     record.alias = Some(alias.clone());
                     ctx.save(&record).await?;
-                    kms.create_alias(alias, &id)
-                        .await
-                        .map_err(Error::aws_in(ctx.name()))?;
+                    match kms.create_alias(alias, &id).await {
+                        Ok(()) => {}
+                        // KMS did not show it a moment ago, yet it exists: made by a call
+                        // whose answer was lost, not known yet (R26). Whose key it names
+                        // decides.
+                        Err(e) if e.is("AlreadyExistsException") => {
+                            kms.known(alias.as_str(), format!("alias {alias} was found to exist"));
+                            match kms
+                                .describe_key(alias.as_str())
+                                .await
+                                .map_err(Error::aws_in(ctx.name()))?
+                            {
+                                Some(target) if target.arn.key_id() == &id => {}
+                                Some(target) => {
+                                    return Err(Error::NotOurs {
+                                        resource: ctx.name().to_owned(),
+                                        what: format!(
+                                            "alias {alias} (it points at {})",
+                                            target.arn
+                                        ),
+                                    })
+                                }
+                                None => return Err(Error::aws_in(ctx.name())(e)),
+                            }
+                        }
+                        Err(e) => return Err(Error::aws_in(ctx.name())(e)),
+                    }
                 }
             }
         }

@@ -157,6 +157,30 @@ impl VaultResource {
         }
     }
 
+    /// Waits while the vault's key is `Creating`, as a multi-region replica is for a few
+    /// seconds after `ReplicateKey`: AWS Backup cannot use it until it is `Enabled` (R12,
+    /// R26). Bounded by the stack's settling window; then [`Error::Unsettled`].
+    async fn wait_usable(&self, ctx: &Context, key: &str) -> Result<()> {
+        let started = tokio::time::Instant::now();
+        let info = crate::aws::kms::Kms::new(&self.account, &self.region)
+            .describe_usable(key)
+            .await
+            .map_err(Error::aws_in(ctx.name()))?;
+        match info {
+            Some(info) if info.state == crate::aws::kms::KeyState::Creating => {
+                Err(Error::Unsettled {
+                    resource: ctx.name().to_owned(),
+                    what: format!(
+                        "key {key} to leave the Creating state (a new replica cannot encrypt vault {} until it is Enabled)",
+                        self.name
+                    ),
+                    waited: started.elapsed(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Whether the live vault is this resource's: it carries this stack's tags, which it was
     /// created with. A record alone does not make it so: a vault deleted outside snapshift
     /// and made again by someone else under the same name is theirs.
@@ -296,6 +320,9 @@ impl Resource for VaultResource {
                 vault
             }
             (Some(_), None) => {
+                if let Some(key) = &wanted {
+                    self.wait_usable(ctx, key).await?;
+                }
                 record.creating = true;
                 ctx.save(&record).await?;
                 backup

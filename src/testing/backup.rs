@@ -6,7 +6,8 @@
 //!   `ListRecoveryPointsByBackupVault` of a vault that does not exist answer
 //!   `AccessDeniedException` (HTTP 403), not `ResourceNotFoundException`.
 //!   `CreateBackupVault` (names of 2 to 50 letters, digits, `-` and `_`; the key
-//!   must be a key ARN of the vault's own account and region; without one, the AWS managed
+//!   must be a key ARN of the vault's own account and region, and not a replica still
+//!   `Creating`, R26; without one, the AWS managed
 //!   `alias/aws/backup` key, made on demand), `DescribeBackupVault`, `ListBackupVaults`,
 //!   `DeleteBackupVault` (refused while the vault holds recovery points) and `ListTags`. The
 //!   `Default` vault exists on demand in every account and region under `alias/aws/backup`
@@ -22,7 +23,9 @@
 //! - **Selections** (`CreateBackupSelection`, `GetBackupSelection`, `DeleteBackupSelection`,
 //!   `ListBackupSelections`): the role must be an IAM role of the account whose trust policy
 //!   lets `backup.amazonaws.com` call `sts:AssumeRole`, and `Resources` or `ListOfTags` must
-//!   name something (R14). `GetBackupSelection` of a plan that does not exist (deleted outside
+//!   name something (R14). A role just created, or whose trust or inline policy just changed,
+//!   is refused for the next calls that name it (R26; see [`super::Consistency`]).
+//!   `GetBackupSelection` of a plan that does not exist (deleted outside
 //!   the tool) answers `InvalidParameterValueException` "Cannot find Backup plan with ID
 //!   <id>", as AWS does, not `ResourceNotFoundException` (R32).
 //! - **Jobs**, each done after the job time ([`super::FakeAws::set_backup_job_time`],
@@ -537,6 +540,41 @@ fn check_role(world: &World, caller: &Caller, role_arn: &str) -> Result<(), AwsF
         )));
     }
     Ok(())
+}
+
+/// R26: AWS Backup cannot use a role IAM has only just made or changed: the messages
+/// Terraform's AWS provider retries (its issue 9297 and PR 12017), "IAM Role <arn> cannot be
+/// assumed by AWS Backup" after the role or its trust changed, and, for a selection by tag,
+/// "IAM Role <arn> is not authorized to call tag:GetResources" after its inline policy
+/// changed. A selection by ARN does not need the role's permissions to be created.
+fn role_usable_yet(
+    world: &mut World,
+    caller: &Caller,
+    role_arn: &str,
+    by_tag: bool,
+) -> Result<(), AwsFault> {
+    let name = role_arn.rsplit('/').next().unwrap_or_default().to_owned();
+    let key = (caller.account, name);
+    let Some((left, change)) = world.iam.unsettled.get_mut(&key) else {
+        return Ok(());
+    };
+    let change = *change;
+    if change == super::iam::RoleChange::Policy && !by_tag {
+        return Ok(());
+    }
+    *left -= 1;
+    if *left == 0 {
+        world.iam.unsettled.remove(&key);
+    }
+    world.unsettled_answers += 1;
+    Err(invalid(match change {
+        super::iam::RoleChange::Trust => {
+            format!("IAM Role {role_arn} cannot be assumed by AWS Backup")
+        }
+        super::iam::RoleChange::Policy => {
+            format!("IAM Role {role_arn} is not authorized to call tag:GetResources")
+        }
+    }))
 }
 
 /// R24: a lifecycle's day counts; `prefix` names the rule (`Error in rule <name> : `).
@@ -1262,8 +1300,15 @@ fn create_vault(world: &mut World, caller: &Caller, params: &Params) -> Result<V
                     caller.account, caller.region
                 )));
             }
-            kms::resolve_arn(world, caller, &key)
-                .map_err(|_| invalid(format!("KMS key {key} does not exist")))?
+            let arn = kms::resolve_arn(world, caller, &key)
+                .map_err(|_| invalid(format!("KMS key {key} does not exist")))?;
+            // R12, R26: a replica still `Creating` cannot encrypt yet.
+            if kms::state_of(world, caller, &arn).as_deref() == Some("Creating") {
+                return Err(invalid(format!(
+                    "KMS key {arn} is not enabled: its state is Creating"
+                )));
+            }
+            arn
         }
     };
     let vault = FakeVault {
@@ -1420,6 +1465,11 @@ fn create_selection(
         .ok_or_else(|| missing("IamRoleArn"))?
         .to_owned();
     check_role(world, caller, &role)?;
+    let by_tag = selection
+        .get("ListOfTags")
+        .and_then(Value::as_array)
+        .is_some_and(|t| !t.is_empty());
+    role_usable_yet(world, caller, &role, by_tag)?;
     let list = |field: &str| {
         selection
             .get(field)

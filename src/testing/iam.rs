@@ -37,6 +37,32 @@ impl FakeRole {
 #[derive(Default)]
 pub(crate) struct Iam {
     pub roles: BTreeMap<(AccountId, String), FakeRole>,
+    /// R26: roles AWS Backup cannot use yet, how many more times it refuses them, and
+    /// whether the role itself (created, trust changed) or only its inline policy changed.
+    pub unsettled: BTreeMap<(AccountId, String), (u32, RoleChange)>,
+}
+
+/// What changed in a role that AWS Backup does not know of yet (R26).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RoleChange {
+    /// Created, or its trust policy changed: it "cannot be assumed" yet.
+    Trust,
+    /// An inline policy changed: it "is not authorized to call" what the policy allows yet.
+    Policy,
+}
+
+/// R26: a role or inline policy just changed is not usable by AWS Backup for the next
+/// `Consistency::iam_calls` calls that use it.
+fn unsettle(world: &mut World, key: &(AccountId, String), change: RoleChange) {
+    let calls = world.consistency.iam_calls;
+    if calls == 0 {
+        return;
+    }
+    let change = match world.iam.unsettled.get(key) {
+        Some((_, RoleChange::Trust)) => RoleChange::Trust,
+        _ => change,
+    };
+    world.iam.unsettled.insert(key.clone(), (calls, change));
 }
 
 fn no_such(what: &str) -> AwsFault {
@@ -115,6 +141,7 @@ pub(crate) fn handle(
                 id,
             };
             let xml = role_xml(&role);
+            unsettle(world, &key, RoleChange::Trust);
             world.iam.roles.insert(key, role);
             Ok(xml)
         }
@@ -132,6 +159,7 @@ pub(crate) fn handle(
                 .get_mut(&key)
                 .ok_or_else(|| no_such(&name))?;
             role.trust_policy = document;
+            unsettle(world, &key, RoleChange::Trust);
             Ok(String::new())
         }
         "PutRolePolicy" => {
@@ -143,6 +171,7 @@ pub(crate) fn handle(
                 .get_mut(&key)
                 .ok_or_else(|| no_such(&name))?;
             role.policies.insert(policy, document);
+            unsettle(world, &key, RoleChange::Policy);
             Ok(String::new())
         }
         "GetRolePolicy" => {
@@ -176,6 +205,7 @@ pub(crate) fn handle(
                 )
                 .status(404)
             })?;
+            unsettle(world, &key, RoleChange::Policy);
             Ok(String::new())
         }
         "DeleteRole" => {
@@ -188,6 +218,7 @@ pub(crate) fn handle(
                 .status(409));
             }
             world.iam.roles.remove(&key);
+            world.iam.unsettled.remove(&key);
             Ok(String::new())
         }
         "TagRole" => {

@@ -65,6 +65,16 @@ type Addr = (AccountId, Region, String);
 pub(crate) struct Kms {
     keys: BTreeMap<Addr, FakeKey>,
     aliases: BTreeMap<Addr, String>,
+    /// R26: new keys and aliases (by key id or alias name), and how many more calls naming
+    /// them answer `NotFoundException`.
+    unseen: BTreeMap<Addr, u32>,
+    /// R26: keys whose policy just changed: the policy before, and for how many more calls
+    /// naming the key KMS still goes by it.
+    stale_policies: BTreeMap<Addr, (String, u32)>,
+    /// R26: new replicas, and how many more `DescribeKey` calls show them `Creating`.
+    creating: BTreeMap<Addr, u32>,
+    /// The policy the request being answered sees, when it is one from before a change.
+    stale_view: Option<String>,
 }
 
 impl Kms {
@@ -284,6 +294,12 @@ pub(crate) fn resolve_arn(
         .ok_or_else(|| not_found(reference))
 }
 
+/// The state of the key `reference` names, as seen by `caller`, if it exists.
+pub(crate) fn state_of(world: &mut World, caller: &Caller, reference: &str) -> Option<String> {
+    let addr = resolve(world, caller, reference).ok()?;
+    world.kms.key(&addr).map(|k| k.state.clone())
+}
+
 fn ensure_managed_key(
     world: &mut World,
     account: AccountId,
@@ -337,8 +353,9 @@ fn authorized(
     let addr = resolve(world, caller, reference)?;
     if addr.0 != caller.account {
         let key = world.kms.keys.get(&addr).ok_or_else(|| not_found("key"))?;
+        let policy = world.kms.stale_view.as_ref().unwrap_or(&key.policy);
         if !key_allows(
-            &key.policy,
+            policy,
             caller.account,
             &caller.region,
             &format!("kms:{action}"),
@@ -370,6 +387,17 @@ fn authorized(
 
 fn key_mut<'a>(world: &'a mut World, addr: &Addr) -> Result<&'a mut FakeKey, AwsFault> {
     world.kms.keys.get_mut(addr).ok_or_else(|| not_found("key"))
+}
+
+/// A replica still `Creating` may be managed but not used yet (R26): `KMSInvalidStateException`.
+fn refuse_creating(world: &World, addr: &Addr) -> Result<(), AwsFault> {
+    match world.kms.key(addr) {
+        Some(k) if k.state == "Creating" => Err(AwsFault::new(
+            "KMSInvalidStateException",
+            format!("{} is creating.", k.arn()),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A key pending deletion refuses new uses: `KMSInvalidStateException`.
@@ -499,12 +527,92 @@ fn metadata(world: &World, key: &FakeKey) -> Value {
     m
 }
 
+/// The key or alias `reference` names (a key id, alias name, or key or alias ARN), without
+/// resolving it: its account, region and key id or alias name.
+fn named(caller: &Caller, reference: &str) -> Option<Addr> {
+    let (account, region, rest) = match reference.strip_prefix("arn:") {
+        Some(arn) => {
+            let parts: Vec<&str> = arn.splitn(5, ':').collect();
+            let [_, "kms", region, account, rest] = parts.as_slice() else {
+                return None;
+            };
+            (
+                account.parse().ok()?,
+                region.parse().ok()?,
+                (*rest).to_owned(),
+            )
+        }
+        None => (caller.account, caller.region.clone(), reference.to_owned()),
+    };
+    let name = match rest.strip_prefix("key/") {
+        Some(id) => id.to_owned(),
+        None => rest,
+    };
+    Some((account, region, name))
+}
+
+/// R26: KMS learns of a change only after `Consistency::kms_calls` calls that name the key or
+/// alias (the KMS developer guide, "AWS KMS eventual consistency": "You might get unexpected
+/// errors, such as a NotFoundException ..."). A new key or alias answers `NotFoundException`;
+/// a key whose policy just changed is seen with the policy from before. Lists and `CreateKey`
+/// name nothing.
+fn settle_view(
+    world: &mut World,
+    caller: &Caller,
+    operation: &str,
+    params: &Params,
+) -> Result<(), AwsFault> {
+    world.kms.stale_view = None;
+    if operation.starts_with("List") || operation == "CreateKey" {
+        return Ok(());
+    }
+    let field = match operation {
+        "CreateAlias" | "UpdateAlias" => "TargetKeyId",
+        "DeleteAlias" => "AliasName",
+        _ => "KeyId",
+    };
+    let Some(addr) = params.str(field).and_then(|r| named(caller, &r)) else {
+        return Ok(());
+    };
+    let not_found = |(account, region, name): &Addr| {
+        let arn = format!("arn:{}:kms:{region}:{account}", region.partition());
+        if name.starts_with("alias/") {
+            not_found(&format!("Alias {arn}:{name} is not found."))
+        } else {
+            not_found(&format!("Key '{arn}:key/{name}' does not exist"))
+        }
+    };
+    let key = match world.kms.aliases.get(&addr) {
+        Some(id) if addr.2.starts_with("alias/") => (addr.0, addr.1.clone(), id.clone()),
+        _ => addr.clone(),
+    };
+    for named in [&addr, &key] {
+        if let Some(left) = world.kms.unseen.get_mut(named) {
+            *left -= 1;
+            if *left == 0 {
+                world.kms.unseen.remove(named);
+            }
+            world.unsettled_answers += 1;
+            return Err(not_found(named));
+        }
+    }
+    if let Some((before, left)) = world.kms.stale_policies.get_mut(&key) {
+        *left -= 1;
+        world.kms.stale_view = Some(before.clone());
+        if *left == 0 {
+            world.kms.stale_policies.remove(&key);
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn handle(
     world: &mut World,
     caller: &Caller,
     operation: &str,
     params: &Params,
 ) -> Result<Value, AwsFault> {
+    settle_view(world, caller, operation, params)?;
     let key_id = || params.str("KeyId").unwrap_or_default();
     match operation {
         "CreateKey" => {
@@ -541,27 +649,51 @@ pub(crate) fn handle(
                 created: World::now(),
             };
             let m = metadata(world, &key);
-            world
-                .kms
-                .keys
-                .insert((caller.account, caller.region.clone(), id), key);
+            let addr = (caller.account, caller.region.clone(), id);
+            if world.consistency.kms_calls > 0 {
+                world
+                    .kms
+                    .unseen
+                    .insert(addr.clone(), world.consistency.kms_calls);
+            }
+            world.kms.keys.insert(addr, key);
             Ok(json!({"KeyMetadata": m}))
         }
         "DescribeKey" => {
             let addr = authorized(world, caller, &key_id(), "DescribeKey")?;
+            // R26: a new replica is `Creating` for a few describes, then `Enabled`.
+            match world.kms.creating.get_mut(&addr) {
+                Some(0) => {
+                    world.kms.creating.remove(&addr);
+                    key_mut(world, &addr)?.state = "Enabled".into();
+                }
+                Some(left) => {
+                    *left -= 1;
+                    world.unsettled_answers += 1;
+                }
+                None => {}
+            }
             let key = world.kms.key(&addr).ok_or_else(|| not_found("key"))?;
             Ok(json!({"KeyMetadata": metadata(world, key)}))
         }
         "GetKeyPolicy" => {
             let addr = authorized(world, caller, &key_id(), "GetKeyPolicy")?;
             let key = world.kms.key(&addr).ok_or_else(|| not_found("key"))?;
-            Ok(json!({"Policy": key.policy, "PolicyName": "default"}))
+            let policy = match world.kms.stale_view.clone() {
+                Some(before) => {
+                    world.unsettled_answers += 1;
+                    before
+                }
+                None => key.policy.clone(),
+            };
+            Ok(json!({"Policy": policy, "PolicyName": "default"}))
         }
         "PutKeyPolicy" => {
             let addr = authorized(world, caller, &key_id(), "PutKeyPolicy")?;
             refuse_pending(world, &addr)?;
             let policy = params.str("Policy").unwrap_or_default();
             check_policy(&policy, &caller.arn(world))?;
+            let calls = world.consistency.kms_calls;
             let key = key_mut(world, &addr)?;
             if key.aws_managed {
                 return Err(AwsFault::new(
@@ -569,7 +701,10 @@ pub(crate) fn handle(
                     "the policy of an AWS managed key cannot be changed",
                 ));
             }
-            key.policy = policy;
+            let before = std::mem::replace(&mut key.policy, policy);
+            if calls > 0 && before != key.policy {
+                world.kms.stale_policies.insert(addr, (before, calls));
+            }
             Ok(json!({}))
         }
         "CreateAlias" => {
@@ -610,17 +745,20 @@ pub(crate) fn handle(
                     ),
                 ));
             }
+            if world.consistency.kms_calls > 0 {
+                world
+                    .kms
+                    .unseen
+                    .insert(alias.clone(), world.consistency.kms_calls);
+            }
             world.kms.aliases.insert(alias, addr.2);
             Ok(json!({}))
         }
         "DeleteAlias" => {
             let name = params.str("AliasName").unwrap_or_default();
-            if world
-                .kms
-                .aliases
-                .remove(&(caller.account, caller.region.clone(), name.clone()))
-                .is_none()
-            {
+            let alias = (caller.account, caller.region.clone(), name.clone());
+            world.kms.unseen.remove(&alias);
+            if world.kms.aliases.remove(&alias).is_none() {
                 return Err(not_found(&format!(
                     "Alias arn:{}:kms:{}:{}:{name} is not found.",
                     caller.region.partition(),
@@ -705,11 +843,24 @@ pub(crate) fn handle(
                 pending_window_days: None,
                 scheduled_at: None,
                 grants: Vec::new(),
-                state: "Enabled".into(),
+                // R12, R26: a new replica is `Creating` for a few seconds (the KMS developer
+                // guide, "Create multi-Region replica keys").
+                state: if world.consistency.replica_describes > 0 {
+                    "Creating"
+                } else {
+                    "Enabled"
+                }
+                .into(),
                 created: World::now(),
                 ..primary
             };
             let m = metadata(world, &replica);
+            if world.consistency.replica_describes > 0 {
+                world
+                    .kms
+                    .creating
+                    .insert(replica_addr.clone(), world.consistency.replica_describes);
+            }
             world.kms.keys.insert(replica_addr, replica);
             Ok(
                 json!({"ReplicaKeyMetadata": m, "ReplicaPolicy": policy, "ReplicaTags": tags_json(&tags)}),
@@ -776,6 +927,7 @@ pub(crate) fn handle(
         }
         "CreateGrant" => {
             let addr = authorized(world, caller, &key_id(), "CreateGrant")?;
+            refuse_creating(world, &addr)?;
             let grantee = params.str("GranteePrincipal").unwrap_or_default();
             let operations: Vec<String> = params
                 .json()

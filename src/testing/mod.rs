@@ -95,6 +95,24 @@
 //!   configuration that names none, as a profile without `region` does; IAM and STS must then
 //!   be reached through the partition's global region (R28; the SDKs' endpoint rules answer
 //!   "Missing Region" otherwise).
+//! - **Eventual consistency** (R26), on by default, in fixed call counts so that runs repeat
+//!   ([`Consistency`], [`FakeAws::set_consistency`]; [`FakeAws::unsettled_answers`] counts
+//!   what it changed): a new KMS key or alias answers `NotFoundException` to the next calls
+//!   that name it, and a changed key policy is read as it was (the KMS developer guide, "AWS
+//!   KMS eventual consistency": "You might get unexpected errors, such as a
+//!   NotFoundException or an InvalidStateException"); lists are not affected.
+//! - **New replicas** (R12, R26) are `Creating` for the next `DescribeKey` calls, then
+//!   `Enabled`; meanwhile `CreateGrant` answers `KMSInvalidStateException` and
+//!   `CreateBackupVault` refuses the key (the KMS developer guide, "Create multi-Region
+//!   replica keys": "While the key state is Creating, you can manage key, but you cannot yet
+//!   use it"; the code AWS Backup answers is not documented: `InvalidParameterValueException`
+//!   is chosen).
+//! - **New roles** (R26): for the next `CreateBackupSelection` calls that name a role just
+//!   created or whose trust policy changed, AWS Backup answers
+//!   `InvalidParameterValueException` "IAM Role <arn> cannot be assumed by AWS Backup"; after
+//!   an inline policy change, a selection by tag gets "IAM Role <arn> is not authorized to
+//!   call tag:GetResources" (the messages of Terraform's AWS provider issue 9297 and PR
+//!   12017, which retries them).
 //! - **R32**: `GetBackupSelection` of a plan deleted outside the tool answers
 //!   `InvalidParameterValueException` "Cannot find Backup plan with ID ...", not
 //!   `ResourceNotFoundException` (as Terraform's AWS provider reads it, its PR 13945).
@@ -115,8 +133,10 @@
 //! IAM identity policies of callers beyond [`FakeAws::set_caller_policy`] (only AWS Backup
 //! copy jobs and restore jobs read the inline policies of their role; `tag:GetResources` is
 //! not checked, as the fake runs no scheduled backup), key rotation, cryptographic
-//! operations, grant constraints, and
-//! eventual consistency.
+//! operations, grant constraints. Eventual consistency (R26) is modelled only as listed
+//! above: not in lists, not for grants (nothing in the fake names a grant once made: no
+//! `RetireGrant`, `RevokeGrant` or grant tokens), not for RDS or AWS Backup using a key, nor
+//! for a role used by a backup, copy or restore job.
 //!
 //! # Throttling
 //! [`FakeAws::set_throttling`] answers a share of the calls with AWS's throttling error, as an
@@ -222,6 +242,46 @@ struct Injected {
     fault: Fault,
 }
 
+/// How AWS's eventual consistency shows in the fake (R26): changes are known only after a
+/// fixed number of calls, so runs repeat. On by default ([`Consistency::default`]);
+/// [`Consistency::strong`] turns it off. Set with [`FakeAws::set_consistency`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Consistency {
+    /// How many KMS calls naming a new key or alias answer `NotFoundException`, and how many
+    /// read a changed key policy as it was, before KMS knows the change (default 2). Lists
+    /// (`ListKeys`, `ListAliases`, `ListResourceTags`, `ListGrants`) are not affected.
+    pub kms_calls: u32,
+    /// How many `DescribeKey` calls show a new multi-region replica `Creating` before it is
+    /// `Enabled` (default 2); until then it cannot be used (`CreateGrant` answers
+    /// `KMSInvalidStateException`, `CreateBackupVault` refuses it).
+    pub replica_describes: u32,
+    /// How many `CreateBackupSelection` calls naming a role that was just created, or whose
+    /// trust or inline policy just changed, AWS Backup refuses before it can use the role
+    /// (default 2).
+    pub iam_calls: u32,
+}
+
+impl Default for Consistency {
+    fn default() -> Consistency {
+        Consistency {
+            kms_calls: 2,
+            replica_describes: 2,
+            iam_calls: 2,
+        }
+    }
+}
+
+impl Consistency {
+    /// Every change known at once: the fake as it was before it modelled R26.
+    pub fn strong() -> Consistency {
+        Consistency {
+            kms_calls: 0,
+            replica_describes: 0,
+            iam_calls: 0,
+        }
+    }
+}
+
 /// The fake's state: accounts, services, faults and the log.
 #[derive(Default)]
 pub(crate) struct World {
@@ -231,6 +291,11 @@ pub(crate) struct World {
     pub principals: BTreeMap<String, String>,
     /// The principal of the request being answered, if not its account's root.
     pub caller_principal: Option<String>,
+    /// How eventual consistency shows (R26).
+    pub consistency: Consistency,
+    /// How many answers eventual consistency changed: an unknown key or alias, a policy from
+    /// before its change, a replica still `Creating`, a role AWS Backup cannot use yet.
+    pub unsettled_answers: usize,
     pub kms: kms::Kms,
     pub rds: rds::Rds,
     pub iam: iam::Iam,
@@ -449,9 +514,14 @@ impl FakeAws {
         sdk_config_for(&self.uri(), &self.access_key(account), None).await
     }
 
-    /// `account` on the fake, with its own credentials.
+    /// `account` on the fake, with its own credentials. It waits out eventual consistency
+    /// (R26) as [`WaitConfig::fast`](crate::engine::WaitConfig::fast) says until a stack
+    /// sets its own.
     pub async fn account(&self, account: AccountId) -> Account {
-        Account::from_config(account, self.sdk_config(account).await)
+        fast(Account::from_config(
+            account,
+            self.sdk_config(account).await,
+        ))
     }
 
     /// `account` on the fake, acting as `principal` (an IAM user or role ARN of that account,
@@ -464,7 +534,10 @@ impl FakeAws {
             world.access_keys.insert(key.clone(), account);
             world.principals.insert(key.clone(), principal.to_owned());
         }
-        Account::from_config(account, sdk_config_for(&self.uri(), &key, None).await)
+        fast(Account::from_config(
+            account,
+            sdk_config_for(&self.uri(), &key, None).await,
+        ))
     }
 
     /// `account` on the fake with an SDK configuration that names no region, as a profile
@@ -473,7 +546,7 @@ impl FakeAws {
     pub async fn account_without_region(&self, account: AccountId) -> Account {
         let mut config = self.sdk_config(account).await.into_builder();
         config.set_region(None);
-        Account::from_config(account, config.build())
+        fast(Account::from_config(account, config.build()))
     }
 
     /// An account declared as `declared` whose credentials belong to `actual`: for testing
@@ -483,7 +556,10 @@ impl FakeAws {
         declared: AccountId,
         actual: AccountId,
     ) -> Account {
-        Account::from_config(declared, self.sdk_config(actual).await)
+        fast(Account::from_config(
+            declared,
+            self.sdk_config(actual).await,
+        ))
     }
 
     /// Injects `fault` into the `nth` next call (1 = the very next) of `operation`.
@@ -516,6 +592,19 @@ impl FakeAws {
         self.world()
             .caller_policies
             .insert(account, policy.to_owned());
+    }
+
+    /// How AWS's eventual consistency shows from now on (R26): see [`Consistency`]. On by
+    /// default; [`Consistency::strong`] turns it off.
+    pub fn set_consistency(&self, consistency: Consistency) {
+        self.world().consistency = consistency;
+    }
+
+    /// How many answers eventual consistency changed so far (R26): an unknown key or alias, a
+    /// key policy from before its change, a replica still `Creating`, a role AWS Backup
+    /// cannot use yet. A client that handles them makes each of those calls again.
+    pub fn unsettled_answers(&self) -> usize {
+        self.world().unsettled_answers
     }
 
     /// Drops every injected fault that has not fired yet.
@@ -1118,6 +1207,13 @@ fn handle(
         error: reply.error_code.clone(),
     };
     (reply, call, delay)
+}
+
+/// A test account settles as fast as [`WaitConfig::fast`](crate::engine::WaitConfig::fast)
+/// says (R26), until a stack sets its own.
+fn fast(account: Account) -> Account {
+    account.settle_with(crate::engine::WaitConfig::fast().settling());
+    account
 }
 
 /// The answer to an operation the fake does not model: a clear error naming it.
