@@ -1138,3 +1138,52 @@ async fn r26_aws_backup_cannot_use_a_new_role_for_a_few_calls() {
     create("by-tag", true).await.unwrap();
     assert_eq!(fake.unsettled_answers(), 4);
 }
+
+// R30: AWS Backup finds a selection's tagged resources as its role, with `tag:GetResources`.
+// AWS finds a role without it out at the first scheduled backup; the fake, which runs no
+// schedule, refuses the selection at once. A selection by ARN does not need it.
+#[tokio::test]
+async fn r30_a_selection_by_tag_needs_tag_get_resources_in_its_role() {
+    let fake = FakeAws::start().await;
+    fake.set_consistency(snapshift::testing::Consistency::strong());
+    let src = backup(&fake, SRC).await;
+    create_vault(&src, "primary", None).await;
+    let plan_id = src
+        .create_backup_plan()
+        .backup_plan(plan("primary", "cron(0 5 ? * * *)", None, None, &[]))
+        .send()
+        .await
+        .unwrap()
+        .backup_plan_id()
+        .unwrap()
+        .to_owned();
+    let role_arn = role(&fake, "backup-role", TRUST_BACKUP, None).await;
+    let by_tag = BackupSelection::builder()
+        .selection_name("by-tag")
+        .iam_role_arn(&role_arn)
+        .list_of_tags(
+            aws_sdk_backup::types::Condition::builder()
+                .condition_type(aws_sdk_backup::types::ConditionType::Stringequals)
+                .condition_key("backup")
+                .condition_value("daily")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let err = src
+        .create_backup_selection()
+        .backup_plan_id(&plan_id)
+        .backup_selection(by_tag)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValueException"));
+    assert!(
+        err.message()
+            .unwrap_or_default()
+            .contains("tag:GetResources"),
+        "{err:?}"
+    );
+    assert!(fake.backup_selections(id(A), &region(SRC)).is_empty());
+}

@@ -1493,6 +1493,23 @@ fn create_selection(
             "Backup selection {name} selects nothing: give Resources (ARNs) or ListOfTags (R14)"
         )));
     }
+    // R30: AWS Backup resolves a selection by tag as the role, with `tag:GetResources`. AWS
+    // finds out at the first scheduled backup; the fake, which runs no schedule, refuses the
+    // selection at once, so that a role without it cannot pass a test.
+    if !tags.is_empty() {
+        let role_name = role.rsplit('/').next().unwrap_or_default();
+        let policies = world
+            .iam
+            .roles
+            .get(&(caller.account, role_name.to_owned()))
+            .map(|r| r.policies.clone())
+            .unwrap_or_default();
+        if !role_allows(&policies, "tag:GetResources", "*") {
+            return Err(invalid(format!(
+                "IAM Role {role} lacks tag:GetResources, which AWS Backup needs to find the resources of a selection by tags (R30)"
+            )));
+        }
+    }
     let id = uuid(world);
     let s = FakeBackupSelection {
         account: caller.account,

@@ -130,9 +130,11 @@
 //!   RDS DB instance status").
 //!
 //! # What it does not model
-//! IAM identity policies of callers beyond [`FakeAws::set_caller_policy`] (only AWS Backup
-//! copy jobs and restore jobs read the inline policies of their role; `tag:GetResources` is
-//! not checked, as the fake runs no scheduled backup), key rotation, cryptographic
+//! IAM identity policies of callers beyond [`FakeAws::set_caller_policy`] (AWS Backup copy
+//! jobs, restore jobs and selections by tag read the inline policies of their role: a
+//! selection by tag needs `tag:GetResources`, which AWS finds out at the first scheduled
+//! backup and the fake, running no schedule, at `CreateBackupSelection`, R30), key
+//! rotation, cryptographic
 //! operations, grant constraints. Eventual consistency (R26) is modelled only as listed
 //! above: not in lists, not for grants (nothing in the fake names a grant once made: no
 //! `RetireGrant`, `RevokeGrant` or grant tokens), not for RDS or AWS Backup using a key, nor
