@@ -172,6 +172,12 @@ impl Error {
         self.aws().is_some_and(AwsError::is_throttled)
     }
 
+    /// Whether AWS throttled the call or answered with a server error, even after the
+    /// retries: passing, so an idempotent step runs again.
+    pub fn is_transient(&self) -> bool {
+        self.aws().is_some_and(AwsError::is_transient)
+    }
+
     /// A key definition error, for `resource`.
     pub fn key(resource: &str, source: KeyError) -> Error {
         Error::Key {

@@ -18,7 +18,7 @@
 //! - pure code that does no I/O: [`ids`] (validated identifiers), [`policy`] (typed IAM and
 //!   KMS policies with AWS's checks, R4), [`key`] (the [`ShareableKey`](key::ShareableKey)
 //!   builder, R2, R12, R23), [`backup`] (the backup role, rule settings, plan and selection,
-//!   R13 to R15, R24), [`share`] (R6), [`tags`] and [`rules`] (R1..R24, cited by errors and
+//!   R13 to R15, R24), [`share`] (R6), [`tags`] and [`rules`] (R1..R32, cited by errors and
 //!   docs);
 //! - `testing` (feature `testing`): `FakeAws`, a stateful fake of the AWS APIs for examples
 //!   and your own tests.

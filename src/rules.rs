@@ -1,4 +1,4 @@
-//! The AWS rules snapshift encodes, numbered R1..R24, with the limits they set.
+//! The AWS rules snapshift encodes, numbered R1..R32, with the limits they set.
 //!
 //! Every error that stops an operation because of one of these facts names the rule, so a
 //! user can look it up in `docs/rules.md` (generated from [`Rule::ALL`]).
@@ -58,11 +58,27 @@ pub enum Rule {
     R23,
     /// Backup lifecycles: deletion at least 90 days after the move to cold storage.
     R24,
+    /// At most 100 manual snapshots of each kind per account and region by default.
+    R25,
+    /// New KMS keys, aliases, grants and policies, and new IAM roles, take a while to be seen.
+    R26,
+    /// Restored databases and snapshots in a failed state do not recover on their own.
+    R27,
+    /// IAM and STS need a region to find their endpoint: the partition's global one.
+    R28,
+    /// Automated and AWS Backup snapshots are described with their `SnapshotType`.
+    R29,
+    /// The backup role also needs `tag:GetResources`, and restores run in the point's region.
+    R30,
+    /// Cross-account key use needs the key policy and the caller account's IAM policy.
+    R31,
+    /// A backup selection of a deleted plan answers "Cannot find Backup plan".
+    R32,
 }
 
 impl Rule {
     /// Every rule, in order.
-    pub const ALL: [Rule; 24] = [
+    pub const ALL: [Rule; 32] = [
         Rule::R1,
         Rule::R2,
         Rule::R3,
@@ -87,9 +103,17 @@ impl Rule {
         Rule::R22,
         Rule::R23,
         Rule::R24,
+        Rule::R25,
+        Rule::R26,
+        Rule::R27,
+        Rule::R28,
+        Rule::R29,
+        Rule::R30,
+        Rule::R31,
+        Rule::R32,
     ];
 
-    /// The rule's number, 1 to 24.
+    /// The rule's number, 1 to 32.
     pub fn number(self) -> u8 {
         self as u8 + 1
     }
@@ -121,6 +145,14 @@ impl Rule {
             Rule::R22 => "other copy failures",
             Rule::R23 => "key deletion",
             Rule::R24 => "backup lifecycle",
+            Rule::R25 => "manual snapshot quota",
+            Rule::R26 => "eventual consistency",
+            Rule::R27 => "terminal states",
+            Rule::R28 => "regions of global services",
+            Rule::R29 => "snapshot types",
+            Rule::R30 => "what the backup role needs besides R15",
+            Rule::R31 => "two halves of cross-account key use",
+            Rule::R32 => "backup selections of a deleted plan",
         }
     }
 
@@ -221,8 +253,10 @@ impl Rule {
             }
             Rule::R19 => {
                 "At most 20 snapshot copies may be in flight to one destination region per \
-                 account. `SnapshotQuotaExceeded` is back-pressure: wait and retry, never fail. \
-                 Copies of one source are queued one after another."
+                 account. Past it AWS answers `SnapshotQuotaExceeded`: back-pressure, waited \
+                 for and retried. AWS answers the same code when the manual snapshot quota \
+                 (R25) is full, which no waiting frees. Copies of one source are queued one \
+                 after another."
             }
             Rule::R20 => {
                 "RDS throttles API calls per account and region with a token bucket shared by \
@@ -248,6 +282,53 @@ impl Rule {
                 "When a lifecycle sets both, `DeleteAfterDays` must be at least \
                  `MoveToColdStorageAfterDays` + 90. AWS Backup does not carry a custom option \
                  group across regions."
+            }
+            Rule::R25 => {
+                "An account holds at most 100 manual DB snapshots and 100 manual DB cluster \
+                 snapshots per region by default (adjustable in Service Quotas); \
+                 `DescribeAccountAttributes` reports `ManualSnapshots` and \
+                 `ManualClusterSnapshots` used and max. A copy past it answers \
+                 `SnapshotQuotaExceeded` and never succeeds until snapshots are deleted. \
+                 Intermediate copies count; automated snapshots do not."
+            }
+            Rule::R26 => {
+                "A KMS key, alias, grant or key policy just created or changed may be unknown for \
+                 seconds, rarely minutes (`NotFoundException`, `KMSInvalidStateException`); a \
+                 multi-region replica is `Creating` before it is `Enabled`. A new IAM role or \
+                 inline policy may not be usable by AWS Backup for a while \
+                 (`InvalidParameterValueException`). These are retried within a bounded window, \
+                 only right after the change that explains them."
+            }
+            Rule::R27 => {
+                "A restored cluster or instance in `failed`, `incompatible-restore`, \
+                 `incompatible-network`, `incompatible-parameters` or \
+                 `inaccessible-encryption-credentials`, or a snapshot `failed`, does not recover \
+                 on its own: the wait stops at once and says why."
+            }
+            Rule::R28 => {
+                "IAM and STS clients need a region to resolve their endpoint and a profile may \
+                 name none: the partition's global region (us-east-1 for `aws`) is used then."
+            }
+            Rule::R29 => {
+                "`DescribeDBSnapshots` / `DescribeDBClusterSnapshots` of an automated (`rds:`) or \
+                 AWS Backup (`awsbackup:`) snapshot take `SnapshotType` with the identifier. \
+                 Sharing anything but a manual snapshot is refused."
+            }
+            Rule::R30 => {
+                "A selection by tag needs `tag:GetResources` in the backup role; a restore job \
+                 runs as the role in the recovery point's region, with that region's subnet \
+                 group and security groups."
+            }
+            Rule::R31 => {
+                "Account B can use account A's key only when A's key policy grants B and an IAM \
+                 policy in B grants its principal the same actions on the key. Only the first \
+                 half is visible from A: the second is checked with B's credentials before the \
+                 long copy starts."
+            }
+            Rule::R32 => {
+                "`GetBackupSelection` of a plan deleted outside snapshift answers \
+                 `InvalidParameterValueException` (\"Cannot find Backup plan\"), not \
+                 `ResourceNotFoundException`: snapshift reads it as gone."
             }
         }
     }
@@ -286,7 +367,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_run_from_1_to_24_in_order() {
+    fn numbers_run_from_1_to_32_in_order() {
         for (i, rule) in Rule::ALL.iter().enumerate() {
             assert_eq!(usize::from(rule.number()), i + 1);
             assert_eq!(rule.to_string(), format!("R{}", i + 1));

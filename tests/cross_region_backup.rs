@@ -55,8 +55,12 @@ fn cluster() -> ProtectedCluster {
 }
 
 fn definition() -> CrossRegionBackup {
+    definition_of(cluster())
+}
+
+fn definition_of(cluster: ProtectedCluster) -> CrossRegionBackup {
     CrossRegionBackup::new(src(), dst())
-        .cluster(cluster())
+        .cluster(cluster)
         .schedule("cron(0 16 * * ? *)".parse().unwrap())
         .windows(Windows::new(StartWindow::minutes(60).unwrap(), 480).unwrap())
         .lifecycle(Lifecycle::delete_after(35).unwrap())
@@ -556,6 +560,27 @@ async fn r14_selection_by_arn_or_by_tag() {
     );
 }
 
+// R30: a selection by tag is resolved by AWS Backup as the role, which then needs
+// `tag:GetResources`; a selection by ARN does not get it.
+#[tokio::test]
+async fn r30_a_selection_by_tag_gives_the_role_tag_get_resources() {
+    for (by_tag, expected) in [(false, false), (true, true)] {
+        let w = world(&format!("r30-{by_tag}")).await;
+        let mut backup = definition();
+        if by_tag {
+            backup = backup.select_by_tag("backup", "cross-region");
+        }
+        let (stack, _) = w.stack(backup);
+        stack.deploy().await.unwrap();
+        let policy = w.fake.roles(id(A))[0].policies["snapshift-backup"].clone();
+        assert_eq!(
+            policy.contains("\"tag:GetResources\""),
+            expected,
+            "{policy}"
+        );
+    }
+}
+
 // R13, R24: bad settings are typed errors before any call; R18: two regions.
 #[tokio::test]
 async fn r13_r18_r24_bad_definitions_are_refused_before_any_call() {
@@ -966,6 +991,55 @@ async fn r15_restores_only_under_the_names_the_role_covers() {
         .await
         .unwrap();
     assert!(restored.arn.ends_with(":cluster:example-db-dr-test"));
+}
+
+// R30: a restore job runs as the role in the recovery point's region. With a recovery site
+// in the destination region (its subnet group, parameter group and security groups), the
+// role names the restore there too, and a copy in the destination vault restores in place,
+// without copying it back first.
+#[tokio::test]
+async fn r30_a_restore_runs_in_the_destination_region_with_that_regions_groups() {
+    let w = world("r30-restore").await;
+    let site = snapshift::backup::RecoverySite {
+        subnet_group: "dr-subnets".parse().unwrap(),
+        parameter_group: "dr-cluster-pg".parse().unwrap(),
+        security_groups: vec!["sg-0123456789abcdef0".into()],
+    };
+    let (stack, handles, point) = w
+        .deployed_with_a_backup(definition_of(cluster().restore_in_destination(site)))
+        .await;
+    let policy = w.fake.roles(id(A))[0].policies["snapshift-backup"].clone();
+    for resource in [
+        format!("arn:aws:rds:ap-northeast-3:{A}:cluster:example-db-restored"),
+        format!("arn:aws:rds:ap-northeast-3:{A}:subgrp:dr-subnets"),
+        format!("arn:aws:rds:ap-northeast-3:{A}:cluster-pg:dr-cluster-pg"),
+    ] {
+        assert!(policy.contains(&resource), "{resource} in {policy}");
+    }
+    let copy = stack.copy_to_destination(&handles, &point).await.unwrap();
+    w.fake.clear_log();
+    let restored = stack
+        .restore_from_backup(
+            &handles,
+            &copy,
+            &"example-db-restored".parse().unwrap(),
+            "aurora-mysql",
+        )
+        .await
+        .unwrap();
+    assert_eq!(restored.region, dst());
+    assert!(w
+        .fake
+        .databases(id(A), &dst())
+        .iter()
+        .any(|d| d.id == "example-db-restored"));
+    let start = w
+        .fake
+        .calls()
+        .into_iter()
+        .find(|c| c.operation == "StartRestoreJob")
+        .unwrap();
+    assert_eq!(start.region, "ap-northeast-3", "{start:?}");
 }
 
 // R2, R11: the key the stack makes for the vaults, granted to another account, lets it use the

@@ -925,7 +925,11 @@ async fn r17_restore_job_creates_a_cluster_without_instances() {
         .seed_cluster(id(A), &region(SRC), "orders", Some(&cluster_key))
         .unwrap();
     create_vault(&src, "primary", None).await;
-    let role = role(&fake, "backup-role", TRUST_BACKUP, None).await;
+    // R30: the job restores as the role, which must allow the restore on the new cluster.
+    let may_restore = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"rds:RestoreDBClusterFromSnapshot","Resource":["arn:aws:rds:{SRC}:{A}:cluster:orders-restored","arn:aws:rds:{SRC}:{A}:cluster:orders"]}}]}}"#
+    );
+    let role = role(&fake, "backup-role", TRUST_BACKUP, Some(&may_restore)).await;
     let point = backed_up(&src, "primary", &cluster, &role).await;
 
     let restore = |target: &'static str| {
@@ -936,7 +940,8 @@ async fn r17_restore_job_creates_a_cluster_without_instances() {
                 .recovery_point_arn(&point)
                 .iam_role_arn(&role)
                 .resource_type("Aurora")
-                .metadata("DBClusterIdentifier", target)
+                // Keys are read case-insensitively, as AWS Backup documents.
+                .metadata("dbClusterIdentifier", target)
                 .metadata("Engine", "aurora-mysql")
                 .send()
                 .await
@@ -978,6 +983,20 @@ async fn r17_restore_job_creates_a_cluster_without_instances() {
     assert_eq!(job.status(), Some(&RestoreJobStatus::Failed));
     assert!(job.status_message().unwrap().contains("orders"), "{job:?}");
     assert!(job.created_resource_arn().is_none());
+
+    // R30: a cluster the role does not name fails the job, saying why.
+    let job = restore("orders-elsewhere").await;
+    assert_eq!(job.status(), Some(&RestoreJobStatus::Failed));
+    assert!(
+        job.status_message()
+            .unwrap()
+            .contains("rds:RestoreDBClusterFromSnapshot"),
+        "{job:?}"
+    );
+    assert!(!fake
+        .databases(id(A), &region(SRC))
+        .iter()
+        .any(|d| d.id == "orders-elsewhere"));
 
     let err = src
         .describe_restore_job()

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use aws_sdk_rds::error::ProvideErrorMetadata;
+
 use snapshift::{
     aws::{
         kms::{Kms, NewKey},
@@ -304,19 +306,279 @@ async fn r6_share_limit() {
     assert_eq!(err.code(), Some("SharedSnapshotQuotaExceeded"));
 }
 
-// R3: an automated snapshot cannot be shared; copy it to a manual one first.
+/// Account `account`'s RDS client in `region`, as `src/aws/` builds it.
+async fn rds_client(fake: &FakeAws, account: &str, region: &Region) -> aws_sdk_rds::Client {
+    let config = fake
+        .sdk_config(id(account))
+        .await
+        .to_builder()
+        .region(aws_config::Region::new(region.to_string()))
+        .build();
+    aws_sdk_rds::Client::new(&config)
+}
+
+// R3, R29: only a manual snapshot can be shared. AWS refuses an automated or AWS Backup
+// snapshot's identifier with `InvalidParameterValue` (not `InvalidDBSnapshotState`), as the
+// public record shows (aws/aws-cli issues 8296 and 5407); snapshift refuses it before any
+// call, naming the snapshot and the rules. Copy it to a manual one first.
 #[tokio::test]
-async fn r3_automated_snapshots_are_not_shared() {
+async fn r3_r29_only_manual_snapshots_are_shared() {
     let fake = FakeAws::start().await;
     let a = fake.account(id(A)).await;
     let mut seed = SeedSnapshot::db(id(A), &region(), "rds:db1-2026-11-23-00-05", "db1", None);
     seed.snapshot_type = "automated".into();
     fake.seed_snapshot(seed).unwrap();
-    let err = Rds::new(&a, &region())
-        .set_shared(SnapshotKind::Db, "rds:db1-2026-11-23-00-05", id(B), true)
+    let mut seed = SeedSnapshot::cluster(id(A), &region(), "awsbackup:job-1", "orders", None);
+    seed.snapshot_type = "awsbackup".into();
+    fake.seed_snapshot(seed).unwrap();
+
+    // AWS's answer.
+    let client = rds_client(&fake, A, &region()).await;
+    let err = client
+        .modify_db_snapshot_attribute()
+        .db_snapshot_identifier("rds:db1-2026-11-23-00-05")
+        .attribute_name("restore")
+        .values_to_add(B)
+        .send()
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Some("InvalidDBSnapshotState"));
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    assert_eq!(err.message(), Some("The parameter DBSnapshotIdentifier is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens."));
+    let err = client
+        .modify_db_cluster_snapshot_attribute()
+        .db_cluster_snapshot_identifier("awsbackup:job-1")
+        .attribute_name("restore")
+        .values_to_remove(B)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    assert_eq!(
+        err.message(),
+        Some("The parameter awsbackup:job-1 is not a valid identifier.")
+    );
+
+    // snapshift's: refused before any call, naming the snapshot and the rules.
+    fake.clear_log();
+    let rds = Rds::new(&a, &region());
+    for (kind, snapshot) in [
+        (SnapshotKind::Db, "rds:db1-2026-11-23-00-05"),
+        (CLUSTER, "awsbackup:job-1"),
+    ] {
+        let err = rds
+            .set_shared(kind, snapshot, id(B), true)
+            .await
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains(snapshot) && message.contains("(R3, R29)"),
+            "{message}"
+        );
+    }
+    assert_eq!(fake.calls(), vec![]);
+    assert!(fake
+        .snapshots(id(A), &region())
+        .iter()
+        .all(|s| s.shared_with.is_empty()));
+}
+
+// R29: an automated (`rds:`) or AWS Backup (`awsbackup:`) snapshot is found by its identifier
+// only with its `SnapshotType` (DescribeDBSnapshots and DescribeDBClusterSnapshots API
+// reference); without a type, a listing has manual and automated snapshots, not AWS Backup's.
+#[tokio::test]
+async fn r29_typed_snapshots_are_described_with_their_type() {
+    let fake = FakeAws::start().await;
+    let mut seed = SeedSnapshot::db(id(A), &region(), "rds:db1-2026-11-23-00-05", "db1", None);
+    seed.snapshot_type = "automated".into();
+    fake.seed_snapshot(seed).unwrap();
+    fake.seed_snapshot(SeedSnapshot::db(
+        id(A),
+        &region(),
+        "db1-manual",
+        "db1",
+        None,
+    ))
+    .unwrap();
+    let mut seed = SeedSnapshot::cluster(id(A), &region(), "awsbackup:job-1", "orders", None);
+    seed.snapshot_type = "awsbackup".into();
+    fake.seed_snapshot(seed).unwrap();
+    let rds = rds_client(&fake, A, &region()).await;
+    let db = |id: &str, snapshot_type: Option<&str>| {
+        rds.describe_db_snapshots()
+            .db_snapshot_identifier(id)
+            .set_snapshot_type(snapshot_type.map(str::to_owned))
+            .send()
+    };
+    let err = db("rds:db1-2026-11-23-00-05", None).await.unwrap_err();
+    assert_eq!(err.code(), Some("DBSnapshotNotFound"));
+    let err = db("rds:db1-2026-11-23-00-05", Some("manual"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DBSnapshotNotFound"));
+    let found = db("rds:db1-2026-11-23-00-05", Some("automated"))
+        .await
+        .unwrap();
+    assert_eq!(found.db_snapshots()[0].snapshot_type(), Some("automated"));
+    // A manual snapshot needs no type.
+    assert_eq!(
+        db("db1-manual", None).await.unwrap().db_snapshots().len(),
+        1
+    );
+    let cluster = |snapshot_type: Option<&str>| {
+        rds.describe_db_cluster_snapshots()
+            .db_cluster_snapshot_identifier(format!(
+                "arn:aws:rds:{}:{A}:cluster-snapshot:awsbackup:job-1",
+                region()
+            ))
+            .set_snapshot_type(snapshot_type.map(str::to_owned))
+            .send()
+    };
+    let err = cluster(None).await.unwrap_err();
+    assert_eq!(err.code(), Some("DBClusterSnapshotNotFoundFault"));
+    let found = cluster(Some("awsbackup")).await.unwrap();
+    assert_eq!(found.db_cluster_snapshots().len(), 1);
+    // Listings: manual and automated without a type; AWS Backup's only with theirs.
+    let listed = rds.describe_db_snapshots().send().await.unwrap();
+    let mut ids: Vec<&str> = listed
+        .db_snapshots()
+        .iter()
+        .filter_map(|s| s.db_snapshot_identifier())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["db1-manual", "rds:db1-2026-11-23-00-05"]);
+    let listed = rds.describe_db_cluster_snapshots().send().await.unwrap();
+    assert!(listed.db_cluster_snapshots().is_empty());
+    let listed = rds
+        .describe_db_cluster_snapshots()
+        .snapshot_type("awsbackup")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.db_cluster_snapshots().len(), 1);
+}
+
+// R29: snapshift's describe sends the type that an automated or AWS Backup identifier needs,
+// by identifier and by ARN, and finds each; a manual one is found as before.
+#[tokio::test]
+async fn r29_the_client_describes_typed_snapshots_with_their_type() {
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    let mut seed = SeedSnapshot::db(id(A), &region(), "rds:db1-2026-11-23-00-05", "db1", None);
+    seed.snapshot_type = "automated".into();
+    let automated_arn = fake.seed_snapshot(seed).unwrap();
+    let mut seed = SeedSnapshot::cluster(id(A), &region(), "awsbackup:job-1", "orders", None);
+    seed.snapshot_type = "awsbackup".into();
+    let backup_arn = fake.seed_snapshot(seed).unwrap();
+    fake.seed_snapshot(SeedSnapshot::cluster(
+        id(A),
+        &region(),
+        "orders-1",
+        "orders",
+        None,
+    ))
+    .unwrap();
+    let rds = Rds::new(&a, &region());
+    for (kind, reference, snapshot_type) in [
+        (SnapshotKind::Db, "rds:db1-2026-11-23-00-05", "automated"),
+        (SnapshotKind::Db, automated_arn.as_str(), "automated"),
+        (CLUSTER, "awsbackup:job-1", "awsbackup"),
+        (CLUSTER, backup_arn.as_str(), "awsbackup"),
+        (CLUSTER, "orders-1", "manual"),
+    ] {
+        let found = rds.describe_snapshot(kind, reference).await.unwrap();
+        assert_eq!(
+            found.map(|s| s.snapshot_type).as_deref(),
+            Some(snapshot_type),
+            "{reference}"
+        );
+    }
+    assert!(
+        fake.calls().iter().all(|c| c.error.is_none()),
+        "{:?}",
+        fake.calls()
+    );
+}
+
+// R7: a shared DB cluster snapshot is copied in its own region only: AWS copies a cluster
+// snapshot across regions and across accounts in two steps, never one (Aurora user guide,
+// "Copying a DB cluster snapshot across accounts"; CopyDBClusterSnapshot API reference).
+// AWS answers `InvalidParameterValue`; snapshift refuses before any call.
+#[tokio::test]
+async fn r7_a_shared_cluster_snapshot_is_copied_only_in_its_region() {
+    let fake = FakeAws::start().await;
+    let (a, b) = (fake.account(id(A)).await, fake.account(id(B)).await);
+    let key = shareable_key(&a).await;
+    let arn = fake
+        .seed_snapshot(SeedSnapshot::cluster(
+            id(A),
+            &region(),
+            "orders-1",
+            "orders",
+            Some(&key),
+        ))
+        .unwrap();
+    Rds::new(&a, &region())
+        .set_shared(CLUSTER, "orders-1", id(B), true)
+        .await
+        .unwrap();
+    let elsewhere: Region = "ap-northeast-3".parse().unwrap();
+
+    // AWS's answer.
+    let err = rds_client(&fake, B, &elsewhere)
+        .await
+        .copy_db_cluster_snapshot()
+        .source_db_cluster_snapshot_identifier(&arn)
+        .target_db_cluster_snapshot_identifier("orders-1")
+        .kms_key_id("alias/aws/rds")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    assert!(
+        err.message()
+            .unwrap_or_default()
+            .contains("only in its own region"),
+        "{err:?}"
+    );
+
+    // snapshift's: refused before any call, naming the snapshot, its region and the rule.
+    fake.clear_log();
+    let request = CopyRequest {
+        source: &arn,
+        target: "orders-1",
+        kms_key: Some("alias/aws/rds"),
+        ..Default::default()
+    };
+    let err = Rds::new(&b, &elsewhere)
+        .copy_snapshot(CLUSTER, &request)
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(&arn) && message.contains("ap-northeast-1") && message.contains("(R7)"),
+        "{message}"
+    );
+    assert_eq!(fake.calls(), vec![]);
+    assert!(fake.snapshots(id(B), &elsewhere).is_empty());
+    // In its own region, the copy goes; and a copy of one's own snapshot from another region
+    // is not concerned.
+    let copy = Rds::new(&b, &region())
+        .copy_snapshot(CLUSTER, &request)
+        .await
+        .unwrap();
+    assert_eq!(copy.identifier, "orders-1");
+    Rds::new(&a, &elsewhere)
+        .copy_snapshot(
+            CLUSTER,
+            &CopyRequest {
+                source: &arn,
+                target: "orders-1-there",
+                kms_key: Some("alias/aws/rds"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
 }
 
 // R19: past the in-flight quota, copies get SnapshotQuotaExceeded.
@@ -471,6 +733,8 @@ async fn five_describes_first_call_failing(
 #[tokio::test]
 async fn r20_describes_waiting_together_share_calls_and_each_gets_its_own_answer() {
     let fake = FakeAws::start().await;
+    // AWS's own page (100): this counts batches, not pages.
+    fake.set_page_size(100);
     let a = fake.account(id(A)).await;
     seed_orders(&fake, 30);
     let rds = Rds::new(&a, &region());

@@ -179,12 +179,13 @@ async fn a_snapshot_held_back_by_its_key_names_the_key_and_its_error() {
     let key = handles.keys.values().next().unwrap().name().to_owned();
     for o in &outcomes {
         match &o.status {
-            OutcomeStatus::Failed(resource, error) => {
+            OutcomeStatus::HeldBack(resource, error) => {
                 assert_eq!(resource, &key);
                 assert!(error.contains("InjectedKeyFailure"), "{error}");
             }
             other => panic!("{other:?}"),
         }
+        assert!(o.to_string().contains("held back by"), "{o}");
         assert!(o.to_string().contains("InjectedKeyFailure"), "{o}");
     }
 }

@@ -423,3 +423,78 @@ async fn a_new_key_is_recorded_without_the_permission_to_list_keys() {
         "the key is known to teardown"
     );
 }
+
+// R27: a restore that ends in a state it does not leave (a subnet group or security group
+// that does not fit, say) stops the wait at once, naming the state, instead of waiting out
+// the timeout; nothing of the user's is touched.
+#[tokio::test]
+async fn r27_a_restore_in_a_terminal_state_stops_the_wait_at_once() {
+    for state in [
+        "incompatible-network",
+        "incompatible-parameters",
+        "inaccessible-encryption-credentials",
+        "failed",
+    ] {
+        let w = world(&format!("terminal-{state}")).await;
+        let stack = restoring_stack(&w, true);
+        w.fake.fail_next_restore(state);
+        let started = std::time::Instant::now();
+        let err = stack.deploy().await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{state}: waited {:?}",
+            started.elapsed()
+        );
+        let text = err.to_string();
+        assert!(text.contains(state) && text.contains("R27"), "{text}");
+        assert_eq!(
+            w.fake.count("ModifyDBCluster"),
+            0,
+            "{state}: the database is not changed"
+        );
+    }
+}
+
+// R31: account B may use A's key only when A's key policy grants B (snapshift writes it) and
+// B's own IAM lets its principal use the key. The second half is checked with B's credentials
+// right after the key exists, before the hours-long copy starts: the deploy stops in seconds,
+// naming the policy B needs, with no copy made.
+#[tokio::test]
+async fn r31_a_target_whose_own_iam_cannot_use_the_key_stops_before_the_copy() {
+    let w = world("r31").await;
+    w.fake.set_caller_policy(
+        id(B),
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds:*","Resource":"*"}]}"#,
+    );
+    let stack = {
+        let source = w.seed(SnapshotKind::Cluster, "s1", Some("alias/aws/rds"));
+        let mut stack = w.stack("move");
+        let key = w.key(&mut stack, true, false);
+        stack
+            .add_migration(
+                "orders",
+                SnapshotMigration::new(&w.a, source).via(&key).to(&w.b),
+            )
+            .unwrap();
+        stack
+    };
+    let err = stack.deploy().await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("orders-key-access") && text.contains("R31") && text.contains("kms:Decrypt"),
+        "{text}"
+    );
+    assert_eq!(
+        w.fake.count("CopyDBClusterSnapshot"),
+        0,
+        "no copy was started"
+    );
+
+    // Given the policy it needs, the same deploy goes through.
+    w.fake.set_caller_policy(
+        id(B),
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["rds:*","kms:*"],"Resource":"*"}]}"#,
+    );
+    stack.deploy().await.unwrap();
+    assert_eq!(w.snapshots(B).len(), 1);
+}

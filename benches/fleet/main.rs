@@ -478,6 +478,9 @@ async fn fake_with(n: usize) -> FakeAws {
         fake.seed_snapshot(seed).expect("seeded");
     }
     fake.set_copy_quota(QUOTA);
+    // Pages of AWS's own size (RDS's default `MaxRecords`), not the fake's small default:
+    // the figures count calls as AWS would answer them.
+    fake.set_page_size(100);
     fake
 }
 

@@ -682,6 +682,19 @@ impl AwsError {
         )
     }
 
+    /// Whether AWS answered with a server error (HTTP 5xx) after the SDK's retries: the call
+    /// did not take effect as far as the caller can tell, and an idempotent step may run
+    /// again.
+    pub fn is_server_error(&self) -> bool {
+        self.status.is_some_and(|s| s >= 500)
+    }
+
+    /// Whether the error is passing: throttled, or a server error (an idempotent step runs
+    /// again after it).
+    pub fn is_transient(&self) -> bool {
+        self.is_throttled() || self.is_server_error()
+    }
+
     /// Whether the caller's IAM policies do not allow the call (`AccessDeniedException`,
     /// `AccessDenied`, `UnauthorizedOperation`).
     pub fn is_access_denied(&self) -> bool {

@@ -4,7 +4,7 @@
 use aws_sdk_rds::types::Tag;
 
 use super::{none_on, Account, AwsError};
-use crate::ids::{AccountId, Region, SnapshotKind};
+use crate::ids::{AccountId, Region, SnapshotId, SnapshotKind, SnapshotOrigin};
 
 /// What snapshift reads about a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +171,7 @@ pub struct RestoreRequest<'a> {
 #[derive(Debug, Clone)]
 pub struct Rds {
     client: aws_sdk_rds::Client,
+    account: AccountId,
     region: Region,
     pace: std::sync::Arc<super::Pace>,
     describes: std::sync::Arc<Describes>,
@@ -252,13 +253,31 @@ impl Drop for Serving {
 }
 
 /// Whether `reference` can be named in a shared describe: a plain, lowercase identifier of
-/// this account's snapshot (not an ARN, not an automated `rds:` snapshot, which AWS finds by
-/// identifier only with its type).
+/// this account's snapshot (not an ARN, not an automated `rds:` or AWS Backup `awsbackup:`
+/// snapshot, which AWS finds by identifier only with its type, R29, and which a listing
+/// without a type leaves out).
 fn batchable(reference: &str) -> bool {
     !reference.is_empty()
         && reference
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The `SnapshotType` that must go with `reference` (an identifier or an ARN) for AWS to
+/// find it (R29): `automated` for an automated snapshot (`rds:<name>`), `awsbackup` for one
+/// of AWS Backup (`awsbackup:<job>`, R16); none for a manual snapshot, which AWS finds by
+/// identifier alone, or a shared one, which `IncludeShared` finds.
+fn snapshot_type_of(reference: &str) -> Option<&'static str> {
+    let id = match reference.strip_prefix("arn:") {
+        // arn:<partition>:rds:<region>:<account>:<resource type>:<identifier>
+        Some(arn) => arn.splitn(6, ':').nth(5).unwrap_or_default(),
+        None => reference,
+    };
+    match id.parse::<SnapshotId>().map(|id| id.origin()) {
+        Ok(SnapshotOrigin::Automated) => Some("automated"),
+        Ok(SnapshotOrigin::AwsBackup) => Some("awsbackup"),
+        Ok(SnapshotOrigin::Manual) | Err(_) => None,
+    }
 }
 
 fn describe_op(kind: SnapshotKind) -> &'static str {
@@ -297,6 +316,7 @@ impl Rds {
     pub fn new(account: &Account, region: &Region) -> Rds {
         Rds {
             client: account.rds_client(region),
+            account: account.id(),
             region: region.clone(),
             pace: account.pace(region.as_str()),
             describes: account.describes(region),
@@ -306,6 +326,14 @@ impl Rds {
     /// The region this client talks to.
     pub fn region(&self) -> &Region {
         &self.region
+    }
+
+    /// The region of `source` when it is the ARN of another account's snapshot in another
+    /// region than this client's.
+    fn shared_from_elsewhere(&self, source: &str) -> Option<Region> {
+        let arn: crate::ids::Arn = source.parse().ok()?;
+        let region = arn.region()?;
+        (arn.account() != self.account && region != &self.region).then(|| region.clone())
     }
 
     /// One snapshot by identifier or ARN, including snapshots shared with this account;
@@ -411,13 +439,17 @@ impl Rds {
         }
     }
 
-    /// One snapshot by identifier or ARN, in one call (its turn of the pace taken).
+    /// One snapshot by identifier or ARN, in one call (its turn of the pace taken), with the
+    /// `SnapshotType` that AWS needs to find an automated or AWS Backup snapshot by its
+    /// identifier (R29).
     async fn describe_one(&self, kind: SnapshotKind, reference: &str) -> Described {
+        let snapshot_type = snapshot_type_of(reference).map(str::to_owned);
         let result = match kind {
             SnapshotKind::Cluster => Box::pin(
                 self.client
                     .describe_db_cluster_snapshots()
                     .db_cluster_snapshot_identifier(reference)
+                    .set_snapshot_type(snapshot_type)
                     .include_shared(true)
                     .send(),
             )
@@ -432,6 +464,7 @@ impl Rds {
                 self.client
                     .describe_db_snapshots()
                     .db_snapshot_identifier(reference)
+                    .set_snapshot_type(snapshot_type)
                     .include_shared(true)
                     .send(),
             )
@@ -556,12 +589,26 @@ impl Rds {
         }
     }
 
-    /// `CopyDBSnapshot` / `CopyDBClusterSnapshot`.
+    /// `CopyDBSnapshot` / `CopyDBClusterSnapshot`. A cluster snapshot shared by another
+    /// account is copied in its own region only (R7): one from another region is refused
+    /// before any call.
     pub async fn copy_snapshot(
         &self,
         kind: SnapshotKind,
         request: &CopyRequest<'_>,
     ) -> Result<SnapshotInfo, AwsError> {
+        if kind == SnapshotKind::Cluster {
+            if let Some(home) = self.shared_from_elsewhere(request.source) {
+                return Err(AwsError::request(
+                    "rds",
+                    "CopyDBClusterSnapshot",
+                    format!(
+                        "{} is a cluster snapshot shared by another account in {home}: AWS copies a shared cluster snapshot only in its own region, not into {} (R7); copy it in {home} first",
+                        request.source, self.region
+                    ),
+                ));
+            }
+        }
         match kind {
             SnapshotKind::Cluster => {
                 let out = super::paced(&self.pace, || {
@@ -648,7 +695,9 @@ impl Rds {
         Ok(values)
     }
 
-    /// Shares (`add`) or unshares a snapshot with `account` (R6).
+    /// Shares (`add`) or unshares a snapshot with `account` (R6). Only a manual snapshot can
+    /// be: an automated (`rds:`) or AWS Backup (`awsbackup:`) one is refused before any call
+    /// (R3, R29).
     pub async fn set_shared(
         &self,
         kind: SnapshotKind,
@@ -656,6 +705,23 @@ impl Rds {
         account: AccountId,
         add: bool,
     ) -> Result<(), AwsError> {
+        // R3, R29: AWS shares only manual snapshots, and refuses another's identifier.
+        if let Some(snapshot_type) = snapshot_type_of(id) {
+            let what = match snapshot_type {
+                "automated" => "an automated",
+                _ => "an AWS Backup",
+            };
+            return Err(AwsError::request(
+                "rds",
+                match kind {
+                    SnapshotKind::Cluster => "ModifyDBClusterSnapshotAttribute",
+                    SnapshotKind::Db => "ModifyDBSnapshotAttribute",
+                },
+                format!(
+                    "{id} is {what} snapshot: only a manual snapshot can be shared (R3, R29); copy it to a manual one first"
+                ),
+            ));
+        }
         let value = vec![account.to_string()];
         let (to_add, to_remove) = if add {
             (Some(value), None)

@@ -10,7 +10,7 @@ pub use plan::{
     Selector,
 };
 pub use role::{
-    sid, BackupRole, BackupRoleError, ProtectedCluster, BACKUP_SERVICE_PRINCIPAL,
+    sid, BackupRole, BackupRoleError, ProtectedCluster, RecoverySite, BACKUP_SERVICE_PRINCIPAL,
     DEFAULT_RESTORE_SUFFIX,
 };
 pub use rule::{Lifecycle, RuleError, Schedule, StartWindow, Windows};

@@ -28,6 +28,8 @@ pub mod sid {
     pub const KEYS: &str = "KmsVaultKeys";
     /// `kms:DescribeKey` on the AWS managed keys of both regions, by alias.
     pub const MANAGED_KEYS: &str = "KmsDescribeAwsManagedKeys";
+    /// `tag:GetResources`, which a selection by tag needs (R30).
+    pub const TAGS: &str = "FindResourcesByTag";
     /// The trust policy's one statement.
     pub const TRUST: &str = "TrustAwsBackup";
 }
@@ -95,6 +97,30 @@ pub struct BackupRole {
     /// groups (optional; `cluster` is the first).
     #[builder(default)]
     pub more_clusters: Vec<ProtectedCluster>,
+    /// Whether the backup selection names its resources by tag: AWS Backup then finds them
+    /// as the role, with `tag:GetResources` (R30). Default no (by ARN).
+    #[builder(default)]
+    pub select_by_tag: bool,
+    /// The VPC security groups a restore of `cluster` in the source region is given.
+    #[builder(default)]
+    pub security_groups: Vec<String>,
+    /// Where `cluster` may be restored in the destination region (R30); `None`: only in the
+    /// source region.
+    #[builder(default)]
+    pub recovery_site: Option<RecoverySite>,
+}
+
+/// What a restore in the destination region needs there (R30): a restore job runs as the
+/// role in the recovery point's region, with that region's subnet group, cluster parameter
+/// group and security groups, which the role must name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RecoverySite {
+    /// The DB subnet group in the destination region.
+    pub subnet_group: SubnetGroupName,
+    /// The DB cluster parameter group in the destination region.
+    pub parameter_group: ParameterGroupName,
+    /// The VPC security groups there (`sg-...`); none: the VPC's default.
+    pub security_groups: Vec<String>,
 }
 
 /// A cluster a backup role covers, with the groups a restore of it needs and the names a
@@ -110,6 +136,12 @@ pub struct ProtectedCluster {
     /// The names a restore of it may give the new cluster; empty means the one default,
     /// `<cluster>-restored` (see [`restore_targets`](Self::restore_targets)).
     pub restore_names: Vec<ClusterId>,
+    /// The VPC security groups a restore in the source region is given (`sg-...`); none:
+    /// the VPC's default.
+    pub security_groups: Vec<String>,
+    /// Where it may be restored in the destination region (R30); `None`: only in the source
+    /// region.
+    pub recovery_site: Option<RecoverySite>,
 }
 
 impl ProtectedCluster {
@@ -125,7 +157,23 @@ impl ProtectedCluster {
             subnet_group,
             parameter_group,
             restore_names: Vec::new(),
+            security_groups: Vec::new(),
+            recovery_site: None,
         }
+    }
+
+    /// Adds a VPC security group (`sg-...`) for a restore in the source region.
+    pub fn security_group(mut self, id: &str) -> ProtectedCluster {
+        self.security_groups.push(id.to_owned());
+        self
+    }
+
+    /// Lets a restore run in the destination region too, with that region's subnet group,
+    /// cluster parameter group and security groups (R30): the role then names the restore
+    /// names, the groups of both regions.
+    pub fn restore_in_destination(mut self, site: RecoverySite) -> ProtectedCluster {
+        self.recovery_site = Some(site);
+        self
     }
 
     /// Adds a name a restore of the cluster may give the new cluster (R15); the first one
@@ -279,6 +327,8 @@ impl BackupRole {
             subnet_group: self.subnet_group.clone(),
             parameter_group: self.parameter_group.clone(),
             restore_names: self.restore_names.clone(),
+            security_groups: self.security_groups.clone(),
+            recovery_site: self.recovery_site.clone(),
         };
         std::iter::once(first)
             .chain(self.more_clusters.iter().cloned())
@@ -315,17 +365,24 @@ impl BackupRole {
         ];
         let mut rds_resources: Vec<String> = Vec::new();
         for c in self.clusters() {
-            let clusters = c
-                .restore_targets()?
-                .into_iter()
-                .map(|name| arn("rds", src, &format!("cluster:{name}")));
-            let groups = [
-                arn("rds", src, &format!("subgrp:{}", c.subnet_group)),
-                arn("rds", src, &format!("cluster-pg:{}", c.parameter_group)),
-            ];
-            for resource in clusters.chain(groups) {
-                if !rds_resources.contains(&resource) {
-                    rds_resources.push(resource);
+            let targets = c.restore_targets()?;
+            // Each region a restore of it may run in, with that region's groups (R30).
+            let mut sites = vec![(src, &c.subnet_group, &c.parameter_group)];
+            if let Some(site) = &c.recovery_site {
+                sites.push((dst, &site.subnet_group, &site.parameter_group));
+            }
+            for (region, subnet_group, parameter_group) in sites {
+                let clusters = targets
+                    .iter()
+                    .map(|name| arn("rds", region, &format!("cluster:{name}")));
+                let groups = [
+                    arn("rds", region, &format!("subgrp:{subnet_group}")),
+                    arn("rds", region, &format!("cluster-pg:{parameter_group}")),
+                ];
+                for resource in clusters.chain(groups) {
+                    if !rds_resources.contains(&resource) {
+                        rds_resources.push(resource);
+                    }
                 }
             }
         }
@@ -368,6 +425,17 @@ impl BackupRole {
                     ["alias/aws/rds", "alias/aws/backup"],
                 ),
         ];
+        let mut statements = statements;
+        if self.select_by_tag {
+            // R30: AWS Backup resolves a selection by tag as the role; `tag:GetResources`
+            // has no resource-level permissions, so its resource is `*`.
+            statements.push(
+                Statement::allow()
+                    .sid(sid::TAGS)
+                    .actions(["tag:GetResources"])
+                    .resources(["*"]),
+            );
+        }
         // Action and Resource lists stay lists even with one item, as in the console's policies.
         let policy =
             PolicyDocument::new(statements.into_iter().map(Statement::with_lists).collect());

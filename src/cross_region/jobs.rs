@@ -428,18 +428,21 @@ impl Stack {
         self.point(&there, label, &to.name, &arn).await
     }
 
-    /// Disaster recovery, step two: restores a recovery point of the source region (a
-    /// backup, or a copy brought back with [`copy_back`](Self::copy_back)) as cluster
-    /// `cluster_id` (`StartRestoreJob`) and waits. Through AWS Backup only the cluster comes
-    /// back, with no DB instances (R17): add an instance before connecting. `engine` is the
-    /// cluster's engine (`aurora-mysql`, `aurora-postgresql`); the restore uses the protected
-    /// cluster's subnet group.
+    /// Disaster recovery, step two: restores a recovery point as cluster `cluster_id`
+    /// (`StartRestoreJob`) in the point's region and waits: in the source region (a backup,
+    /// or a copy brought back with [`copy_back`](Self::copy_back)) with the protected
+    /// cluster's subnet group and security groups, or in the destination region with those of
+    /// its [`RecoverySite`](crate::backup::RecoverySite) (R30). Through AWS Backup only the
+    /// cluster comes back, with no DB instances (R17): add an instance before connecting.
+    /// `engine` is the cluster's engine (`aurora-mysql`, `aurora-postgresql`).
     ///
-    /// The role names each cluster a restore may create (R15): `cluster_id` must be a
-    /// protected cluster or one of its restore names
+    /// The role names each cluster a restore may create, in each region it may run in (R15,
+    /// R30): `cluster_id` must be a protected cluster or one of its restore names
     /// ([`ProtectedCluster::restore_targets`](crate::backup::ProtectedCluster::restore_targets)),
-    /// and the point must be in the source region, where the role's RDS permissions and the
-    /// subnet group are; anything else is refused before any call.
+    /// and a point in the destination region needs the cluster's recovery site there;
+    /// anything else is refused before any call. The restore is recorded in the state: a run
+    /// after a lost answer finds the same job, and a cluster of that name the stack did not
+    /// restore is never restored over or adopted.
     pub async fn restore_from_backup(
         &self,
         handles: &BackupHandles,
@@ -448,12 +451,12 @@ impl Stack {
         engine: &str,
     ) -> Result<RestoredCluster> {
         let label = format!("{}-restore-job", handles.name);
-        if point.region != handles.source_region {
+        if point.region != handles.source_region && point.region != handles.destination_region {
             return Err(job_error(
                 &label,
                 format!(
-                    "the recovery point {} is in {}: the role may restore only in the source region {} (its clusters, subnet groups and parameter groups are there, R15); copy it back first with copy_back (R17)",
-                    point.arn, point.region, handles.source_region
+                    "the recovery point {} is in {}, neither the source region {} nor the destination region {} of this backup",
+                    point.arn, point.region, handles.source_region, handles.destination_region
                 ),
             ));
         }
@@ -482,6 +485,27 @@ impl Stack {
                         .join(", ")
                 ),
             ));
+        };
+        // R30: the job runs as the role in the point's region, with that region's subnet
+        // group and security groups, which the role names.
+        let (subnet_group, security_groups) = if point.region == handles.source_region {
+            (
+                protected.subnet_group.clone(),
+                protected.security_groups.clone(),
+            )
+        } else {
+            match &protected.recovery_site {
+                Some(site) => (site.subnet_group.clone(), site.security_groups.clone()),
+                None => {
+                    return Err(job_error(
+                        &label,
+                        format!(
+                            "the recovery point {} is in the destination region {}, where the role may not restore {}: name that region's subnet group and parameter group with ProtectedCluster::restore_in_destination and deploy (R30), or copy it back first with copy_back (R17)",
+                            point.arn, point.region, protected.cluster
+                        ),
+                    ))
+                }
+            }
         };
         let role: BackupRoleOutputs = self.deployed(&handles.role).await?;
         let lock = self.store().lock(self.name())?;
@@ -519,14 +543,20 @@ impl Stack {
                 })
             }
             _ => {
-                let metadata = vec![
-                    ("DBClusterIdentifier".to_owned(), cluster_id.to_string()),
-                    ("Engine".to_owned(), engine.to_owned()),
-                    (
-                        "DBSubnetGroupName".to_owned(),
-                        protected.subnet_group.to_string(),
-                    ),
+                // The keys as GetRecoveryPointRestoreMetadata gives them for Aurora (AWS
+                // Backup reads them case-insensitively).
+                let mut metadata = vec![
+                    ("dbClusterIdentifier".to_owned(), cluster_id.to_string()),
+                    ("engine".to_owned(), engine.to_owned()),
+                    ("dbSubnetGroupName".to_owned(), subnet_group.to_string()),
                 ];
+                if !security_groups.is_empty() {
+                    // A JSON list in a string, as GetRecoveryPointRestoreMetadata gives it.
+                    metadata.push((
+                        "vpcSecurityGroupIds".to_owned(),
+                        serde_json::Value::from(security_groups.clone()).to_string(),
+                    ));
+                }
                 let backup = Backup::new(&handles.account, &point.region);
                 self.run_recorded(&lock, &action, &backup, &label, JobKind::Restore, None, {
                     let (backup, role, metadata) = (&backup, &role.arn, &metadata);

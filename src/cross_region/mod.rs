@@ -310,6 +310,9 @@ impl Stack {
             .primary_key(template_keys.0)
             .replica_key(template_keys.1)
             .more_clusters(backup.clusters[1..].to_vec())
+            .select_by_tag(backup.tag.is_some())
+            .security_groups(first.security_groups.clone())
+            .recovery_site(first.recovery_site.clone())
             .build();
         let role_name = match &backup.role_name {
             Some(n) => n.clone(),

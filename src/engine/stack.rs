@@ -807,8 +807,8 @@ impl Stack {
         }
     }
 
-    /// Runs an idempotent step again while AWS throttles it past the SDK's own retries (R20),
-    /// with the stack's backoff.
+    /// Runs an idempotent step again while AWS throttles it, or answers with a server error,
+    /// past the SDK's own retries (R20), with the stack's backoff.
     async fn retry_throttled<T, F, Fut>(&self, name: &str, step: F) -> Result<T>
     where
         F: FnMut() -> Fut,
@@ -817,7 +817,7 @@ impl Stack {
         super::wait::again_while_throttled(
             name,
             super::wait::Backoff::new(self.runtime.config()),
-            Error::is_throttled,
+            Error::is_transient,
             step,
         )
         .await

@@ -53,7 +53,7 @@ use crate::{
     error::{Error, Result},
     ids::{AccountId, ClusterId, InstanceId, Region, SnapshotKind, SnapshotRef},
     key::ShareableKey,
-    migration::{derived_id, Share, SnapshotOutputs, SourceCopy, TargetCopy, TargetKey},
+    migration::{derived_id, KeyAccess, Share, SnapshotOutputs, SourceCopy, TargetCopy, TargetKey},
     resources::KeyResource,
 };
 
@@ -351,6 +351,9 @@ pub struct FleetItem {
 pub struct FleetHandles {
     /// The shareable key of each source region.
     pub keys: BTreeMap<Region, Handle<KeyResource>>,
+    /// The check, per source region and target, that the target may use that region's key
+    /// (R31).
+    pub access: BTreeMap<(Region, AccountId), Handle<KeyAccess>>,
     /// One item per snapshot.
     pub items: Vec<FleetItem>,
 }
@@ -371,10 +374,13 @@ pub struct Outcome {
 pub enum OutcomeStatus {
     /// The copy is in the target: its ARN.
     Done(String),
-    /// A step failed, its own or one it depends on (the fleet's key in the snapshot's
-    /// region): that resource and its error.
+    /// One of its own steps failed (the copy, the share, the target copy): that resource and
+    /// its error.
     Failed(String, String),
-    /// Not attempted, because an earlier step failed or the deploy stopped.
+    /// Not attempted because a resource it depends on failed (the shareable key, say): that
+    /// resource and its error.
+    HeldBack(String, String),
+    /// Not attempted, because the deploy stopped.
     NotDone,
 }
 
@@ -385,8 +391,17 @@ impl std::fmt::Display for Outcome {
             OutcomeStatus::Failed(_, error) => {
                 write!(f, "failed   {} -> {}: {error}", self.source, self.target)
             }
+            OutcomeStatus::HeldBack(resource, error) => write!(
+                f,
+                "not done {} -> {}: held back by {resource}, which failed: {error}",
+                self.source, self.target
+            ),
             OutcomeStatus::NotDone => {
-                write!(f, "not done {} -> {}", self.source, self.target)
+                write!(
+                    f,
+                    "not done {} -> {}: the deploy stopped before it",
+                    self.source, self.target
+                )
             }
         }
     }
@@ -395,17 +410,16 @@ impl std::fmt::Display for Outcome {
 impl FleetHandles {
     /// Each snapshot's outcome for each target, from a deploy's report (a deploy reports the
     /// outputs of every resource in place, made in this run or before). A snapshot that is
-    /// not in place names the error that held it back: its own step's, or its key's.
+    /// not in place names the error that held it back: its own step's, or that of the key or
+    /// access check it waited for.
     pub fn outcomes(&self, report: &DeployReport) -> Result<Vec<Outcome>> {
         let mut out = Vec::new();
         for item in &self.items {
-            // What held a snapshot back, in the order of the chain: its region's key (which
-            // every snapshot of the region waits for), its copy, the share, the target copy.
-            let key = self.keys.get(&item.source.region).map(|k| k.name());
             for (target, share, copy) in &item.targets {
-                let failed = key
+                // Its own steps, in the order of the chain: the copy, the share, the target
+                // copy. What it waited for (the region's key, the access checks) is below.
+                let failed = [item.copy.name(), share.name(), copy.name()]
                     .into_iter()
-                    .chain([item.copy.name(), share.name(), copy.name()])
                     .find_map(|n| report.failed.get(n).map(|e| (n.to_owned(), e.clone())));
                 let done = report
                     .outputs
@@ -416,10 +430,24 @@ impl FleetHandles {
                         resource: copy.name().to_owned(),
                         problem: format!("its outputs cannot be read ({e})"),
                     })?;
+                // What it depends on beyond its own steps: the key of its region and the
+                // checks that the targets may use it.
+                let held_back = || {
+                    let key = self.keys.get(&item.source.region).map(Handle::name);
+                    let checks = self
+                        .access
+                        .iter()
+                        .filter(|((region, _), _)| *region == item.source.region)
+                        .map(|(_, check)| check.name());
+                    key.into_iter()
+                        .chain(checks)
+                        .find_map(|name| report.failed.get(name).map(|e| (name, e)))
+                        .map(|(name, e)| OutcomeStatus::HeldBack(name.to_owned(), e.clone()))
+                };
                 let status = match (done, failed) {
                     (Some(SnapshotOutputs { arn, .. }), _) => OutcomeStatus::Done(arn),
                     (None, Some((resource, error))) => OutcomeStatus::Failed(resource, error),
-                    (None, None) => OutcomeStatus::NotDone,
+                    (None, None) => held_back().unwrap_or(OutcomeStatus::NotDone),
                 };
                 out.push(Outcome {
                     source: item.source.arn.clone(),
@@ -474,6 +502,8 @@ impl Stack {
         }
         self.set_batch_mode();
         let mut keys: BTreeMap<Region, Handle<KeyResource>> = BTreeMap::new();
+        let mut checks: BTreeMap<Region, Vec<Handle<KeyAccess>>> = BTreeMap::new();
+        let mut access: BTreeMap<(Region, AccountId), Handle<KeyAccess>> = BTreeMap::new();
         for region in fleet
             .snapshots
             .iter()
@@ -494,6 +524,19 @@ impl Stack {
                 &format!("{name}-key-{region}"),
                 KeyResource::new(&fleet.source, region.clone(), key)?,
             )?;
+            // R31: each target's own IAM is checked once per key, before any copy starts.
+            for target in &fleet.targets {
+                let check = self.add_with(
+                    &format!("{name}-access-{region}-{}", target.id()),
+                    KeyAccess::new(target, region.clone(), handle.clone()),
+                    Options::new().depends_on(&handle),
+                )?;
+                checks
+                    .entry(region.clone())
+                    .or_default()
+                    .push(check.clone());
+                access.insert((region.clone(), target.id()), check);
+            }
             keys.insert(region, handle);
         }
         let target_ids: Vec<AccountId> = fleet.targets.iter().map(Account::id).collect();
@@ -530,7 +573,11 @@ impl Stack {
                     copy_id,
                     fleet.copy_tags,
                 ),
-                Options::new().depends_on(&key),
+                checks
+                    .get(&snapshot.region)
+                    .into_iter()
+                    .flatten()
+                    .fold(Options::new().depends_on(&key), |o, c| o.depends_on(c)),
             )?;
             let mut targets = Vec::with_capacity(fleet.targets.len());
             // AWS copies one source's copies one after another (R19): alternate which target
@@ -578,7 +625,11 @@ impl Stack {
         }
         // Listed biggest first, as resolved.
         items.sort_by(|a, b| FleetSnapshot::biggest_first(&a.source, &b.source));
-        Ok(FleetHandles { keys, items })
+        Ok(FleetHandles {
+            keys,
+            access,
+            items,
+        })
     }
 }
 
@@ -597,7 +648,7 @@ where
     crate::engine::wait::again_while_throttled(
         "fleet",
         crate::engine::wait::Backoff::new(&pauses),
-        crate::aws::AwsError::is_throttled,
+        crate::aws::AwsError::is_transient,
         call,
     )
     .await

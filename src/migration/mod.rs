@@ -33,7 +33,10 @@
 
 mod resources;
 
-pub use resources::{ReencryptCopy, Restore, Share, SnapshotOutputs, SourceCopy, TargetCopy};
+pub use resources::{
+    KeyAccess, KeyAccessOutputs, ReencryptCopy, Restore, Share, SnapshotOutputs, SourceCopy,
+    TargetCopy,
+};
 
 use crate::{
     aws::Account,
@@ -310,8 +313,9 @@ pub(crate) fn derived_id(
 }
 
 impl Stack {
-    /// Adds the resources of a cross-account migration, named `<name>-copy`, `<name>-share`,
-    /// `<name>-target` and `<name>-restore`. Checks here, before any AWS call: a source
+    /// Adds the resources of a cross-account migration, named `<name>-key-access` (a check of
+    /// the target's own IAM, R31), `<name>-copy`, `<name>-share`, `<name>-target` and
+    /// `<name>-restore`. Checks here, before any AWS call: a source
     /// region, a key (`via`), a target account other than the source, and a key that grants
     /// the target (R2).
     pub fn add_migration(&mut self, name: &str, m: SnapshotMigration) -> Result<MigrationHandles> {
@@ -370,6 +374,12 @@ impl Stack {
             Some(id) => SnapshotId::for_new_snapshot(id, kind)?,
             None => derived_id(m.source.id(), "", kind)?,
         };
+        // R31: the target's own IAM is checked before the long copy starts.
+        let access = self.add_with(
+            &format!("{name}-key-access"),
+            KeyAccess::new(&target, region.clone(), key.clone()),
+            Options::new().depends_on(&key),
+        )?;
         let source_copy = self.add_with(
             &format!("{name}-copy"),
             SourceCopy::new(
@@ -381,7 +391,7 @@ impl Stack {
                 copy_id,
                 m.copy_tags,
             ),
-            Options::new().depends_on(&key),
+            Options::new().depends_on(&key).depends_on(&access),
         )?;
         let share = self.add_with(
             &format!("{name}-share"),

@@ -169,9 +169,9 @@ async fn wait_available(
         let asked = tokio::time::Instant::now();
         let info = match rds.describe_snapshot(kind, reference).await {
             Ok(info) => info,
-            // A poll is a read: throttled past the SDK's retries, it is asked again shortly,
-            // and the wait goes on as planned (R20).
-            Err(e) if e.is_throttled() && !backoff.timed_out() => {
+            // A poll is a read: throttled, or a server error, past the SDK's retries, it is
+            // asked again shortly, and the wait goes on as planned (R20).
+            Err(e) if e.is_transient() && !backoff.timed_out() => {
                 tokio::time::sleep(runtime.config().initial_interval).await;
                 continue;
             }
@@ -429,7 +429,7 @@ async fn follow_copy(
     let started = again_while_throttled(
         ctx.name(),
         Backoff::new(ctx.runtime().config()),
-        Error::is_throttled,
+        Error::is_transient,
         || claim_copy(ctx, rds, kind, request, made.clone()),
     )
     .await?;
@@ -1003,6 +1003,127 @@ impl Resource for Share {
                 self.target
             )]
         })
+    }
+}
+
+/// What a key access check found: the key the target account can use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyAccessOutputs {
+    /// The key's ARN, as the target account described it.
+    pub key_arn: String,
+}
+
+/// A read-only check, after the shareable key exists and before the long copy starts, that
+/// the target account can use the key (R31): its key policy must grant the account, which
+/// snapshift writes, and the target account's own IAM policies must let its principal use
+/// the key, which only the target account can tell. `DescribeKey` of the key's ARN with the
+/// target account's credentials answers in seconds what the copy in the target would
+/// otherwise find out hours later (`KMSKeyNotAccessibleFault`). It makes nothing, and
+/// teardown has nothing to undo.
+#[derive(Debug, Clone)]
+pub struct KeyAccess {
+    account: Account,
+    region: Region,
+    key: Handle<KeyResource>,
+}
+
+impl KeyAccess {
+    pub(crate) fn new(target: &Account, region: Region, key: Handle<KeyResource>) -> KeyAccess {
+        KeyAccess {
+            account: target.clone(),
+            region,
+            key,
+        }
+    }
+}
+
+/// The actions a target account's IAM policy must allow on the source key for an RDS copy
+/// of a snapshot under it (R31; the RDS user guide's example policy for copying a shared
+/// encrypted snapshot).
+const TARGET_KEY_ACTIONS: &str = "kms:Decrypt, kms:DescribeKey, kms:CreateGrant, kms:Encrypt, kms:ReEncrypt*, kms:GenerateDataKey*";
+
+#[async_trait]
+impl Resource for KeyAccess {
+    type Outputs = KeyAccessOutputs;
+
+    fn kind(&self) -> &'static str {
+        "key-access-check"
+    }
+
+    fn account(&self) -> &Account {
+        &self.account
+    }
+
+    fn region(&self) -> &Region {
+        &self.region
+    }
+
+    async fn plan(&self, ctx: &Context) -> Result<Change> {
+        Ok(Change::new(
+            ctx.name(),
+            self.kind(),
+            Action::Unchanged,
+            format!(
+                "check that {} may use the shareable key (DescribeKey as {}), before the copy",
+                self.account.id(),
+                self.account.id()
+            ),
+        )
+        .rule(Rule::R31))
+    }
+
+    async fn deploy(&self, ctx: &Context) -> Result<KeyAccessOutputs> {
+        let key = ctx.outputs(&self.key).await?;
+        let arn = key.key_arn.to_string();
+        let kms = Kms::new(&self.account, &self.region);
+        // A key made a moment ago may be unknown for a few calls (R26): asked again, briefly.
+        let mut backoff = Backoff::new(ctx.runtime().config());
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let problem = match kms.describe_key(&arn).await {
+                Ok(Some(info)) => {
+                    return Ok(KeyAccessOutputs {
+                        key_arn: info.arn.to_string(),
+                    })
+                }
+                Ok(None) if attempts < 6 => None,
+                Ok(None) => Some("KMS does not know the key (NotFoundException)".to_owned()),
+                Err(e) if e.is_access_denied() => Some(format!("AWS denied it: {e}")),
+                Err(e) => return Err(aws(ctx)(e)),
+            };
+            if let Some(problem) = problem {
+                return Err(conflict(
+                    ctx,
+                    format!(
+                        "account {} cannot use the shareable key {arn} ({problem}). Its key policy grants the account; the account's own IAM policy must also allow the principal snapshift runs as there {TARGET_KEY_ACTIONS} on {arn} (R31). Nothing was copied yet",
+                        self.account.id()
+                    ),
+                ));
+            }
+            backoff.pause().await;
+        }
+    }
+
+    async fn plan_teardown(&self, ctx: &Context) -> Result<Change> {
+        Ok(Change::new(
+            ctx.name(),
+            self.kind(),
+            Action::Unchanged,
+            "a check: nothing to remove",
+        ))
+    }
+
+    async fn teardown(&self, _ctx: &Context) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    async fn refresh(&self, _ctx: &Context) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    async fn still_needs(&self, _ctx: &Context, _dependency: &str) -> Result<bool> {
+        Ok(false)
     }
 }
 

@@ -79,7 +79,7 @@ use std::{
 use serde_json::{json, Value};
 
 use super::{
-    kms, rds, unknown,
+    kms, page, rds, unknown,
     wire::{AwsFault, Params},
     Caller, FakeDatabase, FakeSnapshot, SeedSnapshot, World,
 };
@@ -468,7 +468,11 @@ fn glob(pattern: &str, value: &str) -> bool {
 
 /// Whether the role's inline policies allow `action` on `resource`: Allow statements only,
 /// `Action` and `Resource` with `*` wildcards; conditions are not evaluated.
-fn role_allows(policies: &BTreeMap<String, String>, action: &str, resource: &str) -> bool {
+pub(crate) fn role_allows(
+    policies: &BTreeMap<String, String>,
+    action: &str,
+    resource: &str,
+) -> bool {
     policies
         .values()
         .filter_map(|doc| PolicyDocument::from_json(doc).ok())
@@ -953,6 +957,14 @@ fn backup_snapshot(
     snapshot
 }
 
+/// A list answer with `NextToken` when more remain.
+fn with_token(mut body: Value, next: Option<String>) -> Value {
+    if let Some(next) = next {
+        body["NextToken"] = json!(next);
+    }
+    body
+}
+
 pub(crate) fn handle(
     world: &mut World,
     caller: &Caller,
@@ -968,14 +980,14 @@ pub(crate) fn handle(
         "ListBackupVaults" => {
             // The Default vault is there whether or not anyone used it yet.
             own_vault(world, caller, DEFAULT_VAULT)?;
-            let list: Vec<Value> = world
+            let vaults = world
                 .backup
                 .vaults
                 .values()
                 .filter(|v| v.account == caller.account && v.region == caller.region)
-                .map(|v| vault_json(world, v))
-                .collect();
-            Ok(json!({ "BackupVaultList": list }))
+                .map(|v| (v.name.clone(), vault_json(world, v)));
+            let (list, next) = page::backup_page(vaults, params, world.page_size())?;
+            Ok(with_token(json!({ "BackupVaultList": list }), next))
         }
         "DeleteBackupVault" => {
             let vault = own_vault(world, caller, &segment(params, 1))?;
@@ -1015,7 +1027,14 @@ pub(crate) fn handle(
                 })
                 .map(|(_, _, tags)| tags)
                 .ok_or_else(|| not_found(format!("Resource {arn} does not exist")))?;
-            Ok(json!({ "Tags": tags }))
+            let (page, next) = page::backup_page(
+                tags.into_iter().map(|(k, v)| (k.clone(), (k, v))),
+                params,
+                world.page_size(),
+            )?;
+            let tags: serde_json::Map<String, Value> =
+                page.into_iter().map(|(k, v)| (k, json!(v))).collect();
+            Ok(with_token(json!({ "Tags": tags }), next))
         }
         "CreateBackupPlan" => create_plan(world, caller, params),
         "GetBackupPlan" => {
@@ -1074,14 +1093,14 @@ pub(crate) fn handle(
             }))
         }
         "ListBackupPlans" => {
-            let list: Vec<Value> = world
+            let plans = world
                 .backup
                 .plans
                 .values()
                 .filter(|p| p.account == caller.account && p.region == caller.region)
-                .map(plan_summary)
-                .collect();
-            Ok(json!({ "BackupPlansList": list }))
+                .map(|p| (p.id.clone(), plan_summary(p)));
+            let (list, next) = page::backup_page(plans, params, world.page_size())?;
+            Ok(with_token(json!({ "BackupPlansList": list }), next))
         }
         "CreateBackupSelection" => create_selection(world, caller, params),
         "GetBackupSelection" => {
@@ -1110,21 +1129,21 @@ pub(crate) fn handle(
         }
         "ListBackupSelections" => {
             let plan = find_plan(world, caller, &segment(params, 2))?;
-            let list: Vec<Value> = world
+            let selections = world
                 .backup
                 .selections
                 .values()
                 .filter(|s| {
                     s.account == caller.account && s.region == caller.region && s.plan_id == plan.id
                 })
-                .map(selection_summary)
-                .collect();
-            Ok(json!({ "BackupSelectionsList": list }))
+                .map(|s| (s.id.clone(), selection_summary(s)));
+            let (list, next) = page::backup_page(selections, params, world.page_size())?;
+            Ok(with_token(json!({ "BackupSelectionsList": list }), next))
         }
         "ListRecoveryPointsByBackupVault" => {
             let vault = own_vault(world, caller, &segment(params, 1)).map_err(denied_if_missing)?;
             let resource = params.query("resourceArn");
-            let list: Vec<Value> = world
+            let points = world
                 .backup
                 .recovery_points
                 .values()
@@ -1132,9 +1151,9 @@ pub(crate) fn handle(
                     p.account == vault.account && p.region == vault.region && p.vault == vault.name
                 })
                 .filter(|p| resource.is_none_or(|r| p.resource_arn == r))
-                .map(point_json)
-                .collect();
-            Ok(json!({ "RecoveryPoints": list }))
+                .map(|p| (p.arn.clone(), point_json(p)));
+            let (list, next) = page::backup_page(points, params, world.page_size())?;
+            Ok(with_token(json!({ "RecoveryPoints": list }), next))
         }
         "DescribeRecoveryPoint" => {
             let point = find_point(world, caller, params)?;
@@ -1641,6 +1660,35 @@ fn copy_permissions_missing(
     })
 }
 
+/// R15, R30: a restore job runs as the role in the recovery point's region: the role's inline
+/// policies must allow `rds:RestoreDBClusterFromSnapshot` on the new cluster there. The job
+/// fails otherwise, with the reason.
+fn restore_denied(
+    world: &World,
+    role_arn: &str,
+    caller: &Caller,
+    cluster_id: &str,
+) -> Option<String> {
+    let name = role_arn.rsplit('/').next().unwrap_or_default();
+    let policies = world
+        .iam
+        .roles
+        .get(&(caller.account, name.to_owned()))
+        .map(|r| r.policies.clone())
+        .unwrap_or_default();
+    let cluster = format!(
+        "arn:{}:rds:{}:{}:cluster:{cluster_id}",
+        caller.region.partition(),
+        caller.region,
+        caller.account
+    );
+    (!role_allows(&policies, "rds:RestoreDBClusterFromSnapshot", &cluster)).then(|| {
+        format!(
+            "Insufficient privileges to perform this action: role {role_arn} is not allowed rds:RestoreDBClusterFromSnapshot on {cluster} (R15, R30)"
+        )
+    })
+}
+
 fn start_copy(world: &mut World, caller: &Caller, params: &Params) -> Result<Value, AwsFault> {
     let token = params.str("IdempotencyToken");
     if let Some(addr) = same_token(world, caller, JobKind::Copy, token.as_deref()) {
@@ -1793,11 +1841,16 @@ fn start_restore(world: &mut World, caller: &Caller, params: &Params) -> Result<
         .ok_or_else(|| not_found(format!("Recovery point {point_arn} does not exist")))?;
     let role = required(params, "IamRoleArn")?;
     check_role(world, caller, &role)?;
-    let metadata = params.json().get("Metadata");
+    let metadata = params.json().get("Metadata").cloned();
+    // Restore metadata keys are not case sensitive (AWS Backup developer guide, "Restore
+    // testing inferred metadata"); GetRecoveryPointRestoreMetadata gives them in camelCase
+    // (`dbClusterIdentifier`, `engine`, `dbSubnetGroupName`, `vpcSecurityGroupIds`).
     let field = |name: &str| {
         metadata
-            .and_then(|m| m.get(name))
-            .and_then(Value::as_str)
+            .as_ref()
+            .and_then(Value::as_object)
+            .and_then(|m| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+            .and_then(|(_, v)| v.as_str())
             .map(str::to_owned)
     };
     let cluster_id = field("DBClusterIdentifier")
@@ -1842,6 +1895,7 @@ fn start_restore(world: &mut World, caller: &Caller, params: &Params) -> Result<
         SnapshotKind::Cluster,
         cluster_id.clone(),
     ));
+    let denied = restore_denied(world, &role, caller, &cluster_id);
     let id = uuid(world);
     let now = World::now();
     let job = Job {
@@ -1856,7 +1910,7 @@ fn start_restore(world: &mut World, caller: &Caller, params: &Params) -> Result<
         key_arn: point.key_arn.clone(),
         snapshot: None,
         cluster: Some(cluster),
-        failure: exists.then(|| cluster_exists(&cluster_id)),
+        failure: exists.then(|| cluster_exists(&cluster_id)).or(denied),
         ready_at: Instant::now() + world.backup.job_time,
         completed_at: None,
         created: now,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::{
-    unknown,
+    page, unknown,
     wire::{AwsFault, Params},
     Caller, World,
 };
@@ -367,6 +367,17 @@ fn authorized(
                     "User: {} is not authorized to perform: kms:{action} on resource: {} because no resource-based policy allows the kms:{action} action",
                     caller.arn(world),
                     key.arn()
+                ),
+            ));
+        }
+        // R31: the caller's own account must allow it too.
+        let arn = key.arn();
+        if !world.caller_allows(caller.account, &format!("kms:{action}"), &arn) {
+            return Err(AwsFault::new(
+                "AccessDeniedException",
+                format!(
+                    "User: arn:aws:iam::{}:user/snapshift-fake is not authorized to perform: kms:{action} on resource: {arn} because no identity-based policy allows the kms:{action} action",
+                    caller.account
                 ),
             ));
         }
@@ -762,24 +773,22 @@ pub(crate) fn handle(
                 Some(k) => Some(resolve(world, caller, &k)?.2),
                 None => None,
             };
-            let aliases: Vec<Value> = world
+            let aliases = world
                 .kms
                 .aliases
                 .iter()
                 .filter(|((a, r, _), id)| *a == caller.account && r == &caller.region && filter.as_ref().is_none_or(|f| f == *id))
-                .map(|((a, r, name), id)| json!({"AliasName": name, "AliasArn": format!("arn:{}:kms:{r}:{a}:{name}", r.partition()), "TargetKeyId": id}))
-                .collect();
-            Ok(json!({"Aliases": aliases, "Truncated": false}))
+                .map(|((a, r, name), id)| (name.clone(), json!({"AliasName": name, "AliasArn": format!("arn:{}:kms:{r}:{a}:{name}", r.partition()), "TargetKeyId": id})));
+            page::kms_list("Aliases", aliases, params, 50, world.page_size())
         }
         "ListKeys" => {
-            let keys: Vec<Value> = world
+            let keys = world
                 .kms
                 .keys
                 .values()
                 .filter(|k| k.account == caller.account && k.region == caller.region)
-                .map(|k| json!({"KeyId": k.id, "KeyArn": k.arn()}))
-                .collect();
-            Ok(json!({"Keys": keys, "Truncated": false}))
+                .map(|k| (k.id.clone(), json!({"KeyId": k.id, "KeyArn": k.arn()})));
+            page::kms_list("Keys", keys, params, 100, world.page_size())
         }
         "ReplicateKey" => {
             let addr = authorized(world, caller, &key_id(), "ReplicateKey")?;
@@ -940,12 +949,11 @@ pub(crate) fn handle(
         "ListGrants" => {
             let addr = authorized(world, caller, &key_id(), "ListGrants")?;
             let key = world.kms.key(&addr).ok_or_else(|| not_found("key"))?;
-            let grants: Vec<Value> = key
+            let grants = key
                 .grants
                 .iter()
-                .map(|(id, grantee, ops)| json!({"KeyId": key.arn(), "GrantId": id, "GranteePrincipal": grantee, "Operations": ops}))
-                .collect();
-            Ok(json!({"Grants": grants, "Truncated": false}))
+                .map(|(id, grantee, ops)| (id.clone(), json!({"KeyId": key.arn(), "GrantId": id, "GranteePrincipal": grantee, "Operations": ops})));
+            page::kms_list("Grants", grants, params, 50, world.page_size())
         }
         "TagResource" => {
             let addr = authorized(world, caller, &key_id(), "TagResource")?;
@@ -960,7 +968,11 @@ pub(crate) fn handle(
         "ListResourceTags" => {
             let addr = authorized(world, caller, &key_id(), "ListResourceTags")?;
             let key = world.kms.key(&addr).ok_or_else(|| not_found("key"))?;
-            Ok(json!({"Tags": tags_json(&key.tags), "Truncated": false}))
+            let tags = key
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), json!({"TagKey": k, "TagValue": v})));
+            page::kms_list("Tags", tags, params, 50, world.page_size())
         }
         other => Err(unknown("kms", other)),
     }

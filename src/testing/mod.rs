@@ -33,6 +33,36 @@
 //!   `AddTagsToResource` take their ARNs), so a test can make a database under a name
 //!   snapshift will use ([`FakeAws::seed_cluster`]) and see that it is neither restored
 //!   over nor changed.
+//! - **Pagination** of every list and describe snapshift uses, a page of at most
+//!   [`DEFAULT_PAGE_SIZE`] (3) items unless a test sets another ([`FakeAws::set_page_size`]),
+//!   and at most the operation's own page: RDS `DescribeDBSnapshots`,
+//!   `DescribeDBClusterSnapshots`, `DescribeDBClusters` and `DescribeDBInstances` answer
+//!   `MaxRecords` (20 to 100, default 100) with a `Marker`
+//!   (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBSnapshots.html>);
+//!   KMS `ListKeys`, `ListAliases`, `ListGrants` and `ListResourceTags` answer `Limit` with
+//!   `Truncated` and `NextMarker`
+//!   (<https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeys.html>); AWS Backup
+//!   `ListBackupVaults`, `ListTags`, `ListBackupPlans`, `ListBackupSelections` and
+//!   `ListRecoveryPointsByBackupVault` answer `maxResults` with a `NextToken`
+//!   (<https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListBackupVaults.html>).
+//!   A marker names the last item given, so a deletion between pages skips nothing; a marker
+//!   the fake did not give is refused. (snapshift calls no IAM list.)
+//! - **R29, snapshot types**: `DescribeDBSnapshots` / `DescribeDBClusterSnapshots` find an
+//!   automated (`rds:`) or AWS Backup (`awsbackup:`) snapshot by its identifier or ARN only
+//!   with its `SnapshotType` (`automated`, `awsbackup`); without it (or with another type)
+//!   they answer the operation's not-found fault, the only error their API reference lists
+//!   for an identifier. A listing without a type has the manual and automated snapshots
+//!   (and shared ones with `IncludeShared`), not AWS Backup's
+//!   (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBClusterSnapshots.html>).
+//! - **R3, R29, sharing**: `Modify*SnapshotAttribute` of a snapshot that is not manual
+//!   answers `InvalidParameterValue` ("The parameter DBSnapshotIdentifier is not a valid
+//!   identifier. ..."), as AWS does for `rds:` and `awsbackup:` identifiers
+//!   (<https://github.com/aws/aws-cli/issues/8296>, <https://github.com/aws/aws-cli/issues/5407>).
+//! - **R7, shared cluster snapshots**: `CopyDBClusterSnapshot` of a cluster snapshot shared by
+//!   another account works in that snapshot's region only; from another region it answers
+//!   `InvalidParameterValue` (AWS documents the rule, not the code: "You can only copy DB
+//!   cluster snapshots across accounts in the same AWS Region",
+//!   <https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_CopyDBClusterSnapshot.CrossAccount.html>).
 //! - **IAM** roles with trust policies, inline policies and tags; `DeleteRole` is refused
 //!   with `DeleteConflict` while inline policies remain, as AWS does.
 //! - **AWS Backup** vaults, plans, selections, recovery points, and backup, copy and restore
@@ -87,19 +117,32 @@
 //!   `InvalidParameterValueException` "Cannot find Backup plan with ID ...", not
 //!   `ResourceNotFoundException` (as Terraform's AWS provider reads it, its PR 13945).
 //!
+//! - **R31, the caller's own IAM.** Callers act as administrators of their own account
+//!   unless a test gives the account an identity policy ([`FakeAws::set_caller_policy`]);
+//!   then using another account's key needs that policy to allow the action on the key as
+//!   well as the key policy to allow the account (RDS user guide, "Sharing a DB snapshot",
+//!   cross-account copies of encrypted snapshots), or KMS answers `AccessDeniedException`
+//!   and RDS `KMSKeyNotAccessibleFault`. Allow statements with wildcards; conditions of
+//!   identity policies are not evaluated.
+//! - **R27, terminal states.** [`FakeAws::fail_next_restore`] ends the next RDS restore in a
+//!   state it does not leave (`incompatible-network`, `failed`, ...), as RDS reports a
+//!   restore whose network, parameters or key do not fit (RDS user guide, "Viewing Amazon
+//!   RDS DB instance status").
+//!
 //! # What it does not model
-//! IAM identity policies of callers (callers act as administrators of their own account; only
-//! AWS Backup copy jobs read the inline policies of their role), key rotation,
-//! cryptographic operations, grant constraints, pagination (every list fits one page).
-//! Eventual consistency (R26) is modelled only as listed above: not in lists, not for grants
-//! (nothing in the fake names a grant once made: no `RetireGrant`, `RevokeGrant` or grant
-//! tokens), not for RDS or AWS Backup using a key, nor for a role used by a backup, copy or
-//! restore job.
+//! IAM identity policies of callers beyond [`FakeAws::set_caller_policy`] (only AWS Backup
+//! copy jobs and restore jobs read the inline policies of their role; `tag:GetResources` is
+//! not checked, as the fake runs no scheduled backup), key rotation, cryptographic
+//! operations, grant constraints. Eventual consistency (R26) is modelled only as listed
+//! above: not in lists, not for grants (nothing in the fake names a grant once made: no
+//! `RetireGrant`, `RevokeGrant` or grant tokens), not for RDS or AWS Backup using a key, nor
+//! for a role used by a backup, copy or restore job.
 //!
 //! # Throttling
 //! [`FakeAws::set_throttling`] answers a share of the calls with AWS's throttling error, as an
 //! account over its API rate gets (R20); which calls is decided by their order, so a run
-//! repeats. [`FakeAws::set_rds_rate`] puts RDS behind a token bucket per account and region,
+//! repeats; [`FakeAws::set_internal_errors`] likewise answers a share with HTTP 500, which
+//! the SDK retries. [`FakeAws::set_rds_rate`] puts RDS behind a token bucket per account and region,
 //! as AWS does. [`FakeAws::throttled`] counts both. Copies of one source are queued one after
 //! another (R19), and [`FakeAws::peak_copies_in_flight`] tells the most copies that were in
 //! flight at once.
@@ -115,6 +158,7 @@ mod backup;
 mod clock;
 mod iam;
 mod kms;
+mod page;
 mod rds;
 mod sts;
 pub(crate) mod wire;
@@ -274,9 +318,40 @@ pub(crate) struct World {
     rds_rate: Option<(f64, u32)>,
     /// The RDS token buckets: tokens left and when they were counted.
     buckets: BTreeMap<(AccountId, String), (f64, std::time::Instant)>,
+    /// The state the next RDS restore ends in instead of `available` (R27).
+    pub next_restore_state: Option<String>,
+    /// The share of calls answered with an HTTP 500 before they take effect (0 to 1).
+    error_ratio: f64,
+    /// How many calls `error_ratio` failed.
+    errored: usize,
+    /// The identity policy of each account's callers, where a test gave one; the others act
+    /// as administrators of their account (R31).
+    caller_policies: BTreeMap<AccountId, String>,
+    /// The most items a list or describe answers at once ([`FakeAws::set_page_size`]);
+    /// `None` for [`DEFAULT_PAGE_SIZE`].
+    page_size: Option<usize>,
 }
 
 impl World {
+    /// The most items a list or describe answers at once.
+    pub fn page_size(&self) -> usize {
+        self.page_size.unwrap_or(DEFAULT_PAGE_SIZE)
+    }
+
+    /// Whether the identity policy of `account`'s callers allows `action` on `resource`:
+    /// always, unless a test gave the account a policy ([`FakeAws::set_caller_policy`]).
+    /// Allow statements with `*` wildcards; conditions are not evaluated (R31).
+    pub(crate) fn caller_allows(&self, account: AccountId, action: &str, resource: &str) -> bool {
+        match self.caller_policies.get(&account) {
+            None => true,
+            Some(policy) => backup::role_allows(
+                &BTreeMap::from([("caller".to_owned(), policy.clone())]),
+                action,
+                resource,
+            ),
+        }
+    }
+
     /// 32 hex digits, unique in this fake, that look like AWS's random ids.
     pub fn fresh_hex(&mut self) -> String {
         self.serial += 1;
@@ -296,6 +371,11 @@ impl World {
             .unwrap_or_default()
     }
 }
+
+/// How many items a list or describe of the fake answers at once unless a test says otherwise
+/// ([`FakeAws::set_page_size`]): small, so that every marker and next-token loop of a caller
+/// turns.
+pub const DEFAULT_PAGE_SIZE: usize = 3;
 
 /// The header in which a [`VirtualClock`]'s client sends its simulated time, in milliseconds
 /// since the epoch; a fake that follows its callers' clock reads it before the signing time.
@@ -493,6 +573,27 @@ impl FakeAws {
         });
     }
 
+    /// Makes the next `RestoreDBClusterFromSnapshot` or `RestoreDBInstanceFromDBSnapshot`
+    /// end in `state` (`failed`, `incompatible-network`, `incompatible-parameters`,
+    /// `incompatible-restore`, `inaccessible-encryption-credentials`, ...), a state the
+    /// database does not leave on its own, as RDS reports restores whose network,
+    /// parameters or key do not fit (R27; RDS user guide, "Viewing DB instance status").
+    pub fn fail_next_restore(&self, state: &str) {
+        self.world().next_restore_state = Some(state.to_owned());
+    }
+
+    /// Gives the callers of `account` the identity policy `policy` (JSON) instead of an
+    /// administrator's: using another account's key then needs this policy to allow the
+    /// action on the key as well as the key's policy to allow the account (R31; RDS user
+    /// guide, "Sharing a DB snapshot": "the IAM policy of the principal in the target
+    /// account must also allow ..."). KMS calls on the key answer `AccessDeniedException`,
+    /// and RDS copies and restores from a snapshot under it `KMSKeyNotAccessibleFault`.
+    pub fn set_caller_policy(&self, account: AccountId, policy: &str) {
+        self.world()
+            .caller_policies
+            .insert(account, policy.to_owned());
+    }
+
     /// How AWS's eventual consistency shows from now on (R26): see [`Consistency`]. On by
     /// default; [`Consistency::strong`] turns it off.
     pub fn set_consistency(&self, consistency: Consistency) {
@@ -535,6 +636,28 @@ impl FakeAws {
             std::time::Instant::now(),
             i64::try_from(secs).unwrap_or(i64::MAX),
         ));
+    }
+
+    /// Answers a share `ratio` (0 to 1) of the calls to KMS, RDS, IAM and AWS Backup with an
+    /// HTTP 500 (`InternalFailure`, `InternalError` for the query protocols) before they take
+    /// effect, as AWS does now and then; the SDK retries them. Which calls is decided by their
+    /// order, so a run repeats.
+    pub fn set_internal_errors(&self, ratio: f64) {
+        self.world().error_ratio = ratio.clamp(0.0, 1.0);
+    }
+
+    /// How many calls `set_internal_errors` has failed.
+    pub fn internal_errors(&self) -> usize {
+        self.world().errored
+    }
+
+    /// Answers every list and describe with at most `items` items a page (at least 1; default
+    /// [`DEFAULT_PAGE_SIZE`]), with a marker or next token for the rest, as AWS does past its
+    /// own page sizes (which still apply: 100 for RDS's `MaxRecords`, for example). A test of
+    /// a caller's loops keeps the small default; a benchmark that models AWS's call counts
+    /// sets AWS's own size (100).
+    pub fn set_page_size(&self, items: usize) {
+        self.world().page_size = Some(items.max(1));
     }
 
     /// How many calls `set_throttling` has throttled.
@@ -983,6 +1106,22 @@ fn handle(
                 _ => "Throttling",
             };
             injected = Some(Fault::Error(AwsFault::new(code, "Rate exceeded")));
+        }
+    }
+    // A share of the calls fail with HTTP 500, drawn apart from the throttling draw.
+    if injected.is_none() && world.error_ratio > 0.0 && incoming.service != "sts" {
+        let draw =
+            (splitmix(world.serial ^ 0xa5a5_a5a5_a5a5_a5a5) >> 11) as f64 / (1u64 << 53) as f64;
+        if draw < world.error_ratio {
+            world.errored += 1;
+            let code = match incoming.service.as_str() {
+                "kms" | "backup" => "InternalFailure",
+                _ => "InternalError",
+            };
+            injected = Some(Fault::Error(
+                AwsFault::new(code, "We encountered an internal error. Please try again.")
+                    .status(500),
+            ));
         }
     }
     let account = incoming

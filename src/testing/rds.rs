@@ -8,7 +8,7 @@ use std::{
 };
 
 use super::{
-    kms, unknown,
+    kms, page, unknown,
     wire::{el, form_list, form_tags, AwsFault, Params},
     Caller, World,
 };
@@ -279,10 +279,12 @@ fn key_usable(world: &World, account: AccountId, region: &Region, key_arn: &str)
     if key.state != "Enabled" {
         return false;
     }
+    // R31: across accounts, the key's policy and the caller's own policy must both allow.
     key.account == account
-        || ["kms:Decrypt", "kms:CreateGrant"]
-            .iter()
-            .all(|action| kms::key_allows(&key.policy, account, region, action, Some("rds")))
+        || ["kms:Decrypt", "kms:CreateGrant"].iter().all(|action| {
+            kms::key_allows(&key.policy, account, region, action, Some("rds"))
+                && world.caller_allows(account, action, &key.arn())
+        })
 }
 
 fn key_by_arn<'a>(world: &'a World, arn: &str) -> Option<&'a kms::FakeKey> {
@@ -325,6 +327,17 @@ pub(crate) fn handle(
             if let Some(id) = &filter_id {
                 let addr = find(world, caller, kind, id)?;
                 let s = &world.rds.snapshots[&addr];
+                // R29: an automated or AWS Backup snapshot is found by its identifier only
+                // with its `SnapshotType`; any other type named leaves it out too.
+                let own = s.account == caller.account;
+                let typed = match snapshot_type.as_deref() {
+                    None => !own || s.snapshot_type == "manual",
+                    Some("shared") => !own,
+                    Some(t) => own && s.snapshot_type == t,
+                };
+                if !typed {
+                    return Err(not_found(kind, id));
+                }
                 let list = snapshot_xml(s, caller.account);
                 return Ok(format!("<{0}s>{list}</{0}s>", member(kind)));
             }
@@ -352,7 +365,10 @@ pub(crate) fn handle(
                 });
                 named.get_or_insert_with(BTreeSet::new).extend(values);
             }
-            let list: String = world
+            let asked = max_records(params)?;
+            let size = world.page_size();
+            let marker = params.str("Marker");
+            let found = world
                 .rds
                 .snapshots
                 .values()
@@ -363,14 +379,26 @@ pub(crate) fn handle(
                     match snapshot_type.as_deref() {
                         Some("shared") => shared && !own,
                         Some(t) => own && s.snapshot_type == t,
-                        None => own || shared,
+                        // Without a type, AWS lists manual and automated snapshots (and
+                        // shared ones when asked): not AWS Backup's (R29).
+                        None => (own && s.snapshot_type != "awsbackup") || shared,
                     }
                 })
                 .filter(|s| source.as_ref().is_none_or(|src| &s.source == src))
                 .filter(|s| named.as_ref().is_none_or(|ids| ids.contains(&s.id)))
+                .map(|s| (s.arn(), s));
+            let page = page::page(found, marker.as_deref(), asked, RDS_PAGE, size)
+                .map_err(|_| bad_marker())?;
+            let list: String = page
+                .items
+                .iter()
                 .map(|s| snapshot_xml(s, caller.account))
                 .collect();
-            Ok(format!("<{0}s>{list}</{0}s>", member(kind)))
+            Ok(format!(
+                "<{0}s>{list}</{0}s>{1}",
+                member(kind),
+                marker_xml(page.next)
+            ))
         }
         "CreateDBSnapshot" | "CreateDBClusterSnapshot" => {
             let kind = kind_of(operation);
@@ -448,10 +476,12 @@ pub(crate) fn handle(
             let add = form_list(params, "ValuesToAdd.AttributeValue");
             let remove = form_list(params, "ValuesToRemove.AttributeValue");
             let snapshot = world.rds.snapshots[&addr].clone();
+            // R3, R29: only a manual snapshot has attributes to change; AWS refuses the
+            // identifier of any other as invalid.
+            if snapshot.snapshot_type != "manual" {
+                return Err(not_shareable(kind, &snapshot));
+            }
             if !add.is_empty() {
-                if snapshot.snapshot_type != "manual" {
-                    return Err(invalid_state(kind, "only manual snapshots can be shared"));
-                }
                 // R1: the AWS managed key's policy keeps it to its own account.
                 let managed = snapshot
                     .kms_key
@@ -552,8 +582,23 @@ pub(crate) fn handle(
                     }
                 });
             }
-            let list: String = dbs.iter().map(|d| database_xml(d, member_name)).collect();
-            Ok(format!("<{member_name}s>{list}</{member_name}s>"))
+            let page = page::page(
+                dbs.into_iter().map(|d| (d.arn(), d)),
+                params.str("Marker").as_deref(),
+                max_records(params)?,
+                RDS_PAGE,
+                world.page_size(),
+            )
+            .map_err(|_| bad_marker())?;
+            let list: String = page
+                .items
+                .iter()
+                .map(|d| database_xml(d, member_name))
+                .collect();
+            Ok(format!(
+                "<{member_name}s>{list}</{member_name}s>{}",
+                marker_xml(page.next)
+            ))
         }
         "ModifyDBCluster" => {
             let id = params
@@ -637,6 +682,36 @@ pub(crate) fn handle(
     }
 }
 
+/// The most records an RDS `Describe*` answers when the caller asks for no `MaxRecords`
+/// (AWS's default, and its maximum).
+const RDS_PAGE: usize = 100;
+
+/// `MaxRecords`, which RDS takes from 20 to 100.
+fn max_records(params: &Params) -> Result<Option<usize>, AwsFault> {
+    let Some(value) = params.str("MaxRecords") else {
+        return Ok(None);
+    };
+    match value.parse::<usize>() {
+        Ok(n) if (20..=RDS_PAGE).contains(&n) => Ok(Some(n)),
+        _ => Err(AwsFault::new(
+            "InvalidParameterValue",
+            format!("Invalid value {value} for MaxRecords. Must be between 20 and 100"),
+        )),
+    }
+}
+
+/// The `Marker` element of a describe that has more to give, if it has.
+fn marker_xml(next: Option<String>) -> String {
+    next.map(|m| el("Marker", m)).unwrap_or_default()
+}
+
+fn bad_marker() -> AwsFault {
+    AwsFault::new(
+        "InvalidParameterValue",
+        "The parameter Marker is not a marker this service gave.",
+    )
+}
+
 fn member(kind: SnapshotKind) -> &'static str {
     match kind {
         SnapshotKind::Cluster => "DBClusterSnapshot",
@@ -658,6 +733,20 @@ fn invalid_state(kind: SnapshotKind, why: &str) -> AwsFault {
         }
         SnapshotKind::Db => AwsFault::new("InvalidDBSnapshotState", why.to_owned()),
     }
+}
+
+/// AWS's answer to `Modify*SnapshotAttribute` of a snapshot that is not manual: its
+/// identifier is not one a user can name there (`rds:` and `awsbackup:` have a colon).
+fn not_shareable(kind: SnapshotKind, snapshot: &FakeSnapshot) -> AwsFault {
+    let message = if snapshot.id.starts_with("awsbackup:") {
+        format!("The parameter {} is not a valid identifier.", snapshot.id)
+    } else {
+        format!(
+            "The parameter {} is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.",
+            id_param(kind)
+        )
+    };
+    AwsFault::new("InvalidParameterValue", message)
 }
 
 fn attributes_xml(world: &World, kind: SnapshotKind, addr: &Addr) -> String {
@@ -775,6 +864,17 @@ fn copy(
         return Err(AwsFault::new(
             "InvalidParameterValue",
             "a shared snapshot must be named by its ARN (R3)",
+        ));
+    }
+    // A shared cluster snapshot is copied in its own region only: AWS copies a DB cluster
+    // snapshot across regions and across accounts in two steps, never one (R7).
+    if cross_account && kind == SnapshotKind::Cluster && source_region != caller.region {
+        return Err(AwsFault::new(
+            "InvalidParameterValue",
+            format!(
+                "The shared DB cluster snapshot {source_ref} is in {source_region}: a shared DB cluster snapshot can be copied only in its own region ({source_region}), not into {}.",
+                caller.region
+            ),
         ));
     }
     let target_addr = (caller.account, caller.region.clone(), kind, target.clone());
@@ -971,7 +1071,11 @@ fn restore(
         manage_master_user_password: false,
         instances: Vec::new(),
         tags: form_tags(params, "Tags.Tag"),
-        status: "available".into(),
+        // R27: a restore a test made fail ends in a state it does not leave.
+        status: world
+            .next_restore_state
+            .take()
+            .unwrap_or_else(|| "available".into()),
     };
     let xml = database_xml(&db, member_name);
     world.rds.databases.insert(db_addr, db);

@@ -23,6 +23,8 @@ const SUBNET_GROUP: &str = "example-db-subnet-group";
 const PARAMETER_GROUP: &str = "example-db-cluster-pg";
 const SOURCE_VAULT: &str = "source-backup-vault";
 const DESTINATION_VAULT: &str = "destination-backup-vault";
+const DR_SUBNET_GROUP: &str = "example-db-dr-subnet-group";
+const DR_PARAMETER_GROUP: &str = "example-db-dr-cluster-pg";
 
 /// Every generated file: path relative to the project root, and content.
 pub fn generate(root: &Path) -> Result<Vec<(String, String)>, String> {
@@ -291,9 +293,13 @@ fn explain_role_statement(sid: &str) -> Option<&'static str> {
              those given with `ProtectedCluster::restore_as` (then the default is not added). \
              A restore under the original name, once the original is gone, is covered by the \
              cluster's own ARN. `Stack::restore_from_backup` refuses any other name before \
-             calling AWS. The subnet group and the cluster parameter group are there for the \
-             restore, which runs in the source region: a recovery point in the destination \
-             region is copied back first (R17). Backup snapshots are named by AWS Backup \
+             calling AWS. A restore job runs as the role in the recovery point's region, with \
+             that region's subnet group, cluster parameter group and security groups (R30): \
+             the source region's are always named; a cluster with a recovery site \
+             (`ProtectedCluster::restore_in_destination`) has the restore names and the \
+             groups of the destination region named too, so a copy in the destination vault \
+             restores in place. Without one, a recovery point in the destination region is \
+             copied back first (R17). Backup snapshots are named by AWS Backup \
              (`cluster-snapshot:awsbackup:job-<id>`, copies `awsbackup:copyjob-<id>`, R16), so \
              they are matched by that prefix, in both regions (R15)."
         }
@@ -332,6 +338,14 @@ fn explain_role_statement(sid: &str) -> Option<&'static str> {
              region they may not exist yet and their ARNs cannot be written down; the statement \
              names any key (`key/*`) and narrows it with the `kms:ResourceAliases` condition \
              (R15)."
+        }
+        backup::sid::TAGS => {
+            "Only when the backup selection names its clusters by tag \
+             (`CrossRegionBackup::select_by_tag`, `BackupRole::select_by_tag`): AWS Backup \
+             finds the tagged resources as the role, through the Resource Groups Tagging API, \
+             so the role needs `tag:GetResources`. That action has no resource-level \
+             permissions, so its resource is `*`; it reads tags, and changes nothing. A \
+             selection by ARN does not get it (R30)."
         }
         backup::sid::TRUST => {
             "Only AWS Backup (`backup.amazonaws.com`) may assume the role; the backup \
@@ -398,7 +412,7 @@ impl KeyPolicyPage {
 }
 
 const SEE_ALSO: &str = "## See also\n\n\
-- [The rules R1..R24](../rules.md)\n\
+- [The rules R1..R32](../rules.md)\n\
 - Key policies: [same account](../key-policies/same-account.md), \
 [cross-account](../key-policies/cross-account.md), [cross-region](../key-policies/cross-region.md)\n\
 - [The AWS Backup role](../iam/backup-role.md)\n\
@@ -417,6 +431,12 @@ fn backup_role(source_vault: &str, destination_vault: &str) -> Result<BackupRole
         .destination_vault(parse(destination_vault)?)
         .primary_key(parse(&primary_key_arn())?)
         .replica_key(parse(&replica_key_arn())?)
+        .select_by_tag(true)
+        .recovery_site(Some(snapshift::backup::RecoverySite {
+            subnet_group: parse(DR_SUBNET_GROUP)?,
+            parameter_group: parse(DR_PARAMETER_GROUP)?,
+            security_groups: Vec::new(),
+        }))
         .build())
 }
 
@@ -448,7 +468,7 @@ fn backup_role_markdown(policy: &PolicyDocument, trust: &PolicyDocument) -> Resu
     let _ = write!(
         out,
         "## Made by\n\n```rust\n\
-         use snapshift::backup::BackupRole;\n\n\
+         use snapshift::backup::{{BackupRole, RecoverySite}};\n\n\
          fn main() -> Result<(), Box<dyn std::error::Error>> {{\n    \
          let role = BackupRole::builder()\n        \
          .account(\"{OWNER}\".parse()?)\n        \
@@ -461,12 +481,21 @@ fn backup_role_markdown(policy: &PolicyDocument, trust: &PolicyDocument) -> Resu
          .destination_vault(\"{DESTINATION_VAULT}\".parse()?)\n        \
          .primary_key(\"{primary}\".parse()?)\n        \
          .replica_key(\"{replica}\".parse()?)\n        \
+         .select_by_tag(true)\n        \
+         .recovery_site(Some(RecoverySite {{\n            \
+         subnet_group: \"{DR_SUBNET_GROUP}\".parse()?,\n            \
+         parameter_group: \"{DR_PARAMETER_GROUP}\".parse()?,\n            \
+         security_groups: Vec::new(),\n        \
+         }}))\n        \
          .build();\n    \
          println!(\"{{}}\", role.policy()?.to_json_pretty());\n    \
          println!(\"{{}}\", role.trust_policy()?.to_json_pretty());\n    \
          Ok(())\n}}\n```\n\n\
-         Every field but `restore_names` and `more_clusters` is required (leaving one out does \
-         not compile). `policy()` refuses keys outside their vault's region (R11) or account \
+         Every field but `restore_names`, `more_clusters`, `select_by_tag`, \
+         `security_groups` and `recovery_site` is required (leaving one out does not \
+         compile); `select_by_tag(true)`, for a selection by tag, adds `tag:GetResources`, \
+         and a `recovery_site` lets a restore run in the destination region with that \
+         region's groups (R30). `policy()` refuses keys outside their vault's region (R11) or account \
          (R23), regions of different partitions, a \"cross-region\" backup within one region \
          (R18), and a cluster whose default restore name would not be a valid identifier \
          (R15).\n\n",
