@@ -154,6 +154,8 @@ impl Error {
             Error::Policy { source, .. } => source.rule(),
             Error::BackupRole { source, .. } => source.rule(),
             Error::StillNeeded { .. } | Error::KeyInUse { .. } => Some(Rule::R8),
+            Error::Unsettled { .. } => Some(Rule::R26),
+            Error::Aws { source, .. } if source.waited_for().is_some() => Some(Rule::R26),
             Error::BackupRule(source) => Some(source.rule()),
             _ => None,
         }

@@ -1152,6 +1152,7 @@ async fn r26_a_role_aws_backup_never_accepts_fails_after_the_window() {
         waited.contains("the inline policy snapshift-backup of role") && waited.contains("R26"),
         "{waited}"
     );
+    assert_eq!(err.rule(), Some(Rule::R26));
     assert_eq!(w.fake.backup_selections(id(A), &src()).len(), 0);
 }
 
@@ -1174,6 +1175,7 @@ async fn r26_a_replica_that_stays_creating_stops_its_vault_saying_what_was_waite
         other => panic!("{other}"),
     }
     assert!(err.to_string().contains("R26"), "{err}");
+    assert_eq!(err.rule(), Some(Rule::R26));
     assert!(
         w.fake
             .vaults(id(A), &dst())

@@ -852,3 +852,32 @@ async fn r26_a_key_kms_never_learns_of_fails_after_the_window_saying_what_was_wa
     assert!(none.is_none());
     assert_eq!(s.fake.count("DescribeKey"), 1);
 }
+
+// R26: waiting is only for right after a change: once the settling window has passed, an
+// alias deleted outside snapshift reads as gone at once, and refresh says so.
+#[tokio::test]
+async fn r26_after_the_window_not_found_means_gone() {
+    let s = setup("settle-after").await;
+    let (stack, _) = s.stack(share_key());
+    let stack = stack.wait(WaitConfig {
+        consistency_window: Duration::from_millis(100),
+        ..WaitConfig::fast()
+    });
+    // KMS knows every change at once here: what matters is that snapshift made the alias.
+    s.fake.set_consistency(Consistency::strong());
+    stack.deploy().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Someone else, with their own session, deletes the alias.
+    let other = s.fake.account(id(OWNER)).await;
+    assert!(snapshift::aws::kms::Kms::new(&other, &region("us-east-1"))
+        .delete_alias(&"alias/snapshot-share".parse().unwrap())
+        .await
+        .unwrap());
+    s.fake.clear_log();
+    let drift = stack.refresh().await.unwrap();
+    assert_eq!(
+        drift.resources["share-key"],
+        ["alias alias/snapshot-share no longer exists"]
+    );
+    assert_eq!(s.fake.count("DescribeKey"), 2, "no call made again");
+}

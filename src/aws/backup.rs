@@ -18,7 +18,7 @@ use crate::{
 const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
 
 /// R32: `GetBackupSelection` of a plan deleted outside snapshift answers
-/// `InvalidParameterValueException` "Cannot find Backup plan with ID <id>", not
+/// `InvalidParameterValueException` `Cannot find Backup plan with ID <id>`, not
 /// `ResourceNotFoundException`. AWS gives that case no code of its own, so the code is
 /// narrowed by the start of the message, the one signal there is (Terraform's AWS provider
 /// reads it the same way, `findSelection`, since its PR 13945). Should AWS reword it, the
@@ -291,8 +291,8 @@ pub struct Backup {
 }
 
 /// R26: AWS Backup cannot use a role, or its inline policy, that IAM has only just made or
-/// changed: `CreateBackupSelection` answers `InvalidParameterValueException` "IAM Role <arn>
-/// cannot be assumed by AWS Backup" or "... is not authorized to call tag:GetResources" for a
+/// changed: `CreateBackupSelection` answers `InvalidParameterValueException` `IAM Role <arn>
+/// cannot be assumed by AWS Backup` or `... is not authorized to call tag:GetResources` for a
 /// while. The code is shared with real mistakes, so the message decides, as in Terraform's
 /// AWS provider (its issue 9297, PR 12017); and the call is made again only right after
 /// snapshift changed that role ([`Account::settled`]), so a role that is wrong for good fails

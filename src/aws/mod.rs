@@ -414,14 +414,17 @@ impl Account {
                     Err(e) => e,
                     ok => return ok,
                 };
-                // Changed before, but the window has passed: say so, retry no more.
+                // Waited for, and the window has passed: say so, retry no more. An error
+                // that was not waited for (nothing changed, or changed long before) is
+                // AWS's answer as it is.
                 let earlier = self
                     .shared
                     .changes
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .get(thing)
-                    .map(|(at, what)| (at.elapsed(), what.clone()));
+                    .map(|(at, what)| (at.elapsed(), what.clone()))
+                    .filter(|_| retries > 0);
                 return Err(match earlier {
                     None => e,
                     Some((elapsed, what)) => e.after_waiting(format!(

@@ -26,8 +26,8 @@
 //!   name something (R14). A role just created, or whose trust or inline policy just changed,
 //!   is refused for the next calls that name it (R26; see [`super::Consistency`]).
 //!   `GetBackupSelection` of a plan that does not exist (deleted outside
-//!   the tool) answers `InvalidParameterValueException` "Cannot find Backup plan with ID
-//!   <id>", as AWS does, not `ResourceNotFoundException` (R32).
+//!   the tool) answers `InvalidParameterValueException` `Cannot find Backup plan with ID
+//!   <id>`, as AWS does, not `ResourceNotFoundException` (R32).
 //! - **Jobs**, each done after the job time ([`super::FakeAws::set_backup_job_time`],
 //!   default 50 ms; `RUNNING` until then). `StartBackupJob` of an Aurora cluster makes a
 //!   recovery point that is the RDS cluster snapshot
@@ -543,9 +543,9 @@ fn check_role(world: &World, caller: &Caller, role_arn: &str) -> Result<(), AwsF
 }
 
 /// R26: AWS Backup cannot use a role IAM has only just made or changed: the messages
-/// Terraform's AWS provider retries (its issue 9297 and PR 12017), "IAM Role <arn> cannot be
-/// assumed by AWS Backup" after the role or its trust changed, and, for a selection by tag,
-/// "IAM Role <arn> is not authorized to call tag:GetResources" after its inline policy
+/// Terraform's AWS provider retries (its issue 9297 and PR 12017), `IAM Role <arn> cannot be
+/// assumed by AWS Backup` after the role or its trust changed, and, for a selection by tag,
+/// `IAM Role <arn> is not authorized to call tag:GetResources` after its inline policy
 /// changed. A selection by ARN does not need the role's permissions to be created.
 fn role_usable_yet(
     world: &mut World,

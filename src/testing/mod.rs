@@ -109,9 +109,9 @@
 //!   is chosen).
 //! - **New roles** (R26): for the next `CreateBackupSelection` calls that name a role just
 //!   created or whose trust policy changed, AWS Backup answers
-//!   `InvalidParameterValueException` "IAM Role <arn> cannot be assumed by AWS Backup"; after
-//!   an inline policy change, a selection by tag gets "IAM Role <arn> is not authorized to
-//!   call tag:GetResources" (the messages of Terraform's AWS provider issue 9297 and PR
+//!   `InvalidParameterValueException` `IAM Role <arn> cannot be assumed by AWS Backup`; after
+//!   an inline policy change, a selection by tag gets `IAM Role <arn> is not authorized to
+//!   call tag:GetResources` (the messages of Terraform's AWS provider issue 9297 and PR
 //!   12017, which retries them).
 //! - **R32**: `GetBackupSelection` of a plan deleted outside the tool answers
 //!   `InvalidParameterValueException` "Cannot find Backup plan with ID ...", not
