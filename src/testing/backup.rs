@@ -466,6 +466,18 @@ fn glob(pattern: &str, value: &str) -> bool {
     p.get(pi..).unwrap_or_default().iter().all(|&c| c == b'*')
 }
 
+/// The inline policies of role `role_arn` of `account`, by name; none when there is no such
+/// role.
+fn role_policies(world: &World, account: AccountId, role_arn: &str) -> BTreeMap<String, String> {
+    let name = role_arn.rsplit('/').next().unwrap_or_default();
+    world
+        .iam
+        .roles
+        .get(&(account, name.to_owned()))
+        .map(|r| r.policies.clone())
+        .unwrap_or_default()
+}
+
 /// Whether the role's inline policies allow `action` on `resource`: Allow statements only,
 /// `Action` and `Resource` with `*` wildcards; conditions are not evaluated.
 pub(crate) fn role_allows(
@@ -1496,19 +1508,16 @@ fn create_selection(
     // R30: AWS Backup resolves a selection by tag as the role, with `tag:GetResources`. AWS
     // finds out at the first scheduled backup; the fake, which runs no schedule, refuses the
     // selection at once, so that a role without it cannot pass a test.
-    if !tags.is_empty() {
-        let role_name = role.rsplit('/').next().unwrap_or_default();
-        let policies = world
-            .iam
-            .roles
-            .get(&(caller.account, role_name.to_owned()))
-            .map(|r| r.policies.clone())
-            .unwrap_or_default();
-        if !role_allows(&policies, "tag:GetResources", "*") {
-            return Err(invalid(format!(
-                "IAM Role {role} lacks tag:GetResources, which AWS Backup needs to find the resources of a selection by tags (R30)"
-            )));
-        }
+    if !tags.is_empty()
+        && !role_allows(
+            &role_policies(world, caller.account, &role),
+            "tag:GetResources",
+            "*",
+        )
+    {
+        return Err(invalid(format!(
+            "IAM Role {role} lacks tag:GetResources, which AWS Backup needs to find the resources of a selection by tags (R30)"
+        )));
     }
     let id = uuid(world);
     let s = FakeBackupSelection {
@@ -1649,13 +1658,7 @@ fn copy_permissions_missing(
     key_arn: Option<&str>,
     key_is_managed: bool,
 ) -> Option<String> {
-    let name = role_arn.rsplit('/').next().unwrap_or_default();
-    let policies = world
-        .iam
-        .roles
-        .get(&(vault.account, name.to_owned()))
-        .map(|r| r.policies.clone())
-        .unwrap_or_default();
+    let policies = role_policies(world, vault.account, role_arn);
     let mut missing = Vec::new();
     if !role_allows(&policies, "backup:CopyIntoBackupVault", &vault.arn()) {
         missing.push(format!("backup:CopyIntoBackupVault on {}", vault.arn()));
@@ -1686,13 +1689,7 @@ fn restore_denied(
     caller: &Caller,
     cluster_id: &str,
 ) -> Option<String> {
-    let name = role_arn.rsplit('/').next().unwrap_or_default();
-    let policies = world
-        .iam
-        .roles
-        .get(&(caller.account, name.to_owned()))
-        .map(|r| r.policies.clone())
-        .unwrap_or_default();
+    let policies = role_policies(world, caller.account, role_arn);
     let cluster = format!(
         "arn:{}:rds:{}:{}:cluster:{cluster_id}",
         caller.region.partition(),
