@@ -17,9 +17,14 @@
 //!   `e_k`;
 //! - a source copy ends no later than `T - 2t` (its target copies follow) and no sooner than
 //!   `t`;
-//! - each account's copies in flight (R19) do at most 20 x the interval's length in each.
+//! - each account's copies in flight (R19) do at most 20 x the interval's length in each;
+//! - under a manual-snapshot quota (R25) with a headroom of `H` intermediate copies alive at
+//!   once, all snapshots' copies together do at most `H` x the interval's length in each: an
+//!   intermediate copy is alive from the start of its source copy until both its target
+//!   copies are done, and its three copies never run at once, so each alive intermediate
+//!   does at most one copy's work at a time.
 //!
-//! The last is relaxed by a factor `1 + lambda`, and the least `lambda` is found: a least
+//! The quota rows are relaxed by a factor `1 + lambda`, and the least `lambda` is found: a least
 //! `lambda` clearly above zero proves that no run ends by `T`. A secant search on `T` keeps
 //! to the infeasible side (see [`bound`]). The rows are written with cumulative variables
 //! (work done and endings so far, and their running sum), so that each has a handful of
@@ -64,8 +69,15 @@ impl Rows {
 /// The least factor `1 + lambda` by which the accounts' quota must grow for the relaxation
 /// of a run ending by `end` to be feasible, for `jobs` of copy times `t` (seconds), each
 /// with a multiplicity (identical sizes are merged, which keeps the relaxation valid: the
-/// sum of their choices meets the merged constraints). `None` if the solver gave no answer.
-fn least_lambda(jobs: &[(f64, f64)], end: f64, quota: f64) -> Option<f64> {
+/// sum of their choices meets the merged constraints), with at most `headroom` intermediate
+/// copies alive at once if given (that row is not relaxed). `None` if the solver gave no
+/// answer.
+fn least_lambda(
+    jobs: &[(f64, f64)],
+    end: f64,
+    quota: f64,
+    headroom: Option<f64>,
+) -> Option<f64> {
     let k_len = INTERVALS;
     // Times in units of `end`, so the coefficients are of the order of one.
     let h = 1.0 / k_len as f64;
@@ -189,6 +201,22 @@ fn least_lambda(jobs: &[(f64, f64)], end: f64, quota: f64) -> Option<f64> {
             );
         }
     }
+    // The headroom: all copies together, at most `headroom` at once.
+    if let Some(headroom) = headroom {
+        for k in 0..k_len {
+            le.push(
+                (0..jobs.len()).flat_map(|j| {
+                    (0..3).flat_map(move |kind| {
+                        let col = |k: usize| base(j) + 2 * ahead + kind * k_len + k;
+                        [(col(k), 1.0)]
+                            .into_iter()
+                            .chain(k.checked_sub(1).map(move |p| (col(p), -1.0)))
+                    })
+                }),
+                headroom * h,
+            );
+        }
+    }
     le.push([(lambda, -1.0)], 0.0);
 
     let rows = eq.rhs.len() + le.rhs.len();
@@ -275,19 +303,29 @@ fn classes(t: &[f64]) -> Vec<(f64, f64)> {
     merged.into_values().collect()
 }
 
-/// The linear relaxation's bound in seconds, for copy times `t` and `quota` copies per
-/// account, searched above `known` (a bound already proven): the largest end found
-/// infeasible, or `None` when the relaxation proves nothing more.
+/// The linear relaxation's bound in seconds, for copy times `t`, `quota` copies per account
+/// and, if given, at most `headroom` intermediate copies alive at once (R25), searched above
+/// `known` (a bound already proven): the largest end found infeasible, or `None` when the
+/// relaxation proves nothing more.
 ///
 /// The least `lambda` falls as the end grows, and it is convex in practice, so a secant
 /// through two infeasible ends, aimed a little above the proof threshold, lands on an end
 /// that is still infeasible and close to the limit: a handful of solves instead of a
 /// bisection's dozen. An end found feasible is only an upper limit for the next guesses.
-pub fn bound(t: &[f64], quota: f64, known: f64) -> Option<f64> {
+pub fn bound(t: &[f64], quota: f64, headroom: Option<f64>, known: f64) -> Option<f64> {
     const SOLVES: usize = 8;
     const AIM: f64 = 2.0 * PROOF;
     let jobs = classes(t);
-    let lambda = |end: f64| least_lambda(&jobs, end, quota).unwrap_or(0.0);
+    // An end that no quota makes feasible (the headroom row is not relaxed) still proves
+    // it; the secant takes it as a `lambda` of one, a step of a third.
+    let lambda = |end: f64| {
+        let l = least_lambda(&jobs, end, quota, headroom).unwrap_or(0.0);
+        if l.is_infinite() {
+            1.0
+        } else {
+            l
+        }
+    };
     let mut best = (known, lambda(known));
     if best.1 <= PROOF {
         return None;
