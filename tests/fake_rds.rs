@@ -617,6 +617,86 @@ async fn r19_copy_quota() {
     assert_eq!(err.code(), Some("SnapshotQuotaExceeded"));
 }
 
+// R25: the manual-snapshot quota, per kind, reported by DescribeAccountAttributes; a copy past
+// it answers SnapshotQuotaExceeded with AWS's message; automated snapshots do not count, their
+// copies do; the copy quota's refusal says something else.
+#[tokio::test]
+async fn r25_manual_snapshot_quota() {
+    use snapshift::aws::rds::ManualQuota;
+    let fake = FakeAws::start().await;
+    let a = fake.account(id(A)).await;
+    let rds = Rds::new(&a, &region());
+    // Defaults: 100 of each kind, none used.
+    assert_eq!(
+        rds.manual_snapshot_quota(CLUSTER).await.unwrap(),
+        Some(ManualQuota { used: 0, max: 100 })
+    );
+    fake.set_manual_snapshot_quota(id(A), &region(), CLUSTER, 3);
+    fake.seed_snapshot(SeedSnapshot::cluster(id(A), &region(), "m1", "c1", None))
+        .unwrap();
+    let mut automated =
+        SeedSnapshot::cluster(id(A), &region(), "rds:c1-2026-12-01-03-00", "c1", None);
+    automated.snapshot_type = "automated".into();
+    fake.seed_snapshot(automated).unwrap();
+    // DB snapshots have their own quota.
+    fake.seed_snapshot(SeedSnapshot::db(id(A), &region(), "d1", "i1", None))
+        .unwrap();
+    assert_eq!(
+        rds.manual_snapshot_quota(CLUSTER).await.unwrap(),
+        Some(ManualQuota { used: 1, max: 3 })
+    );
+    assert_eq!(
+        rds.manual_snapshot_quota(SnapshotKind::Db).await.unwrap(),
+        Some(ManualQuota { used: 1, max: 100 })
+    );
+    for target in ["copy-1", "copy-2"] {
+        rds.copy_snapshot(
+            CLUSTER,
+            &CopyRequest {
+                source: "rds:c1-2026-12-01-03-00",
+                target,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let err = rds
+        .copy_snapshot(
+            CLUSTER,
+            &CopyRequest {
+                source: "m1",
+                target: "copy-3",
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("SnapshotQuotaExceeded"));
+    assert_eq!(
+        err.message(),
+        Some("Cannot create more than 3 manual snapshots")
+    );
+    assert_eq!(
+        ManualQuota::max_in_message(err.message().unwrap_or_default()),
+        Some(3)
+    );
+    assert_eq!(fake.manual_snapshot_count(id(A), &region(), CLUSTER), 3);
+    assert_eq!(fake.peak_manual_snapshots(id(A), &region(), CLUSTER), 3);
+    // The copy quota's refusal is not the manual quota's.
+    assert_eq!(
+        ManualQuota::max_in_message("Cannot copy the snapshot because the maximum number of snapshot copies in progress has been reached."),
+        None
+    );
+    // A caller whose own policy does not allow it is refused.
+    fake.set_caller_policy(
+        id(A),
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds:Describe*Snapshots","Resource":"*"}]}"#,
+    );
+    let denied = rds.manual_snapshot_quota(CLUSTER).await.unwrap_err();
+    assert_eq!(denied.code(), Some("AccessDenied"));
+}
+
 // The fake on its callers' clock: in a paused runtime, a copy of 10 simulated minutes, polled
 // every 30 simulated seconds, takes moments of real time and exactly its simulated time.
 #[tokio::test(start_paused = true)]

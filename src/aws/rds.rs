@@ -6,6 +6,53 @@ use aws_sdk_rds::types::Tag;
 use super::{none_on, Account, AwsError};
 use crate::ids::{AccountId, Region, SnapshotId, SnapshotKind, SnapshotOrigin};
 
+/// A manual-snapshot quota of one account, region and kind, with its use (R25).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManualQuota {
+    /// Manual snapshots of that kind held now.
+    pub used: u64,
+    /// The most that may be held.
+    pub max: u64,
+}
+
+impl ManualQuota {
+    /// The name `DescribeAccountAttributes` gives the quota of `kind`.
+    pub fn attribute(kind: SnapshotKind) -> &'static str {
+        match kind {
+            SnapshotKind::Cluster => "ManualClusterSnapshots",
+            SnapshotKind::Db => "ManualSnapshots",
+        }
+    }
+
+    /// The quota's name in Service Quotas (service `rds`), where it is raised.
+    pub fn service_quota(kind: SnapshotKind) -> &'static str {
+        match kind {
+            SnapshotKind::Cluster => "Manual DB cluster snapshots",
+            SnapshotKind::Db => "Manual DB instance snapshots",
+        }
+    }
+
+    /// How many more may be made.
+    pub fn room(&self) -> u64 {
+        self.max.saturating_sub(self.used)
+    }
+
+    /// The quota a `SnapshotQuotaExceeded` message names when the manual-snapshot quota,
+    /// not the copy quota, refused the call: "Cannot create more than 100 manual snapshots"
+    /// (R25; the copy quota's message names copies in progress, R19).
+    pub fn max_in_message(message: &str) -> Option<u64> {
+        let rest = message
+            .to_ascii_lowercase()
+            .split_once("cannot create more than ")?
+            .1
+            .to_owned();
+        let (number, tail) = rest.split_once(' ')?;
+        tail.starts_with("manual")
+            .then(|| number.parse().ok())
+            .flatten()
+    }
+}
+
 /// What snapshift reads about a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotInfo {
@@ -782,6 +829,29 @@ impl Rds {
             .map_err(err("DeleteDBSnapshot")),
         };
         Ok(none_on(result, SNAPSHOT_NOT_FOUND)?.is_some())
+    }
+
+    /// The manual-snapshot quota of `kind` in this account and region, with its use (R25):
+    /// `ManualSnapshots` or `ManualClusterSnapshots` of `DescribeAccountAttributes`. `None`
+    /// when AWS lists no such quota (an endpoint that does not model it).
+    pub async fn manual_snapshot_quota(
+        &self,
+        kind: SnapshotKind,
+    ) -> Result<Option<ManualQuota>, AwsError> {
+        let out = super::paced(&self.pace, || {
+            self.client.describe_account_attributes().send()
+        })
+        .await
+        .map_err(err("DescribeAccountAttributes"))?;
+        let name = ManualQuota::attribute(kind);
+        Ok(out
+            .account_quotas()
+            .iter()
+            .find(|q| q.account_quota_name() == Some(name))
+            .map(|q| ManualQuota {
+                used: u64::try_from(q.used().unwrap_or(0)).unwrap_or(0),
+                max: u64::try_from(q.max().unwrap_or(0)).unwrap_or(0),
+            }))
     }
 
     /// The tags of a resource by ARN.

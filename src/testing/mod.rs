@@ -33,6 +33,16 @@
 //!   `AddTagsToResource` take their ARNs), so a test can make a database under a name
 //!   snapshift will use ([`FakeAws::seed_cluster`]) and see that it is neither restored
 //!   over nor changed.
+//! - **R25, the manual-snapshot quota**: each account holds at most 100 manual DB snapshots
+//!   and 100 manual DB cluster snapshots per region unless a test sets another
+//!   ([`FakeAws::set_manual_snapshot_quota`]; RDS user guide, "Quotas in Amazon RDS").
+//!   `DescribeAccountAttributes` reports `ManualSnapshots` and `ManualClusterSnapshots` with
+//!   `Used` and `Max` (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_AccountQuota.html>),
+//!   and is refused when the caller's own policy ([`FakeAws::set_caller_policy`]) does not
+//!   allow `rds:DescribeAccountAttributes`. A copy or a new snapshot past the quota answers
+//!   `SnapshotQuotaExceeded` "Cannot create more than 100 manual snapshots", the code of the
+//!   copy quota (R19) with AWS's own message (<https://github.com/pbudzon/aws-maintenance/issues/12>).
+//!   Automated and AWS Backup snapshots do not count; an automated snapshot's copy does.
 //! - **Pagination** of every list and describe snapshift uses, a page of at most
 //!   [`DEFAULT_PAGE_SIZE`] (3) items unless a test sets another ([`FakeAws::set_page_size`]),
 //!   and at most the operation's own page: RDS `DescribeDBSnapshots`,
@@ -735,6 +745,7 @@ impl FakeAws {
         let snapshot = rds::from_seed(&seed, kms_key);
         let arn = snapshot.arn();
         world.rds.add_snapshot(snapshot);
+        world.rds.note_manual(seed.account, &seed.region, seed.kind);
         Ok(arn)
     }
 
@@ -748,6 +759,50 @@ impl FakeAws {
     /// `SnapshotQuotaExceeded` (default 20, R19).
     pub fn set_copy_quota(&self, quota: usize) {
         self.world().rds.copy_quota = quota;
+    }
+
+    /// Sets the quota of manual snapshots of `kind` (`ManualSnapshots` for DB snapshots,
+    /// `ManualClusterSnapshots` for cluster snapshots) that `account` may hold in `region`
+    /// (default [`DEFAULT_MANUAL_SNAPSHOT_QUOTA`], 100, R25). Seeded snapshots may
+    /// exceed it; a copy or a new snapshot past it answers `SnapshotQuotaExceeded`.
+    pub fn set_manual_snapshot_quota(
+        &self,
+        account: AccountId,
+        region: &Region,
+        kind: crate::ids::SnapshotKind,
+        max: usize,
+    ) {
+        self.world()
+            .rds
+            .manual_quota
+            .insert((account, region.clone(), kind), max);
+    }
+
+    /// How many manual snapshots of `kind` `account` holds in `region` now (R25: automated
+    /// and AWS Backup snapshots do not count).
+    pub fn manual_snapshot_count(
+        &self,
+        account: AccountId,
+        region: &Region,
+        kind: crate::ids::SnapshotKind,
+    ) -> usize {
+        self.world().rds.manual_count(account, region, kind)
+    }
+
+    /// The most manual snapshots of `kind` that `account` held at once in `region` since the
+    /// fake started (R25).
+    pub fn peak_manual_snapshots(
+        &self,
+        account: AccountId,
+        region: &Region,
+        kind: crate::ids::SnapshotKind,
+    ) -> usize {
+        self.world()
+            .rds
+            .peak_manual
+            .get(&(account, region.clone(), kind))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The most snapshot copies that were in flight at once to `account` in `region` (R19):
@@ -918,7 +973,7 @@ impl FakeAws {
 pub use backup::{FakeBackupPlan, FakeBackupSelection, FakeRecoveryPoint, FakeVault};
 pub use iam::FakeRole;
 pub use kms::FakeKey;
-pub use rds::{FakeDatabase, FakeSnapshot};
+pub use rds::{FakeDatabase, FakeSnapshot, DEFAULT_MANUAL_SNAPSHOT_QUOTA};
 
 const RDS_NAMESPACE: &str = "http://rds.amazonaws.com/doc/2014-10-31/";
 

@@ -132,6 +132,69 @@ pub(crate) struct Rds {
     pub copy_quota: usize,
     /// The most copies seen in flight at once, per account and destination region (R19).
     pub peak_in_flight: BTreeMap<(AccountId, Region), usize>,
+    /// The manual-snapshot quota per account, region and kind, where a test set one (R25;
+    /// [`DEFAULT_MANUAL_SNAPSHOT_QUOTA`] otherwise).
+    pub manual_quota: BTreeMap<(AccountId, Region, SnapshotKind), usize>,
+    /// The most manual snapshots held at once, per account, region and kind (R25).
+    pub peak_manual: BTreeMap<(AccountId, Region, SnapshotKind), usize>,
+}
+
+/// AWS's default quota of manual DB snapshots, and of manual DB cluster snapshots, per account
+/// and region (R25; RDS user guide, "Quotas in Amazon RDS": "Manual DB instance snapshots",
+/// "Manual DB cluster snapshots", 100 each).
+pub const DEFAULT_MANUAL_SNAPSHOT_QUOTA: usize = 100;
+
+impl Rds {
+    /// The manual snapshots of `kind` that `account` holds in `region` (R25): automated and
+    /// AWS Backup snapshots do not count, and a shared snapshot counts for its owner only.
+    pub fn manual_count(&self, account: AccountId, region: &Region, kind: SnapshotKind) -> usize {
+        self.snapshots
+            .values()
+            .filter(|s| {
+                s.account == account
+                    && s.region == *region
+                    && s.kind == kind
+                    && s.snapshot_type == "manual"
+            })
+            .count()
+    }
+
+    /// The manual-snapshot quota of `account` in `region` for `kind` (R25).
+    pub fn manual_max(&self, account: AccountId, region: &Region, kind: SnapshotKind) -> usize {
+        self.manual_quota
+            .get(&(account, region.clone(), kind))
+            .copied()
+            .unwrap_or(DEFAULT_MANUAL_SNAPSHOT_QUOTA)
+    }
+
+    /// R25: refuses a new manual snapshot past the quota, with AWS's code and message
+    /// ("Cannot create more than 100 manual snapshots", the same code as the copy quota of
+    /// R19: <https://github.com/pbudzon/aws-maintenance/issues/12>).
+    fn check_manual_room(
+        &self,
+        account: AccountId,
+        region: &Region,
+        kind: SnapshotKind,
+    ) -> Result<(), AwsFault> {
+        let max = self.manual_max(account, region, kind);
+        if self.manual_count(account, region, kind) >= max {
+            return Err(AwsFault::new(
+                "SnapshotQuotaExceeded",
+                format!("Cannot create more than {max} manual snapshots"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records the manual count after a snapshot was added (R25).
+    pub fn note_manual(&mut self, account: AccountId, region: &Region, kind: SnapshotKind) {
+        let now = self.manual_count(account, region, kind);
+        let peak = self
+            .peak_manual
+            .entry((account, region.clone(), kind))
+            .or_insert(0);
+        *peak = (*peak).max(now);
+    }
 }
 
 impl Default for Rds {
@@ -142,6 +205,8 @@ impl Default for Rds {
             copy_time: Duration::from_millis(200),
             copy_quota: crate::rules::limits::DEFAULT_COPY_QUOTA,
             peak_in_flight: BTreeMap::new(),
+            manual_quota: BTreeMap::new(),
+            peak_manual: BTreeMap::new(),
         }
     }
 }
@@ -436,6 +501,9 @@ pub(crate) fn handle(
             if world.rds.snapshots.contains_key(&addr) {
                 return Err(already_exists(kind, &id));
             }
+            world
+                .rds
+                .check_manual_room(caller.account, &caller.region, kind)?;
             let snapshot = FakeSnapshot {
                 kind,
                 account: caller.account,
@@ -455,6 +523,7 @@ pub(crate) fn handle(
             };
             let xml = snapshot_xml(&snapshot, caller.account);
             world.rds.snapshots.insert(addr, snapshot);
+            world.rds.note_manual(caller.account, &caller.region, kind);
             Ok(xml)
         }
         "CopyDBSnapshot" | "CopyDBClusterSnapshot" => {
@@ -520,6 +589,64 @@ pub(crate) fn handle(
                 s.shared_with = shared;
             }
             Ok(attributes_xml(world, kind, &addr))
+        }
+        "DescribeAccountAttributes" => {
+            // The caller's own IAM may deny it (R25: snapshift then falls back to a
+            // configured headroom).
+            if !world.caller_allows(caller.account, "rds:DescribeAccountAttributes", "*") {
+                return Err(AwsFault::new(
+                    "AccessDenied",
+                    format!(
+                        "User: arn:aws:iam::{}:root is not authorized to perform: rds:DescribeAccountAttributes",
+                        caller.account
+                    ),
+                )
+                .status(403));
+            }
+            // R25: the manual snapshot quotas with their use, among AWS's other quotas
+            // (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_AccountQuota.html>).
+            let mut x = String::from("<AccountQuotas>");
+            for (name, kind) in [
+                ("ManualSnapshots", SnapshotKind::Db),
+                ("ManualClusterSnapshots", SnapshotKind::Cluster),
+            ] {
+                x += "<AccountQuota>";
+                x += &el("AccountQuotaName", name);
+                x += &el(
+                    "Used",
+                    &world
+                        .rds
+                        .manual_count(caller.account, &caller.region, kind)
+                        .to_string(),
+                );
+                x += &el(
+                    "Max",
+                    &world
+                        .rds
+                        .manual_max(caller.account, &caller.region, kind)
+                        .to_string(),
+                );
+                x += "</AccountQuota>";
+            }
+            x += "<AccountQuota>";
+            x += &el("AccountQuotaName", "DBInstances");
+            x += &el(
+                "Used",
+                &world
+                    .rds
+                    .databases
+                    .values()
+                    .filter(|d| {
+                        d.account == caller.account
+                            && d.region == caller.region
+                            && d.kind == SnapshotKind::Db
+                    })
+                    .count()
+                    .to_string(),
+            );
+            x += &el("Max", "40");
+            x += "</AccountQuota></AccountQuotas>";
+            Ok(x)
         }
         "DescribeDBSnapshotAttributes" | "DescribeDBClusterSnapshotAttributes" => {
             let kind = kind_of(operation);
@@ -893,6 +1020,10 @@ fn copy(
     if in_flight >= world.rds.copy_quota {
         return Err(AwsFault::new("SnapshotQuotaExceeded", "Cannot copy the snapshot because the maximum number of snapshot copies in progress has been reached."));
     }
+    // R25: a copy is a new manual snapshot, whatever its source.
+    world
+        .rds
+        .check_manual_room(caller.account, &caller.region, kind)?;
     let kms_key = match (&source.kms_key, params.str("KmsKeyId")) {
         // A DB snapshot copy can encrypt an unencrypted source; a cluster snapshot copy
         // cannot.
@@ -990,6 +1121,7 @@ fn copy(
     };
     let xml = snapshot_xml(&copy, caller.account);
     world.rds.snapshots.insert(target_addr, copy);
+    world.rds.note_manual(caller.account, &caller.region, kind);
     let peak = world
         .rds
         .peak_in_flight
