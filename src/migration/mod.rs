@@ -34,9 +34,10 @@
 mod resources;
 
 pub use resources::{
-    KeyAccess, KeyAccessOutputs, ReencryptCopy, Restore, Share, SnapshotOutputs, SourceCopy,
-    TargetCopy,
+    KeyAccess, KeyAccessOutputs, QuotaCheck, QuotaOutputs, ReencryptCopy, Release,
+    ReleaseOutputs, Restore, Share, SnapshotOutputs, SourceCopy, TargetCopy,
 };
+pub(crate) use resources::QuotaItem;
 
 use crate::{
     aws::Account,
