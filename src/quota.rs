@@ -204,13 +204,23 @@ mod tests {
     #[test]
     fn r25_shortfalls_name_the_account_the_quota_and_the_counts() {
         let target = need(QuotaRole::Target, 100);
-        let full = Reading::Read(ManualQuota { used: 950, max: 1000 });
+        let full = Reading::Read(ManualQuota {
+            used: 950,
+            max: 1000,
+        });
         let short = shortfall(&target, &full, 5).unwrap();
         assert_eq!(short.missing(), 50);
         expect![[r#"account 222222222222 in ap-northeast-1 holds 950 of 1000 manual DB cluster snapshots and needs room for the 100 copies it will keep: raise the Service Quotas quota "Manual DB cluster snapshots" (service rds) by at least 50, or delete manual snapshots there"#]]
             .assert_eq(&short.to_string());
         assert_eq!(
-            shortfall(&target, &Reading::Read(ManualQuota { used: 900, max: 1000 }), 5),
+            shortfall(
+                &target,
+                &Reading::Read(ManualQuota {
+                    used: 900,
+                    max: 1000
+                }),
+                5
+            ),
             None
         );
         let source = need(QuotaRole::Source, 20);

@@ -236,7 +236,11 @@ async fn a_rerun_after_a_crash_mid_batch_finishes_only_the_remainder() {
     assert_eq!(w.count(B), 8, "each target copy once");
     assert_eq!(w.count(C), 8);
     // R25: every intermediate copy was released as it went; the sources stay.
-    assert_eq!(w.count(A), 8, "the eight sources, and no intermediate copy left");
+    assert_eq!(
+        w.count(A),
+        8,
+        "the eight sources, and no intermediate copy left"
+    );
     let copies = w
         .fake
         .calls()

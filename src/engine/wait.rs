@@ -163,7 +163,10 @@ impl WaitConfig {
             ("calls_per_second", self.calls_per_second as usize),
             ("copy_quota", self.copy_quota),
             ("copy_mib_per_second", self.copy_mib_per_second as usize),
-            ("manual_snapshot_fallback", self.manual_snapshot_fallback as usize),
+            (
+                "manual_snapshot_fallback",
+                self.manual_snapshot_fallback as usize,
+            ),
         ];
         if let Some((field, _)) = counts.into_iter().find(|(_, n)| *n == 0) {
             return Err(format!("WaitConfig.{field} is 0: it must be at least 1"));

@@ -397,7 +397,11 @@ async fn start_copy(
 /// rather than the copy quota (R19). Read with `DescribeAccountAttributes` (full when `Used`
 /// has reached `Max`); when that cannot be read, from AWS's message ("Cannot create more than
 /// 100 manual snapshots", taken as full).
-async fn manual_quota_full(rds: &Rds, kind: SnapshotKind, refusal: &AwsError) -> Option<ManualQuota> {
+async fn manual_quota_full(
+    rds: &Rds,
+    kind: SnapshotKind,
+    refusal: &AwsError,
+) -> Option<ManualQuota> {
     match rds.manual_snapshot_quota(kind).await {
         Ok(Some(quota)) => (quota.used >= quota.max).then_some(quota),
         _ => ManualQuota::max_in_message(refusal.message().unwrap_or_default())
@@ -833,8 +837,7 @@ impl Resource for SourceCopy {
                     target: copy,
                     ..Default::default()
                 };
-                let info =
-                    ensure_copy(
+                let info = ensure_copy(
                     ctx,
                     &rds,
                     self.account.id(),
@@ -1056,10 +1059,7 @@ impl Resource for Share {
                 ctx.name(),
                 "snapshot-share",
                 Action::Unchanged,
-                format!(
-                    "removed as it went, once {} held its own copy",
-                    self.target
-                ),
+                format!("removed as it went, once {} held its own copy", self.target),
             )
             .rule(Rule::R25)
         } else if record.snapshot.is_some() {
@@ -1453,12 +1453,19 @@ impl QuotaCheck {
         ctx: &Context,
     ) -> Result<(Vec<String>, Vec<crate::quota::QuotaShortfall>)> {
         use crate::quota::{line, shortfall, QuotaNeed, Reading};
-        let mut counts: std::collections::BTreeMap<(AccountId, Region, SnapshotKind, QuotaRole), u64> =
-            std::collections::BTreeMap::new();
+        let mut counts: std::collections::BTreeMap<
+            (AccountId, Region, SnapshotKind, QuotaRole),
+            u64,
+        > = std::collections::BTreeMap::new();
         for item in self.items.get().map(Vec::as_slice).unwrap_or_default() {
             if !ctx.is_deployed(item.copy.name()).await {
                 *counts
-                    .entry((self.source.id(), item.region.clone(), item.kind, QuotaRole::Source))
+                    .entry((
+                        self.source.id(),
+                        item.region.clone(),
+                        item.kind,
+                        QuotaRole::Source,
+                    ))
                     .or_default() += 1;
             }
             for (target, copy) in &item.targets {
@@ -1547,7 +1554,8 @@ impl Resource for QuotaCheck {
                 shortfalls.len()
             )
         };
-        let change = Change::new(ctx.name(), self.kind(), Action::Unchanged, reason).rule(Rule::R25);
+        let change =
+            Change::new(ctx.name(), self.kind(), Action::Unchanged, reason).rule(Rule::R25);
         let change = lines.into_iter().fold(change, Change::detail);
         Ok(shortfalls
             .iter()
