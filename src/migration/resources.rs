@@ -415,6 +415,7 @@ async fn manual_quota_full(
 ///
 /// Most of a batch's copies spend hours here waiting for their turn or a slot: the steps
 /// before and after are on the heap, so that the waiting copies carry only the wait.
+#[allow(clippy::too_many_arguments)]
 async fn ensure_copy(
     ctx: &Context,
     rds: &Rds,
