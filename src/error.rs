@@ -136,6 +136,26 @@ pub enum Error {
         /// How long.
         waited: std::time::Duration,
     },
+    /// AWS refused a copy because an account's manual-snapshot quota is full (R25), not for
+    /// copies in flight (R19): no waiting frees it, so that snapshot fails at once (with
+    /// `keep_going`, only that one) and the copy quota is left as it was.
+    #[error("{resource}: AWS refused the copy: {shortfall} (R25). Nothing else was changed for this snapshot; deploy again once there is room")]
+    ManualSnapshotQuota {
+        /// The resource.
+        resource: String,
+        /// The account, region and kind, with used, max and needed.
+        shortfall: crate::quota::QuotaShortfall,
+    },
+    /// The quota preflight found accounts whose manual-snapshot quota cannot hold what the
+    /// deploy would make (R25); the deploy stopped before its first change, whatever
+    /// `keep_going` says.
+    #[error("stack `{stack}`: the manual-snapshot quotas cannot hold this deploy; nothing was changed (R25): {}", shortfalls.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    QuotaPreflight {
+        /// The stack.
+        stack: String,
+        /// Each account, region and kind without room.
+        shortfalls: Vec<crate::quota::QuotaShortfall>,
+    },
     /// A stack definition mistake.
     #[error("stack `{stack}`: {problem}")]
     Definition {
@@ -155,6 +175,7 @@ impl Error {
             Error::BackupRole { source, .. } => source.rule(),
             Error::StillNeeded { .. } | Error::KeyInUse { .. } => Some(Rule::R8),
             Error::Unsettled { .. } => Some(Rule::R26),
+            Error::ManualSnapshotQuota { .. } | Error::QuotaPreflight { .. } => Some(Rule::R25),
             Error::Aws { source, .. } if source.waited_for().is_some() => Some(Rule::R26),
             Error::BackupRule(source) => Some(source.rule()),
             _ => None,
@@ -167,6 +188,12 @@ impl Error {
             Error::Aws { source, .. } => Some(&**source),
             _ => None,
         }
+    }
+
+    /// Whether the error stops a deploy before its first change even with `keep_going`: a
+    /// preflight that proves the whole deploy cannot fit (R25).
+    pub fn stops_deploy(&self) -> bool {
+        matches!(self, Error::QuotaPreflight { .. })
     }
 
     /// Whether AWS throttled the call even after the retries.

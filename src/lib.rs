@@ -46,6 +46,7 @@ pub mod ids;
 pub mod key;
 pub mod migration;
 pub mod policy;
+pub mod quota;
 pub mod resources;
 pub mod rules;
 pub mod share;

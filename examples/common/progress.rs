@@ -78,6 +78,10 @@ impl Progress for Bars {
             ProgressEvent::Queued { resource, reason } => {
                 (resource, format!("queued: {reason}"), false)
             }
+            // R25: intermediate copies go as soon as every target holds its own.
+            ProgressEvent::Released { resource, what } => {
+                (resource, format!("released: {what}"), true)
+            }
             ProgressEvent::Done { resource, elapsed } => {
                 (resource, format!("done after {}", secs(elapsed)), true)
             }

@@ -153,6 +153,17 @@ impl Context {
         self.tags().iter().all(|t| tags.contains(t))
     }
 
+    /// Whether a resource with `tags` was made by `resource` of this stack (a release deletes
+    /// the intermediate copy its copy resource made).
+    pub(crate) fn owns_as(&self, resource: &str, tags: &[(String, String)]) -> bool {
+        [
+            ("snapshift:stack", &*self.stack),
+            ("snapshift:resource", resource),
+        ]
+        .iter()
+        .all(|(k, v)| tags.iter().any(|(tk, tv)| tk == k && tv == v))
+    }
+
     /// Marks the resource as never to be removed by teardown, whatever the definition says
     /// later, and saves the state: call it before the step after which what this resource
     /// made is the only copy of the user's data (the original deleted). `reason` is shown
@@ -199,6 +210,51 @@ impl Context {
         // waits for hours.
         Box::pin(self.state.commit([&*self.name])).await?;
         Ok(())
+    }
+
+    /// Changes the record of `other`, a resource of the same stack that this one acts for
+    /// (a release removes a share and an intermediate copy as it goes), and writes the state
+    /// before the change is made in AWS: that resource's own deploy and teardown then read
+    /// what was done. Nothing when `other` has no record.
+    pub(crate) async fn update_record_of<T, F>(&self, other: &str, change: F) -> Result<()>
+    where
+        T: Serialize + DeserializeOwned + Default,
+        F: FnOnce(&mut T),
+    {
+        {
+            let mut state = self.state.lock().await;
+            let Some(record) = state.resources.get_mut(other) else {
+                return Ok(());
+            };
+            let mut data: T = if record.data.is_null() {
+                T::default()
+            } else {
+                record.data.parse().map_err(|e| Error::Conflict {
+                    resource: self.name.to_string(),
+                    problem: format!(
+                        "the record of `{other}` in the state file cannot be read ({e}); the file was left as it is"
+                    ),
+                })?
+            };
+            change(&mut data);
+            record.data = JsonText::new(&data).map_err(|e| Error::Conflict {
+                resource: self.name.to_string(),
+                problem: format!("the record of `{other}` cannot be written ({e})"),
+            })?;
+        }
+        Box::pin(self.state.commit([other])).await?;
+        Ok(())
+    }
+
+    /// Whether `other`, a resource of the same stack, was deployed (by this run or an earlier
+    /// one).
+    pub(crate) async fn is_deployed(&self, other: &str) -> bool {
+        self.state
+            .lock()
+            .await
+            .resources
+            .get(other)
+            .is_some_and(|r| !r.outputs.is_null())
     }
 
     /// The outputs of a deployed resource of the same stack.

@@ -735,8 +735,9 @@ impl Stack {
             match result {
                 Ok(()) => {}
                 // With keep_going, a resource that fails its checks is skipped with its
-                // dependents; the others go on.
-                Err(e) if self.keep_going => {
+                // dependents; the others go on, unless the check proves the whole deploy
+                // cannot fit (R25).
+                Err(e) if self.keep_going && !e.stops_deploy() => {
                     report
                         .failed
                         .insert(self.entries[i].name.to_string(), e.to_string());

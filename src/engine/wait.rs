@@ -11,7 +11,7 @@ use std::{
 
 use tokio::time::Instant;
 
-use crate::ids::{AccountId, KeyArn, Region};
+use crate::ids::{AccountId, KeyArn, Region, SnapshotKind};
 
 /// Something that happened while waiting, for a progress display.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +49,14 @@ pub enum ProgressEvent {
         resource: String,
         /// Why.
         reason: String,
+    },
+    /// Something no longer needed was removed during the deploy: a share and an intermediate
+    /// copy, released as soon as every target held its own copy (R25).
+    Released {
+        /// The resource that released it.
+        resource: String,
+        /// What was removed.
+        what: String,
     },
     /// Done.
     Done {
@@ -102,6 +110,14 @@ pub struct WaitConfig {
     /// `max_interval`; zero makes no such call again. Default 5 minutes: AWS says changes
     /// usually propagate in seconds, sometimes minutes.
     pub consistency_window: Duration,
+    /// Manual snapshots left free in a source account for other tools and people (R25): a
+    /// fleet keeps at most `Max - Used - margin` intermediate copies alive at once there
+    /// (`Max` and `Used` from `DescribeAccountAttributes`). Default 5.
+    pub manual_snapshot_margin: u32,
+    /// How many intermediate copies a source account may hold at once when its quota cannot
+    /// be read (`DescribeAccountAttributes` denied or not answered; the preview says so, R25).
+    /// Default 20, one per copy slot.
+    pub manual_snapshot_fallback: u32,
 }
 
 impl Default for WaitConfig {
@@ -115,6 +131,8 @@ impl Default for WaitConfig {
             copy_quota: crate::rules::limits::DEFAULT_COPY_QUOTA,
             copy_mib_per_second: 35,
             consistency_window: Duration::from_secs(300),
+            manual_snapshot_margin: 5,
+            manual_snapshot_fallback: crate::rules::limits::DEFAULT_COPY_QUOTA as u32,
         }
     }
 }
@@ -145,6 +163,10 @@ impl WaitConfig {
             ("calls_per_second", self.calls_per_second as usize),
             ("copy_quota", self.copy_quota),
             ("copy_mib_per_second", self.copy_mib_per_second as usize),
+            (
+                "manual_snapshot_fallback",
+                self.manual_snapshot_fallback as usize,
+            ),
         ];
         if let Some((field, _)) = counts.into_iter().find(|(_, n)| *n == 0) {
             return Err(format!("WaitConfig.{field} is 0: it must be at least 1"));
@@ -164,6 +186,7 @@ impl WaitConfig {
             copy_quota: crate::rules::limits::DEFAULT_COPY_QUOTA,
             copy_mib_per_second: 10_240,
             consistency_window: Duration::from_secs(2),
+            ..WaitConfig::default()
         }
     }
 
@@ -257,6 +280,76 @@ pub struct Runtime {
     /// Keys described in this run, by the reference a snapshot names them with: their ARN
     /// and whether AWS manages them, which never change.
     keys: Mutex<BTreeMap<String, Arc<KeyFacts>>>,
+    /// The manual-snapshot room of each source account, region and kind (R25).
+    rooms: Mutex<BTreeMap<(AccountId, Region, SnapshotKind), Arc<Room>>>,
+}
+
+/// The manual-snapshot room of one account, region and kind (R25): how many more
+/// intermediate copies may be made before the account holds `Max - margin` manual snapshots.
+/// Read once with `DescribeAccountAttributes` (or the configured fallback), then kept by
+/// counting: a copy takes room before it is made, and gives it back when it is deleted (or
+/// was never made).
+#[derive(Debug, Default)]
+struct Room {
+    read: tokio::sync::OnceCell<()>,
+    state: Mutex<RoomState>,
+}
+
+#[derive(Debug, Default)]
+struct RoomState {
+    /// Room left; below zero when the account is past its headroom.
+    free: i64,
+    /// Taken by copies not made yet.
+    unmade: i64,
+    seq: u64,
+    waiting: BTreeMap<(std::cmp::Reverse<u32>, u64), tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Room {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RoomState> {
+        locked(&self.state)
+    }
+
+    /// One more copy's room, handed to the first waiter still waiting.
+    fn give(&self) {
+        let mut state = self.lock();
+        state.free += 1;
+        while state.free > 0 {
+            let Some((_, tx)) = state.waiting.pop_first() else {
+                break;
+            };
+            if tx.send(()).is_ok() {
+                state.free -= 1;
+                state.unmade += 1;
+            }
+        }
+    }
+}
+
+/// Room for one intermediate copy in a source account (R25), held from before the copy is
+/// asked for. Given back when dropped, unless the copy was made ([`RoomPermit::made`]): its
+/// room then comes back when it is deleted ([`Runtime::room_released`]).
+#[derive(Debug)]
+pub struct RoomPermit {
+    room: Arc<Room>,
+    made: bool,
+}
+
+impl RoomPermit {
+    /// The copy exists: it holds the room until it is deleted.
+    pub fn made(mut self) {
+        self.made = true;
+        self.room.lock().unmade -= 1;
+    }
+}
+
+impl Drop for RoomPermit {
+    fn drop(&mut self) {
+        if !self.made {
+            self.room.lock().unmade -= 1;
+            self.room.give();
+        }
+    }
 }
 
 /// A key's ARN and whether AWS manages it, once a step has described it (see
@@ -507,7 +600,103 @@ impl Runtime {
             guessing: Mutex::new(BTreeMap::new()),
             guess_seq: std::sync::atomic::AtomicU64::new(0),
             keys: Mutex::new(BTreeMap::new()),
+            rooms: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    fn room(&self, account: AccountId, region: &Region, kind: SnapshotKind) -> Arc<Room> {
+        Arc::clone(
+            locked(&self.rooms)
+                .entry((account, region.clone(), kind))
+                .or_default(),
+        )
+    }
+
+    /// Takes room for one intermediate copy of `kind` in `account` and `region` (R25), waiting
+    /// while the copies alive there fill the headroom: `Max - Used - margin` as `read`
+    /// (`DescribeAccountAttributes`) says at the first call of the run, or
+    /// [`WaitConfig::manual_snapshot_fallback`] when it gives no answer. Among waiters, the
+    /// highest `priority` (the copy's size) goes first, as for copy slots.
+    pub async fn manual_room<F, Fut>(
+        &self,
+        account: AccountId,
+        region: &Region,
+        kind: SnapshotKind,
+        read: F,
+        resource: &str,
+        priority: u32,
+    ) -> RoomPermit
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Option<crate::aws::rds::ManualQuota>>,
+    {
+        let room = self.room(account, region, kind);
+        let margin = u64::from(self.config.manual_snapshot_margin);
+        let fallback = i64::from(self.config.manual_snapshot_fallback);
+        room.read
+            .get_or_init(|| async {
+                let free = match read().await {
+                    Some(quota) => crate::quota::headroom(quota, margin),
+                    None => fallback,
+                };
+                room.lock().free += free;
+            })
+            .await;
+        let waiter = {
+            let mut state = room.lock();
+            if state.free > 0 && state.waiting.is_empty() {
+                state.free -= 1;
+                state.unmade += 1;
+                None
+            } else {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                state.seq += 1;
+                let key = (std::cmp::Reverse(priority), state.seq);
+                state.waiting.insert(key, tx);
+                Some(rx)
+            }
+        };
+        if let Some(rx) = waiter {
+            self.emit(ProgressEvent::Queued {
+                resource: resource.to_owned(),
+                reason: format!(
+                    "the intermediate copies alive in {account} {region} fill its {} headroom: waiting for one to be released (R25)",
+                    crate::quota::kind_noun(kind)
+                ),
+            });
+            // The sender is dropped only when it hands the room over.
+            let _ = rx.await;
+        }
+        RoomPermit { room, made: false }
+    }
+
+    /// An intermediate copy of `kind` in `account` and `region` was deleted: its room goes to
+    /// the next copy waiting (R25). Nothing when this run has not read that account's room
+    /// (its first reading will count the deletion).
+    pub fn room_released(&self, account: AccountId, region: &Region, kind: SnapshotKind) {
+        let room = locked(&self.rooms)
+            .get(&(account, region.clone(), kind))
+            .cloned();
+        if let Some(room) = room.filter(|r| r.read.initialized()) {
+            room.give();
+        }
+    }
+
+    /// AWS refused a copy of `kind` in `account` and `region` for its manual-snapshot quota
+    /// (R25): the room left is at most what `quota`, read just now, leaves beyond the margin
+    /// and the copies about to be made.
+    pub fn room_refused(
+        &self,
+        account: AccountId,
+        region: &Region,
+        kind: SnapshotKind,
+        quota: crate::aws::rds::ManualQuota,
+    ) {
+        let room = self.room(account, region, kind);
+        let margin = u64::from(self.config.manual_snapshot_margin);
+        let mut state = room.lock();
+        let left = crate::quota::headroom(quota, margin) - state.unmade;
+        state.free = state.free.min(left);
     }
 
     /// Where this run keeps the ARN of the key a snapshot names as `key` and whether AWS

@@ -53,7 +53,10 @@ use crate::{
     error::{Error, Result},
     ids::{AccountId, ClusterId, InstanceId, Region, SnapshotKind, SnapshotRef},
     key::ShareableKey,
-    migration::{derived_id, KeyAccess, Share, SnapshotOutputs, SourceCopy, TargetCopy, TargetKey},
+    migration::{
+        derived_id, KeyAccess, QuotaCheck, QuotaItem, Release, Share, SnapshotOutputs, SourceCopy,
+        TargetCopy, TargetKey,
+    },
     resources::KeyResource,
 };
 
@@ -272,6 +275,7 @@ impl FleetMigration {
         snapshots.sort_by(FleetSnapshot::biggest_first);
         Ok(ResolvedFleet {
             source: self.source,
+            region: self.region,
             targets: self.targets,
             target_key: self.target_key,
             copy_tags: self.copy_tags,
@@ -321,6 +325,7 @@ impl FleetSnapshot {
 #[derive(Debug, Clone)]
 pub struct ResolvedFleet {
     source: Account,
+    region: Region,
     targets: Vec<Account>,
     target_key: TargetKey,
     copy_tags: bool,
@@ -344,11 +349,15 @@ pub struct FleetItem {
     pub copy: Handle<SourceCopy>,
     /// Per target: the share and the copy in the target.
     pub targets: Vec<(AccountId, Handle<Share>, Handle<TargetCopy>)>,
+    /// The release of the shares and the copy once every target holds its own (R25).
+    pub release: Handle<Release>,
 }
 
 /// The resources of a fleet migration.
 #[derive(Debug, Clone)]
 pub struct FleetHandles {
+    /// The quota preflight (R25), first in the plan.
+    pub quota: Handle<QuotaCheck>,
     /// The shareable key of each source region.
     pub keys: BTreeMap<Region, Handle<KeyResource>>,
     /// The check, per source region and target, that the target may use that region's key
@@ -501,6 +510,10 @@ impl Stack {
             });
         }
         self.set_batch_mode();
+        // R25: the quotas are read and checked before anything else, and said first.
+        let check = QuotaCheck::new(&fleet.source, fleet.region.clone(), &fleet.targets);
+        let quota_items = check.items();
+        let quota = self.add(&format!("{name}-quota"), check)?;
         let mut keys: BTreeMap<Region, Handle<KeyResource>> = BTreeMap::new();
         let mut checks: BTreeMap<Region, Vec<Handle<KeyAccess>>> = BTreeMap::new();
         let mut access: BTreeMap<(Region, AccountId), Handle<KeyAccess>> = BTreeMap::new();
@@ -543,8 +556,9 @@ impl Stack {
         let target_key: std::sync::Arc<str> = fleet.target_key.reference().into();
         // Per snapshot a copy, and a share and a copy per target.
         let count = fleet.snapshots.len();
-        self.reserve(count.saturating_mul(1 + 2 * fleet.targets.len()));
+        self.reserve(count.saturating_mul(2 + 2 * fleet.targets.len()));
         let mut items = Vec::with_capacity(count);
+        let mut counted = Vec::with_capacity(count);
         // Biggest first (the long poles of the batch), except the smallest, which goes first
         // of all: done in a minute or so, it teaches the copy speed that plans the polls of
         // the big copies running meanwhile (R21).
@@ -572,7 +586,8 @@ impl Stack {
                     target_ids.clone(),
                     copy_id,
                     fleet.copy_tags,
-                ),
+                )
+                .releasing(true),
                 checks
                     .get(&snapshot.region)
                     .into_iter()
@@ -617,15 +632,46 @@ impl Stack {
                 )?;
                 targets.push((target.id(), share, target_copy));
             }
+            // R25: the shares and the copy go as soon as every target holds its own copy.
+            let release = self.add_with(
+                &format!("{base}-release"),
+                Release::new(
+                    &fleet.source,
+                    snapshot.region.clone(),
+                    kind,
+                    copy.clone(),
+                    targets
+                        .iter()
+                        .map(|(account, share, _)| (*account, share.clone()))
+                        .collect(),
+                    targets.iter().map(|(_, _, c)| c.clone()).collect(),
+                ),
+                targets
+                    .iter()
+                    .fold(Options::new(), |o, (_, _, c)| o.depends_on(c)),
+            )?;
+            counted.push(QuotaItem {
+                region: snapshot.region.clone(),
+                kind,
+                copy: copy.clone(),
+                targets: targets
+                    .iter()
+                    .map(|(account, _, c)| (*account, c.clone()))
+                    .collect(),
+            });
             items.push(FleetItem {
                 source: snapshot.clone(),
                 copy,
                 targets,
+                release,
             });
         }
         // Listed biggest first, as resolved.
         items.sort_by(|a, b| FleetSnapshot::biggest_first(&a.source, &b.source));
+        // Set once, before any deploy: the check was added first, so that it is said first.
+        let _ = quota_items.set(counted);
         Ok(FleetHandles {
+            quota,
             keys,
             access,
             items,

@@ -33,9 +33,10 @@
 
 mod resources;
 
+pub(crate) use resources::QuotaItem;
 pub use resources::{
-    KeyAccess, KeyAccessOutputs, ReencryptCopy, Restore, Share, SnapshotOutputs, SourceCopy,
-    TargetCopy,
+    KeyAccess, KeyAccessOutputs, QuotaCheck, QuotaOutputs, ReencryptCopy, Release, ReleaseOutputs,
+    Restore, Share, SnapshotOutputs, SourceCopy, TargetCopy,
 };
 
 use crate::{
@@ -153,6 +154,7 @@ pub struct SnapshotMigration {
     restore: Option<RestoreSpec>,
     keep_target: bool,
     delete_source: bool,
+    release_as_you_go: bool,
 }
 
 impl SnapshotMigration {
@@ -172,6 +174,7 @@ impl SnapshotMigration {
             restore: None,
             keep_target: true,
             delete_source: false,
+            release_as_you_go: false,
         }
     }
 
@@ -264,6 +267,16 @@ impl SnapshotMigration {
         self
     }
 
+    /// Removes the share and deletes the intermediate copy during the deploy, as soon as the
+    /// target holds its own available copy, instead of at teardown (R25: the intermediate
+    /// copy counts against the source account's manual-snapshot quota while it exists). Off
+    /// by default; the preview says which. The shareable key is scheduled for deletion only at
+    /// teardown either way (R8).
+    pub fn release_as_you_go(mut self, release: bool) -> SnapshotMigration {
+        self.release_as_you_go = release;
+        self
+    }
+
     /// Same-account re-encryption: delete the original once the new copy is available. Only
     /// manual snapshots; off unless asked.
     pub fn delete_source(mut self, delete: bool) -> SnapshotMigration {
@@ -283,6 +296,11 @@ pub struct MigrationHandles {
     pub target: Handle<TargetCopy>,
     /// The restore, if asked for.
     pub restore: Option<Handle<Restore>>,
+    /// The quota preflight of the source and target accounts (R25).
+    pub quota: Handle<QuotaCheck>,
+    /// The release of the share and the intermediate copy once the target holds its copy,
+    /// with [`SnapshotMigration::release_as_you_go`] (R25).
+    pub release: Option<Handle<Release>>,
 }
 
 /// A migration that cannot be set up: nothing has been called.
@@ -313,9 +331,10 @@ pub(crate) fn derived_id(
 }
 
 impl Stack {
-    /// Adds the resources of a cross-account migration, named `<name>-key-access` (a check of
-    /// the target's own IAM, R31), `<name>-copy`, `<name>-share`, `<name>-target` and
-    /// `<name>-restore`. Checks here, before any AWS call: a source
+    /// Adds the resources of a cross-account migration, named `<name>-quota` (the quota
+    /// preflight, R25), `<name>-key-access` (a check of the target's own IAM, R31),
+    /// `<name>-copy`, `<name>-share`, `<name>-target`, `<name>-release` (with
+    /// [`SnapshotMigration::release_as_you_go`]) and `<name>-restore`. Checks here, before any AWS call: a source
     /// region, a key (`via`), a target account other than the source, and a key that grants
     /// the target (R2).
     pub fn add_migration(&mut self, name: &str, m: SnapshotMigration) -> Result<MigrationHandles> {
@@ -374,6 +393,14 @@ impl Stack {
             Some(id) => SnapshotId::for_new_snapshot(id, kind)?,
             None => derived_id(m.source.id(), "", kind)?,
         };
+        // R25: room for the intermediate copy and the target copy, before the first change.
+        let check = QuotaCheck::new(
+            &m.source_account,
+            region.clone(),
+            std::slice::from_ref(&target),
+        );
+        let quota_items = check.items();
+        let quota = self.add(&format!("{name}-quota"), check)?;
         // R31: the target's own IAM is checked before the long copy starts.
         let access = self.add_with(
             &format!("{name}-key-access"),
@@ -390,7 +417,8 @@ impl Stack {
                 vec![target.id()],
                 copy_id,
                 m.copy_tags,
-            ),
+            )
+            .releasing(m.release_as_you_go),
             Options::new().depends_on(&key).depends_on(&access),
         )?;
         let share = self.add_with(
@@ -446,6 +474,28 @@ impl Stack {
             .key_of_stack(m.target_key.stack_key().cloned()),
             options,
         )?;
+        let release = if m.release_as_you_go {
+            Some(self.add_with(
+                &format!("{name}-release"),
+                Release::new(
+                    &m.source_account,
+                    region.clone(),
+                    kind,
+                    source_copy.clone(),
+                    vec![(target.id(), share.clone())],
+                    vec![target_handle.clone()],
+                ),
+                Options::new().depends_on(&target_handle),
+            )?)
+        } else {
+            None
+        };
+        let _ = quota_items.set(vec![QuotaItem {
+            region: region.clone(),
+            kind,
+            copy: source_copy.clone(),
+            targets: vec![(target.id(), target_handle.clone())],
+        }]);
         let restore = match m.restore {
             Some(spec) => Some(self.add_with(
                 &format!("{name}-restore"),
@@ -459,6 +509,8 @@ impl Stack {
             share,
             target: target_handle,
             restore,
+            quota,
+            release,
         })
     }
 

@@ -13,7 +13,7 @@ use super::{copy_reason, RestoreSpec};
 use crate::{
     aws::{
         kms::Kms,
-        rds::{CopyRequest, Rds, RestoreRequest, SnapshotInfo},
+        rds::{CopyRequest, ManualQuota, Rds, RestoreRequest, SnapshotInfo},
         Account, AwsError,
     },
     engine::{
@@ -24,6 +24,7 @@ use crate::{
     ids::{AccountId, Region, SnapshotId, SnapshotKind, SnapshotRef},
     key::ShareableKey,
     policy::PolicyDocument,
+    quota::{QuotaRole, QuotaShortfall},
     resources::KeyResource,
     rules::Rule,
     share::ShareList,
@@ -108,19 +109,39 @@ async fn delete_own_copy(
     id: &str,
     label: &str,
 ) -> Result<Vec<String>> {
+    delete_copy_of(ctx, ctx.name(), rds, account, kind, id, label)
+        .await
+        .map(|(lines, _)| lines)
+}
+
+/// [`delete_own_copy`] of a snapshot that `owner`, a resource of this stack, made; also
+/// whether it was deleted now.
+async fn delete_copy_of(
+    ctx: &Context,
+    owner: &str,
+    rds: &Rds,
+    account: AccountId,
+    kind: SnapshotKind,
+    id: &str,
+    label: &str,
+) -> Result<(Vec<String>, bool)> {
     let Some(info) = rds.describe_snapshot(kind, id).await.map_err(aws(ctx))? else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     };
-    if !is_ours(ctx, rds, &info.arn).await? {
-        return Ok(vec![format!(
-            "{label} {id} left in place: this stack did not make it"
-        )]);
+    let tags = rds.tags(&info.arn).await.map_err(aws(ctx))?;
+    if !ctx.owns_as(owner, &tags) {
+        return Ok((
+            vec![format!(
+                "{label} {id} left in place: this stack did not make it"
+            )],
+            false,
+        ));
     }
     if !info.is_available() && !info.has_failed() {
         Box::pin(wait_available(ctx, rds, account, kind, id, None, false)).await?;
     }
     rds.delete_snapshot(kind, id).await.map_err(aws(ctx))?;
-    Ok(vec![format!("{label} {id} deleted")])
+    Ok((vec![format!("{label} {id} deleted")], true))
 }
 
 /// The drift of a snapshot that should exist: a line when it does not.
@@ -294,8 +315,10 @@ async fn wait_available(
 /// Starts a copy while holding a copy slot and its source's turn (R19); the new copy as AWS's answer describes it when
 /// this call made it, `None` when a snapshot of that identifier already existed (a retried
 /// call that went through, or someone else's: the caller checks). `SnapshotQuotaExceeded` is
-/// back-pressure (R19): the slot is given back, the quota lowered once (others copy too), and
-/// the copy waits for a slot again.
+/// back-pressure (R19) only while the account's manual-snapshot quota has room: the slot is
+/// given back, the quota lowered once (others copy too), and the copy waits for a slot again.
+/// When the manual-snapshot quota is full (R25), no waiting frees it: the copy fails at once
+/// with [`Error::ManualSnapshotQuota`], and the copy quota is left as it was.
 /// Returns the slot and turn, to hold while the copy runs.
 async fn start_copy(
     ctx: &Context,
@@ -304,6 +327,7 @@ async fn start_copy(
     kind: SnapshotKind,
     request: &CopyRequest<'_>,
     size_gb: u32,
+    role: QuotaRole,
 ) -> Result<(Option<SnapshotInfo>, crate::engine::wait::CopyTurn)> {
     let runtime = ctx.runtime();
     let mut backoff = Backoff::new(runtime.config());
@@ -323,7 +347,28 @@ async fn start_copy(
                 });
                 return Ok((Some(info), slot));
             }
-            Err(e) if e.is("SnapshotQuotaExceeded") && !backoff.timed_out() => {}
+            Err(e) if e.is("SnapshotQuotaExceeded") => {
+                drop(slot);
+                if let Some(quota) = Box::pin(manual_quota_full(rds, kind, &e)).await {
+                    runtime.room_refused(account, rds.region(), kind, quota);
+                    return Err(Error::ManualSnapshotQuota {
+                        resource: ctx.name().to_owned(),
+                        shortfall: QuotaShortfall {
+                            account,
+                            region: rds.region().clone(),
+                            kind,
+                            role,
+                            used: quota.used,
+                            max: quota.max,
+                            needed: 1,
+                            margin: 0,
+                        },
+                    });
+                }
+                if backoff.timed_out() {
+                    return Err(aws(ctx)(e));
+                }
+            }
             Err(e)
                 if e.is("DBSnapshotAlreadyExists")
                     || e.is("DBClusterSnapshotAlreadyExistsFault") =>
@@ -332,8 +377,7 @@ async fn start_copy(
             }
             Err(e) => return Err(aws(ctx)(e)),
         }
-        // AWS's quota is full: the slot goes back, and the copy waits for one again.
-        drop(slot);
+        // AWS's copy quota is full: the slot went back, and the copy waits for one again.
         if !lowered {
             lowered = true;
             let quota = runtime.lower_copy_quota(account, rds.region());
@@ -349,12 +393,29 @@ async fn start_copy(
     }
 }
 
+/// After `SnapshotQuotaExceeded`: the manual-snapshot quota (R25), when it is what refused,
+/// rather than the copy quota (R19). Read with `DescribeAccountAttributes` (full when `Used`
+/// has reached `Max`); when that cannot be read, from AWS's message ("Cannot create more than
+/// 100 manual snapshots", taken as full).
+async fn manual_quota_full(
+    rds: &Rds,
+    kind: SnapshotKind,
+    refusal: &AwsError,
+) -> Option<ManualQuota> {
+    match rds.manual_snapshot_quota(kind).await {
+        Ok(Some(quota)) => (quota.used >= quota.max).then_some(quota),
+        _ => ManualQuota::max_in_message(refusal.message().unwrap_or_default())
+            .map(|max| ManualQuota { used: max, max }),
+    }
+}
+
 /// Finds `target` and checks it is this resource's own, or copies it; then waits for it. The
 /// stack's tags are put on a new copy again after it starts, so that tags copied from the
 /// source (`copy_tags`) cannot mask whose it is.
 ///
 /// Most of a batch's copies spend hours here waiting for their turn or a slot: the steps
 /// before and after are on the heap, so that the waiting copies carry only the wait.
+#[allow(clippy::too_many_arguments)]
 async fn ensure_copy(
     ctx: &Context,
     rds: &Rds,
@@ -363,6 +424,7 @@ async fn ensure_copy(
     request: CopyRequest<'_>,
     size_gb: u32,
     look_first: bool,
+    role: QuotaRole,
 ) -> Result<SnapshotInfo> {
     if look_first {
         if let Some(info) = Box::pin(existing_copy(ctx, rds, account, kind, request.target)).await?
@@ -377,7 +439,7 @@ async fn ensure_copy(
     };
     // One copy of a source at a time (AWS queues the others, R19), and a quota slot only
     // while a copy can make progress.
-    let (made, _slot) = start_copy(ctx, rds, account, kind, &request, size_gb).await?;
+    let (made, _slot) = start_copy(ctx, rds, account, kind, &request, size_gb, role).await?;
     Box::pin(follow_copy(ctx, rds, account, kind, &request, made)).await
 }
 
@@ -530,6 +592,10 @@ struct CopyRecord {
     copy: Option<String>,
     /// Whether the source was shared directly (no copy).
     direct: bool,
+    /// Set by the release (before it deletes the copy) once every target held its own copy:
+    /// the outputs the copy had. Deploy then answers them without looking (R25).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    released: Option<SnapshotOutputs>,
 }
 
 /// The source account's side: the source itself when it can be shared as it is, otherwise a
@@ -543,12 +609,22 @@ pub struct SourceCopy {
     targets: Vec<AccountId>,
     copy_id: SnapshotId,
     copy_tags: bool,
+    /// Whether a release resource deletes the copy once every target holds its own (R25).
+    release: bool,
     /// Set by preflight when the copy's identifier was free: deploy then copies without
     /// looking again (a copy made meanwhile answers "already exists", which deploy handles).
     free_at_preflight: Arc<AtomicBool>,
 }
 
 impl SourceCopy {
+    /// The same copy, released as it goes: a [`Release`] deletes it once every target holds
+    /// its own copy, and until then it takes room in the source's manual-snapshot headroom
+    /// (R25).
+    pub(crate) fn releasing(mut self, release: bool) -> SourceCopy {
+        self.release = release;
+        self
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         account: &Account,
@@ -567,6 +643,7 @@ impl SourceCopy {
             targets,
             copy_id,
             copy_tags,
+            release: false,
             free_at_preflight: Arc::default(),
         }
     }
@@ -674,6 +751,18 @@ impl Resource for SourceCopy {
 
     async fn plan(&self, ctx: &Context) -> Result<Change> {
         let record: CopyRecord = ctx.load().await?.unwrap_or_default();
+        if let Some(released) = &record.released {
+            return Ok(Change::new(
+                ctx.name(),
+                self.kind(),
+                Action::Unchanged,
+                format!(
+                    "copy {} was deleted as it went, once every target held its own copy",
+                    released.identifier
+                ),
+            )
+            .rule(Rule::R25));
+        }
         if let Some(copy) = &record.copy {
             let exists = self
                 .rds()
@@ -701,6 +790,11 @@ impl Resource for SourceCopy {
                     self.source,
                     self.copy_id
                 ))
+                        .detail(if self.release {
+                            "released as it goes: deleted with its shares once every target holds its own copy, and made only while the source's manual-snapshot headroom has room (R25)"
+                        } else {
+                            "kept until teardown (counts against the source's manual-snapshot quota meanwhile, R25; release_as_you_go(true) deletes it once the target holds its copy)"
+                        })
                 }
                 None => Change::new(
                     ctx.name(),
@@ -715,6 +809,10 @@ impl Resource for SourceCopy {
 
     async fn deploy(&self, ctx: &Context) -> Result<SnapshotOutputs> {
         let mut record: CopyRecord = ctx.load().await?.unwrap_or_default();
+        // Released as it went (R25): what was done decides, never copied again.
+        if let Some(outputs) = record.released {
+            return Ok(outputs);
+        }
         let rds = self.rds();
         let kind = self.source.kind();
         // The decision is made once and kept: a later change of the source key's policy must
@@ -740,8 +838,17 @@ impl Resource for SourceCopy {
                     target: copy,
                     ..Default::default()
                 };
-                let info =
-                    ensure_copy(ctx, &rds, self.account.id(), kind, request, 0, true).await?;
+                let info = ensure_copy(
+                    ctx,
+                    &rds,
+                    self.account.id(),
+                    kind,
+                    request,
+                    0,
+                    true,
+                    QuotaRole::Source,
+                )
+                .await?;
                 return Ok(SnapshotOutputs::from_info(&info, copy, true));
             }
         }
@@ -780,7 +887,24 @@ impl Resource for SourceCopy {
         // Copied at once when preflight found the identifier free (one look per copy saved);
         // a deploy run again (after throttling) looks first.
         let look_first = !self.free_at_preflight.swap(false, Ordering::SeqCst);
-        let info = ensure_copy(
+        // R25: a copy released as it goes waits for room in the source account's
+        // manual-snapshot headroom, as it waits for a copy slot.
+        let room = match self.release {
+            true => Some(
+                ctx.runtime()
+                    .manual_room(
+                        self.account.id(),
+                        &self.region,
+                        kind,
+                        || async { rds.manual_snapshot_quota(kind).await.ok().flatten() },
+                        ctx.name(),
+                        size,
+                    )
+                    .await,
+            ),
+            false => None,
+        };
+        let made = ensure_copy(
             ctx,
             &rds,
             self.account.id(),
@@ -788,8 +912,23 @@ impl Resource for SourceCopy {
             request,
             size,
             look_first,
+            QuotaRole::Source,
         )
-        .await?;
+        .await;
+        if let Some(room) = room {
+            // The room stays taken while the copy exists, until its release deletes it.
+            let exists = match &made {
+                Ok(_) => true,
+                Err(_) => rds
+                    .describe_snapshot(kind, self.copy_id.as_str())
+                    .await
+                    .map_or(true, |found| found.is_some()),
+            };
+            if exists {
+                room.made();
+            }
+        }
+        let info = made?;
         Ok(SnapshotOutputs::from_info(
             &info,
             self.copy_id.as_str(),
@@ -799,6 +938,17 @@ impl Resource for SourceCopy {
 
     async fn plan_teardown(&self, ctx: &Context) -> Result<Change> {
         let record: CopyRecord = ctx.load().await?.unwrap_or_default();
+        if let Some(released) = &record.released {
+            return Ok(Change::new(
+                ctx.name(),
+                self.kind(),
+                Action::Unchanged,
+                format!(
+                    "the intermediate copy {} was deleted at deploy (released as it went; looked for again)",
+                    released.identifier
+                ),
+            ));
+        }
         Ok(match record.copy {
             Some(copy) => Change::new(
                 ctx.name(),
@@ -836,6 +986,9 @@ impl Resource for SourceCopy {
 
     async fn refresh(&self, ctx: &Context) -> Result<Vec<String>> {
         let record: CopyRecord = ctx.load().await?.unwrap_or_default();
+        if record.released.is_some() {
+            return Ok(Vec::new());
+        }
         match record.copy {
             Some(copy) => missing_snapshot(ctx, &self.rds(), self.source.kind(), &copy).await,
             None => Ok(Vec::new()),
@@ -850,6 +1003,10 @@ struct ShareRecord {
     snapshot: Option<String>,
     /// Whether this resource added the account (and so may remove it).
     added: bool,
+    /// Set by the release (before it removes the share) once the target held its own copy:
+    /// deploy then shares nothing again (R25).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    released: bool,
 }
 
 /// The share of the (copied) snapshot with the target account (R6).
@@ -898,7 +1055,15 @@ impl Resource for Share {
 
     async fn plan(&self, ctx: &Context) -> Result<Change> {
         let record: ShareRecord = ctx.load().await?.unwrap_or_default();
-        Ok(if record.snapshot.is_some() {
+        Ok(if record.released {
+            Change::new(
+                ctx.name(),
+                "snapshot-share",
+                Action::Unchanged,
+                format!("removed as it went, once {} held its own copy", self.target),
+            )
+            .rule(Rule::R25)
+        } else if record.snapshot.is_some() {
             Change::new(
                 ctx.name(),
                 "snapshot-share",
@@ -920,6 +1085,10 @@ impl Resource for Share {
     async fn deploy(&self, ctx: &Context) -> Result<SnapshotOutputs> {
         let snapshot = ctx.outputs(&self.snapshot).await?;
         let mut record: ShareRecord = ctx.load().await?.unwrap_or_default();
+        // Released as it went (R25): never shared again.
+        if record.released {
+            return Ok(snapshot);
+        }
         let rds = Rds::new(&self.account, &self.region);
         let shared = rds
             .shared_with(self.kind, &snapshot.identifier)
@@ -946,6 +1115,14 @@ impl Resource for Share {
 
     async fn plan_teardown(&self, ctx: &Context) -> Result<Change> {
         let record: ShareRecord = ctx.load().await?.unwrap_or_default();
+        if record.released {
+            return Ok(Change::new(
+                ctx.name(),
+                "snapshot-share",
+                Action::Unchanged,
+                "removed at deploy (released as it went; looked for again)",
+            ));
+        }
         Ok(match (record.snapshot, record.added) {
             (Some(s), true) => Change::new(
                 ctx.name(),
@@ -988,7 +1165,7 @@ impl Resource for Share {
 
     async fn refresh(&self, ctx: &Context) -> Result<Vec<String>> {
         let record: ShareRecord = ctx.load().await?.unwrap_or_default();
-        let Some(snapshot) = record.snapshot else {
+        let Some(snapshot) = record.snapshot.filter(|_| !record.released) else {
             return Ok(Vec::new());
         };
         let shared = Rds::new(&self.account, &self.region)
@@ -1003,6 +1180,414 @@ impl Resource for Share {
                 self.target
             )]
         })
+    }
+}
+
+/// What a release did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseOutputs {
+    /// A line per thing removed: the shares, the intermediate copy.
+    pub removed: Vec<String>,
+}
+
+/// The record of a release.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct ReleaseRecord {
+    /// Every share removed and the copy deleted.
+    done: bool,
+    /// What was removed.
+    removed: Vec<String>,
+}
+
+/// Release as you go (R25): once every target holds its own available copy of a snapshot,
+/// removes the shares this stack added and deletes the intermediate copy, during the deploy,
+/// in R8's order (the target copies first, then the shares, then the copy; the shareable key
+/// only at teardown). Each step is written in the record of the share or the copy before it
+/// is made in AWS, so their own deploy never shares or copies again, and a crash between two
+/// steps is finished by the next deploy or by teardown. Makes nothing.
+#[derive(Debug, Clone)]
+pub struct Release {
+    account: Account,
+    region: Region,
+    kind: SnapshotKind,
+    copy: Handle<SourceCopy>,
+    /// Each share with the account it shares with.
+    shares: Vec<(AccountId, Handle<Share>)>,
+    targets: Vec<Handle<TargetCopy>>,
+}
+
+impl Release {
+    pub(crate) fn new(
+        account: &Account,
+        region: Region,
+        kind: SnapshotKind,
+        copy: Handle<SourceCopy>,
+        shares: Vec<(AccountId, Handle<Share>)>,
+        targets: Vec<Handle<TargetCopy>>,
+    ) -> Release {
+        Release {
+            account: account.clone(),
+            region,
+            kind,
+            copy,
+            shares,
+            targets,
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for Release {
+    type Outputs = ReleaseOutputs;
+
+    fn kind(&self) -> &'static str {
+        "release"
+    }
+
+    fn account(&self) -> &Account {
+        &self.account
+    }
+
+    fn region(&self) -> &Region {
+        &self.region
+    }
+
+    async fn plan(&self, ctx: &Context) -> Result<Change> {
+        let record: ReleaseRecord = ctx.load().await?.unwrap_or_default();
+        Ok(if record.done {
+            Change::new(
+                ctx.name(),
+                self.kind(),
+                Action::Unchanged,
+                "released at deploy",
+            )
+        } else {
+            Change::new(
+                ctx.name(),
+                self.kind(),
+                Action::Delete,
+                format!(
+                    "once {} hold their own copies: remove the shares and delete the intermediate copy, during the deploy (release as you go)",
+                    if self.targets.len() == 1 { "the target".to_owned() } else { format!("all {} targets", self.targets.len()) }
+                ),
+            )
+            .rule(Rule::R25)
+            .detail("frees room in the source's manual-snapshot quota for the next copies; the shareable key is scheduled for deletion only at teardown (R8)")
+        })
+    }
+
+    async fn deploy(&self, ctx: &Context) -> Result<ReleaseOutputs> {
+        let mut record: ReleaseRecord = ctx.load().await?.unwrap_or_default();
+        if record.done {
+            return Ok(ReleaseOutputs {
+                removed: record.removed,
+            });
+        }
+        // R8: every target holds its own available copy (a target copy is deployed only once
+        // it is available).
+        for target in &self.targets {
+            ctx.outputs(target).await?;
+        }
+        let copy = ctx.outputs(&self.copy).await?;
+        let rds = Rds::new(&self.account, &self.region);
+        let mut removed = Vec::new();
+        for (target, share) in &self.shares {
+            let target = *target;
+            let mut shared = None;
+            // Written first: the share's own deploy never shares again, and its teardown
+            // still removes the share if the call below never happens.
+            ctx.update_record_of(share.name(), |r: &mut ShareRecord| {
+                r.released = true;
+                if r.added {
+                    shared = r.snapshot.clone();
+                }
+            })
+            .await?;
+            let Some(snapshot) = shared else {
+                continue;
+            };
+            // The snapshot may be gone already (deleted by a run that crashed after it).
+            if rds
+                .describe_snapshot(self.kind, &snapshot)
+                .await
+                .map_err(aws(ctx))?
+                .is_none()
+            {
+                continue;
+            }
+            let accounts = rds
+                .shared_with(self.kind, &snapshot)
+                .await
+                .map_err(aws(ctx))?;
+            if accounts.iter().any(|a| a == target.as_str()) {
+                rds.set_shared(self.kind, &snapshot, target, false)
+                    .await
+                    .map_err(aws(ctx))?;
+            }
+            let line = format!("share of {snapshot} with {target} removed");
+            ctx.runtime().emit(ProgressEvent::Released {
+                resource: ctx.name().to_owned(),
+                what: line.clone(),
+            });
+            removed.push(line);
+        }
+        if copy.created {
+            let outputs = copy.clone();
+            ctx.update_record_of(self.copy.name(), |r: &mut CopyRecord| {
+                r.released = Some(outputs);
+            })
+            .await?;
+            let (lines, deleted) = delete_copy_of(
+                ctx,
+                self.copy.name(),
+                &rds,
+                self.account.id(),
+                self.kind,
+                &copy.identifier,
+                "intermediate copy",
+            )
+            .await?;
+            if deleted {
+                ctx.runtime()
+                    .room_released(self.account.id(), &self.region, self.kind);
+            }
+            for line in &lines {
+                ctx.runtime().emit(ProgressEvent::Released {
+                    resource: ctx.name().to_owned(),
+                    what: line.clone(),
+                });
+            }
+            removed.extend(lines);
+        }
+        record.done = true;
+        record.removed = removed;
+        ctx.save(&record).await?;
+        Ok(ReleaseOutputs {
+            removed: record.removed,
+        })
+    }
+
+    async fn plan_teardown(&self, ctx: &Context) -> Result<Change> {
+        Ok(Change::new(
+            ctx.name(),
+            self.kind(),
+            Action::Unchanged,
+            "a release: nothing of its own to remove (the share and copy resources look again)",
+        ))
+    }
+
+    async fn teardown(&self, _ctx: &Context) -> Result<Vec<String>> {
+        // What a release did not finish, the share's and the copy's teardowns do: they read
+        // their records and look in AWS.
+        Ok(Vec::new())
+    }
+
+    async fn refresh(&self, _ctx: &Context) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    async fn still_needs(&self, _ctx: &Context, _dependency: &str) -> Result<bool> {
+        Ok(false)
+    }
+}
+
+/// One snapshot a quota check counts: its copy in the source and its copies in the targets.
+#[derive(Debug, Clone)]
+pub(crate) struct QuotaItem {
+    pub(crate) region: Region,
+    pub(crate) kind: SnapshotKind,
+    pub(crate) copy: Handle<SourceCopy>,
+    pub(crate) targets: Vec<(AccountId, Handle<TargetCopy>)>,
+}
+
+/// What a quota check found: a line per account, region and kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaOutputs {
+    /// What was read and what it allows, as the preview shows it.
+    pub lines: Vec<String>,
+}
+
+/// The quota preflight (R25): before the first change, reads the manual-snapshot quota of
+/// the source and of every target (`DescribeAccountAttributes`), and stops the deploy, with
+/// nothing changed, when a target cannot hold every copy it will keep or the source cannot
+/// hold one intermediate copy per copy slot beyond its margin. Its plan line is what a user
+/// sees first. A quota that cannot be read (denied, not listed) is said, and the deploy goes
+/// on with [`WaitConfig::manual_snapshot_fallback`](crate::engine::WaitConfig). Makes nothing.
+#[derive(Debug, Clone)]
+pub struct QuotaCheck {
+    source: Account,
+    region: Region,
+    targets: Vec<Account>,
+    items: Arc<std::sync::OnceLock<Vec<QuotaItem>>>,
+    /// The lines of the last assessment, which deploy answers.
+    lines: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl QuotaCheck {
+    /// A check of `source` and `targets`; the snapshots are given once they are in the stack
+    /// ([`QuotaCheck::items`]), so that the check comes first in the plan.
+    pub(crate) fn new(source: &Account, region: Region, targets: &[Account]) -> QuotaCheck {
+        QuotaCheck {
+            source: source.clone(),
+            region,
+            targets: targets.to_vec(),
+            items: Arc::default(),
+            lines: Arc::default(),
+        }
+    }
+
+    /// Where the snapshots to count will be given.
+    pub(crate) fn items(&self) -> Arc<std::sync::OnceLock<Vec<QuotaItem>>> {
+        Arc::clone(&self.items)
+    }
+
+    fn account(&self, id: AccountId) -> &Account {
+        self.targets
+            .iter()
+            .find(|t| t.id() == id)
+            .unwrap_or(&self.source)
+    }
+
+    /// What each account needs, what its quota says, and the preview's lines.
+    async fn assess(
+        &self,
+        ctx: &Context,
+    ) -> Result<(Vec<String>, Vec<crate::quota::QuotaShortfall>)> {
+        use crate::quota::{line, shortfall, QuotaNeed, Reading};
+        let mut counts: std::collections::BTreeMap<
+            (AccountId, Region, SnapshotKind, QuotaRole),
+            u64,
+        > = std::collections::BTreeMap::new();
+        for item in self.items.get().map(Vec::as_slice).unwrap_or_default() {
+            if !ctx.is_deployed(item.copy.name()).await {
+                *counts
+                    .entry((
+                        self.source.id(),
+                        item.region.clone(),
+                        item.kind,
+                        QuotaRole::Source,
+                    ))
+                    .or_default() += 1;
+            }
+            for (target, copy) in &item.targets {
+                let entry = counts
+                    .entry((*target, item.region.clone(), item.kind, QuotaRole::Target))
+                    .or_default();
+                if !ctx.is_deployed(copy.name()).await {
+                    *entry += 1;
+                }
+            }
+        }
+        let config = ctx.runtime().config();
+        let margin = u64::from(config.manual_snapshot_margin);
+        let fallback = u64::from(config.manual_snapshot_fallback);
+        let slots = u64::try_from(config.copy_quota).unwrap_or(u64::MAX);
+        let mut lines = Vec::new();
+        let mut shortfalls = Vec::new();
+        for ((account, region, kind, role), count) in counts {
+            let needed = match role {
+                // One intermediate copy per copy slot, or fewer when fewer remain.
+                QuotaRole::Source => count.min(slots),
+                QuotaRole::Target => count,
+            };
+            let need = QuotaNeed {
+                account,
+                region: region.clone(),
+                kind,
+                role,
+                needed,
+            };
+            let reading = match Rds::new(self.account(account), &region)
+                .manual_snapshot_quota(kind)
+                .await
+            {
+                Ok(Some(quota)) => Reading::Read(quota),
+                Ok(None) => Reading::Unavailable(format!(
+                    "DescribeAccountAttributes lists no {}",
+                    ManualQuota::attribute(kind)
+                )),
+                Err(e) if e.is_transient() => return Err(aws(ctx)(e)),
+                Err(e) => Reading::Unavailable(e.to_string()),
+            };
+            lines.push(line(&need, &reading, margin, fallback));
+            shortfalls.extend(shortfall(&need, &reading, margin));
+        }
+        Ok((lines, shortfalls))
+    }
+}
+
+#[async_trait]
+impl Resource for QuotaCheck {
+    type Outputs = QuotaOutputs;
+
+    fn kind(&self) -> &'static str {
+        "quota-check"
+    }
+
+    fn account(&self) -> &Account {
+        &self.source
+    }
+
+    fn region(&self) -> &Region {
+        &self.region
+    }
+
+    async fn preflight(&self, ctx: &Context) -> Result<()> {
+        let (lines, shortfalls) = self.assess(ctx).await?;
+        *crate::locked(&self.lines) = lines;
+        if shortfalls.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::QuotaPreflight {
+                stack: ctx.stack().to_owned(),
+                shortfalls,
+            })
+        }
+    }
+
+    async fn plan(&self, ctx: &Context) -> Result<Change> {
+        let (lines, shortfalls) = self.assess(ctx).await?;
+        let reason = if shortfalls.is_empty() {
+            "manual-snapshot quotas read: room for this deploy, checked again before its first change".to_owned()
+        } else {
+            format!(
+                "the deploy would stop here, before its first change: {} without room",
+                shortfalls.len()
+            )
+        };
+        let change =
+            Change::new(ctx.name(), self.kind(), Action::Unchanged, reason).rule(Rule::R25);
+        let change = lines.into_iter().fold(change, Change::detail);
+        Ok(shortfalls
+            .iter()
+            .fold(change, |c, s| c.detail(format!("no room: {s}"))))
+    }
+
+    async fn deploy(&self, _ctx: &Context) -> Result<QuotaOutputs> {
+        Ok(QuotaOutputs {
+            lines: crate::locked(&self.lines).clone(),
+        })
+    }
+
+    async fn plan_teardown(&self, ctx: &Context) -> Result<Change> {
+        Ok(Change::new(
+            ctx.name(),
+            self.kind(),
+            Action::Unchanged,
+            "a check: nothing to remove",
+        ))
+    }
+
+    async fn teardown(&self, _ctx: &Context) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    async fn refresh(&self, _ctx: &Context) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    async fn still_needs(&self, _ctx: &Context, _dependency: &str) -> Result<bool> {
+        Ok(false)
     }
 }
 
@@ -1278,6 +1863,7 @@ impl Resource for TargetCopy {
             // Copied at once when preflight found the identifier free; a deploy run again
             // (after throttling) looks first.
             !self.free_at_preflight.swap(false, Ordering::SeqCst),
+            QuotaRole::Target,
         )
         .await?;
         Ok(SnapshotOutputs::from_info(&info, self.id.as_str(), true))
@@ -1819,6 +2405,7 @@ impl Resource for ReencryptCopy {
             },
             0,
             true,
+            QuotaRole::Target,
         )
         .await?;
         let mut record: ReencryptRecord = ctx.load().await?.unwrap_or_default();

@@ -614,17 +614,11 @@ pub(crate) fn handle(
                 x += &el("AccountQuotaName", name);
                 x += &el(
                     "Used",
-                    &world
-                        .rds
-                        .manual_count(caller.account, &caller.region, kind)
-                        .to_string(),
+                    world.rds.manual_count(caller.account, &caller.region, kind),
                 );
                 x += &el(
                     "Max",
-                    &world
-                        .rds
-                        .manual_max(caller.account, &caller.region, kind)
-                        .to_string(),
+                    world.rds.manual_max(caller.account, &caller.region, kind),
                 );
                 x += "</AccountQuota>";
             }
@@ -632,7 +626,7 @@ pub(crate) fn handle(
             x += &el("AccountQuotaName", "DBInstances");
             x += &el(
                 "Used",
-                &world
+                world
                     .rds
                     .databases
                     .values()
@@ -641,8 +635,7 @@ pub(crate) fn handle(
                             && d.region == caller.region
                             && d.kind == SnapshotKind::Db
                     })
-                    .count()
-                    .to_string(),
+                    .count(),
             );
             x += &el("Max", "40");
             x += "</AccountQuota></AccountQuotas>";

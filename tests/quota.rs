@@ -1,0 +1,516 @@
+//! The manual-snapshot quota (R25) against the fake AWS: a fleet keeps its intermediate copies
+//! within the source's headroom and releases them as it goes, a target without room is refused
+//! before any change, a full manual quota fails fast without touching the copy quota, and a
+//! crash in the middle of a release resumes without an orphan.
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use snapshift::{
+    aws::Account,
+    engine::{Action, Progress, ProgressEvent, Stack, WaitConfig},
+    error::Error,
+    fleet::{FleetMigration, OutcomeStatus},
+    ids::{AccountId, Region, SnapshotKind, SnapshotRef},
+    key::ShareableKey,
+    migration::SnapshotMigration,
+    resources::KeyResource,
+    testing::{sdk_config_for, AwsFault, FakeAws, Fault, SeedSnapshot, VirtualClock},
+};
+
+const A: &str = "111111111111";
+const B: &str = "222222222222";
+const C: &str = "333333333333";
+const CLUSTER: SnapshotKind = SnapshotKind::Cluster;
+
+fn id(s: &str) -> AccountId {
+    s.parse().unwrap()
+}
+
+fn region() -> Region {
+    "ap-northeast-1".parse().unwrap()
+}
+
+fn arn(snapshot: &str) -> SnapshotRef {
+    format!("arn:aws:rds:ap-northeast-1:{A}:cluster-snapshot:{snapshot}")
+        .parse()
+        .unwrap()
+}
+
+/// Collects progress events.
+#[derive(Default)]
+struct Events(Mutex<Vec<ProgressEvent>>);
+
+impl Progress for Events {
+    fn event(&self, event: &ProgressEvent) {
+        self.0.lock().unwrap().push(event.clone());
+    }
+}
+
+impl Events {
+    fn all(&self) -> Vec<ProgressEvent> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+struct World {
+    fake: FakeAws,
+    a: Account,
+    b: Account,
+    c: Account,
+    dir: PathBuf,
+}
+
+async fn world(test: &str) -> World {
+    let fake = FakeAws::start().await;
+    fake.set_copy_time(Duration::from_millis(3));
+    let a = fake.account(id(A)).await;
+    let b = fake.account(id(B)).await;
+    let c = fake.account(id(C)).await;
+    world_with(test, fake, a, b, c)
+}
+
+/// A world on simulated time: call it in a paused runtime.
+async fn world_on_virtual_clock(test: &str) -> World {
+    let fake = FakeAws::start().await;
+    fake.follow_request_clock();
+    let clock = VirtualClock::start().latency(Duration::from_millis(200));
+    let mut accounts = Vec::new();
+    for account in [A, B, C] {
+        let config = sdk_config_for(
+            &fake.uri(),
+            &fake.access_key(id(account)),
+            Some(clock.clone()),
+        )
+        .await;
+        accounts.push(Account::from_config(id(account), config));
+    }
+    let c = accounts.pop().unwrap();
+    let b = accounts.pop().unwrap();
+    let a = accounts.pop().unwrap();
+    world_with(test, fake, a, b, c)
+}
+
+fn world_with(test: &str, fake: FakeAws, a: Account, b: Account, c: Account) -> World {
+    let dir = std::env::temp_dir().join(format!("snapshift-quota-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    World { fake, a, b, c, dir }
+}
+
+impl World {
+    /// `n` manual cluster snapshots in A of mixed sizes, named `snap-<i>`.
+    fn seed_batch(&self, n: usize) {
+        for i in 0..n {
+            let mut seed = SeedSnapshot::cluster(
+                id(A),
+                &region(),
+                &format!("snap-{i}"),
+                &format!("db-{i}"),
+                Some("alias/aws/rds"),
+            );
+            seed.size_gb = [30, 5, 12, 50, 8, 20, 3, 40][i % 8];
+            self.fake.seed_snapshot(seed).unwrap();
+        }
+    }
+
+    /// `n` unrelated manual cluster snapshots in `account`.
+    fn fill(&self, account: &str, n: usize) {
+        for i in 0..n {
+            self.fake
+                .seed_snapshot(SeedSnapshot::cluster(
+                    id(account),
+                    &region(),
+                    &format!("other-{i}"),
+                    "other",
+                    None,
+                ))
+                .unwrap();
+        }
+    }
+
+    async fn fleet(&self, n: usize, targets: &[&Account]) -> snapshift::fleet::ResolvedFleet {
+        let mut fleet = FleetMigration::new(&self.a, region())
+            .snapshots((0..n).map(|i| arn(&format!("snap-{i}"))));
+        for t in targets {
+            fleet = fleet.to(t);
+        }
+        fleet.resolve().await.unwrap()
+    }
+
+    fn stack(&self) -> Stack {
+        Stack::new("quota")
+            .unwrap()
+            .state_dir(&self.dir)
+            .wait(WaitConfig::fast())
+    }
+
+    fn count(&self, account: &str) -> usize {
+        self.fake
+            .manual_snapshot_count(id(account), &region(), CLUSTER)
+    }
+
+    fn peak(&self, account: &str) -> usize {
+        self.fake
+            .peak_manual_snapshots(id(account), &region(), CLUSTER)
+    }
+
+    /// The snapshift copies in A (intermediate copies): those copied from a source.
+    fn intermediates(&self) -> Vec<snapshift::testing::FakeSnapshot> {
+        self.fake
+            .snapshots(id(A), &region())
+            .into_iter()
+            .filter(|s| s.copied_from.is_some())
+            .collect()
+    }
+}
+
+// R25, the acceptance case: 60 manual snapshots moved out of an account with the default quota
+// of 100 need 120 manual snapshots if every intermediate copy is kept. Released as it goes,
+// with at most Max - Used - margin (100 - 60 - 5 = 35) alive at once, the fleet finishes, every
+// snapshot moved, and AWS never refuses a copy.
+#[tokio::test]
+async fn r25_a_fleet_of_60_into_a_source_quota_of_100_stays_within_its_headroom() {
+    let w = world("sixty").await;
+    w.seed_batch(60);
+    let fleet = w.fleet(60, &[&w.b, &w.c]).await;
+    let mut stack = w.stack();
+    let handles = stack.add_fleet("sixty", fleet).unwrap();
+    let report = stack.deploy().await.unwrap();
+    let outcomes = handles.outcomes(&report).unwrap();
+    assert_eq!(outcomes.len(), 120);
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o.status, OutcomeStatus::Done(_))));
+    let peak = w.peak(A);
+    assert!(
+        peak <= 95,
+        "A held {peak} manual cluster snapshots at once: past Max - margin"
+    );
+    assert!(
+        peak - 60 <= 35,
+        "{} intermediate copies alive at once",
+        peak - 60
+    );
+    assert!(w.intermediates().is_empty(), "every copy released");
+    assert_eq!(w.count(B), 60);
+    assert_eq!(w.count(C), 60);
+    let refused = w
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.error.as_deref() == Some("SnapshotQuotaExceeded"))
+        .count();
+    assert_eq!(refused, 0, "AWS never had to refuse a copy");
+    // Teardown has less to do: the key only (the shares and copies are gone).
+    let down = stack.teardown().await.unwrap();
+    assert!(
+        down.removed
+            .iter()
+            .all(|(resource, _)| resource.contains("-key-")),
+        "{:?}",
+        down.removed
+    );
+    assert_eq!(w.count(B), 60, "the target copies are kept");
+}
+
+// R25: a target whose quota cannot hold the copies it will keep stops the deploy in preflight,
+// before any mutating call, within seconds of simulated time, naming the account, region,
+// kind, used, max, needed and the Service Quotas quota to raise. The preview says so first.
+#[tokio::test(start_paused = true)]
+async fn r25_a_target_without_room_is_refused_before_any_change() {
+    let w = world_on_virtual_clock("no-room").await;
+    w.seed_batch(5);
+    w.fake
+        .set_manual_snapshot_quota(id(B), &region(), CLUSTER, 3);
+    w.fill(B, 1);
+    let fleet = w.fleet(5, &[&w.b, &w.c]).await;
+    let mut stack = w.stack();
+    stack.add_fleet("full", fleet).unwrap();
+    let plan = stack.preview().await.unwrap();
+    let first = &plan.changes[0];
+    assert_eq!(first.kind, "quota-check");
+    assert!(first.reason.contains("would stop here"), "{first:?}");
+    assert!(
+        first
+            .details
+            .iter()
+            .any(|d| d.starts_with("no room: account 222222222222")),
+        "{:?}",
+        first.details
+    );
+    w.fake.clear_log();
+    let started = tokio::time::Instant::now();
+    let err = stack.deploy().await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(matches!(err, Error::QuotaPreflight { .. }), "{err}");
+    assert_eq!(err.rule(), Some(snapshift::rules::Rule::R25));
+    let text = err.to_string();
+    for part in [
+        "account 222222222222 in ap-northeast-1 holds 1 of 3 manual DB cluster snapshots",
+        "needs room for the 5 copies it will keep",
+        "\"Manual DB cluster snapshots\" (service rds) by at least 3",
+        "nothing was changed",
+    ] {
+        assert!(text.contains(part), "{part:?} not in {text}");
+    }
+    assert!(!text.contains("333333333333"), "C has room: {text}");
+    assert_eq!(w.fake.mutating_calls(), Vec::new(), "no mutating call");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "refused after {elapsed:?} of simulated time"
+    );
+}
+
+// R25 against R19: the same code, SnapshotQuotaExceeded, means a full manual-snapshot quota
+// when DescribeAccountAttributes says Used has reached Max. No waiting frees it: each copy
+// into the full account fails at once (with keep_going, only its snapshot), naming the
+// account and the counts, and the copy quota is not lowered.
+#[tokio::test]
+async fn r25_a_full_manual_quota_fails_fast_and_leaves_the_copy_quota() {
+    let w = world("fail-fast").await;
+    w.fake.set_copy_time(Duration::from_millis(40));
+    w.seed_batch(2);
+    // Room for both copies at preflight; another tool fills B right after it.
+    w.fake
+        .set_manual_snapshot_quota(id(B), &region(), CLUSTER, 2);
+    let fleet = w.fleet(2, &[&w.b]).await;
+    let events = Arc::new(Events::default());
+    let mut stack = w.stack().progress(events.clone());
+    let handles = stack.add_fleet("ff", fleet).unwrap();
+    let deploy = stack.deploy();
+    let fill = async {
+        while w.fake.count("CreateKey") == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        w.fill(B, 2);
+    };
+    let (result, ()) = tokio::join!(deploy, fill);
+    let Err(Error::Incomplete { report }) = result else {
+        panic!("the deploy should end incomplete: {result:?}");
+    };
+    let outcomes = handles.outcomes(&report).unwrap();
+    for outcome in &outcomes {
+        let OutcomeStatus::Failed(resource, error) = &outcome.status else {
+            panic!("{outcome}");
+        };
+        assert!(resource.ends_with(&format!("-to-{B}")), "{resource}");
+        for part in [
+            "account 222222222222 in ap-northeast-1 holds 2 of 2 manual DB cluster snapshots",
+            "Manual DB cluster snapshots",
+            "(R25)",
+        ] {
+            assert!(error.contains(part), "{part:?} not in {error}");
+        }
+    }
+    // Refused once each: no retry, no back-pressure, the copy quota as it was.
+    let refused = w
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.error.as_deref() == Some("SnapshotQuotaExceeded"))
+        .count();
+    assert_eq!(refused, 2);
+    let lowered = events.all().into_iter().any(
+        |e| matches!(&e, ProgressEvent::Queued { reason, .. } if reason.contains("copy quota")),
+    );
+    assert!(!lowered, "the copy quota was lowered");
+}
+
+// R25 with R19: a refusal for copies in flight (the copy quota) while the manual quota has
+// room is still back-pressure: the copy waits and succeeds.
+#[tokio::test]
+async fn r25_r19_a_copy_quota_refusal_with_room_is_back_pressure() {
+    let w = world("back-pressure").await;
+    w.seed_batch(2);
+    w.fake.inject(
+        "CopyDBClusterSnapshot",
+        1,
+        Fault::Error(AwsFault::new(
+            "SnapshotQuotaExceeded",
+            "Cannot copy the snapshot because the maximum number of snapshot copies in progress has been reached.",
+        )),
+    );
+    let fleet = w.fleet(2, &[&w.b]).await;
+    let events = Arc::new(Events::default());
+    let mut stack = w.stack().progress(events.clone());
+    let handles = stack.add_fleet("bp", fleet).unwrap();
+    let report = stack.deploy().await.unwrap();
+    assert!(handles
+        .outcomes(&report)
+        .unwrap()
+        .iter()
+        .all(|o| matches!(o.status, OutcomeStatus::Done(_))));
+    assert!(events.all().into_iter().any(|e| {
+        matches!(&e, ProgressEvent::Queued { reason, .. } if reason.contains("copy quota"))
+    }));
+}
+
+// R25, R8: a crash after the release removed the shares and before it deleted the intermediate
+// copy. The state recorded both steps: the next deploy deletes the copy (and shares nothing
+// again), teardown then has only the key left; nothing is orphaned, the targets keep theirs.
+#[tokio::test]
+async fn r25_a_crash_between_unsharing_and_deleting_the_copy_resumes_without_an_orphan() {
+    let w = world("crash-release").await;
+    w.seed_batch(2);
+    let fleet = w.fleet(2, &[&w.b, &w.c]).await;
+    let mut stack = w.stack();
+    stack.add_fleet("cr", fleet).unwrap();
+    w.fake.inject(
+        "DeleteDBClusterSnapshot",
+        1,
+        Fault::crash("InvalidDBClusterSnapshotStateFault"),
+    );
+    let Err(Error::Incomplete { report }) = stack.deploy().await else {
+        panic!("the release should fail once");
+    };
+    assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
+    assert!(report.failed.keys().all(|r| r.ends_with("-release")));
+    let left = w.intermediates();
+    assert_eq!(left.len(), 1, "one intermediate copy left by the crash");
+    assert!(
+        left[0].shared_with.is_empty(),
+        "its shares were removed before the crash"
+    );
+    w.fake.clear_log();
+    let fleet = w.fleet(2, &[&w.b, &w.c]).await;
+    let mut rerun = w.stack();
+    rerun.add_fleet("cr", fleet).unwrap();
+    rerun.deploy().await.unwrap();
+    assert!(
+        w.intermediates().is_empty(),
+        "the resumed release deleted it"
+    );
+    let calls = w.fake.calls();
+    for op in ["CopyDBClusterSnapshot", "ModifyDBClusterSnapshotAttribute"] {
+        assert!(
+            calls.iter().all(|c| c.operation != op),
+            "the re-run made {op} again"
+        );
+    }
+    assert_eq!((w.count(B), w.count(C)), (2, 2));
+    rerun.teardown().await.unwrap();
+    assert_eq!(w.count(A), 2, "the sources only");
+    assert_eq!(
+        (w.count(B), w.count(C)),
+        (2, 2),
+        "the target copies are kept"
+    );
+    assert!(w.fake.keys(id(A), &region())[0]
+        .state
+        .contains("PendingDeletion"));
+}
+
+// The same crash, then teardown instead of a deploy: the share and copy resources look again
+// and remove what the release did not.
+#[tokio::test]
+async fn r25_teardown_after_a_crashed_release_leaves_no_orphan() {
+    let w = world("crash-teardown").await;
+    w.seed_batch(1);
+    let fleet = w.fleet(1, &[&w.b]).await;
+    let mut stack = w.stack();
+    stack.add_fleet("ct", fleet).unwrap();
+    // The share's removal went through, its answer was lost; then the delete failed.
+    w.fake.inject(
+        "ModifyDBClusterSnapshotAttribute",
+        2,
+        Fault::ErrorAfterApply(AwsFault::new("InternalFailure", "injected").status(400)),
+    );
+    assert!(stack.deploy().await.is_err());
+    assert_eq!(w.intermediates().len(), 1);
+    stack.teardown().await.unwrap();
+    assert!(w.intermediates().is_empty(), "teardown deleted the copy");
+    assert_eq!(w.count(B), 1, "the target copy is kept");
+}
+
+// R25: a single migration keeps its intermediate copy until teardown unless asked, and the
+// preview says which; asked, the copy and the share go once the target holds its copy.
+#[tokio::test]
+async fn r25_a_single_migration_releases_only_when_asked_and_says_which() {
+    for release in [false, true] {
+        let w = world(&format!("single-{release}")).await;
+        w.seed_batch(1);
+        let mut stack = w.stack();
+        let key = ShareableKey::new().grant_account(id(B)).build().unwrap();
+        let key = stack
+            .add("key", KeyResource::new(&w.a, region(), key).unwrap())
+            .unwrap();
+        let handles = stack
+            .add_migration(
+                "m",
+                SnapshotMigration::new(&w.a, arn("snap-0"))
+                    .via(&key)
+                    .to(&w.b)
+                    .release_as_you_go(release),
+            )
+            .unwrap();
+        assert_eq!(handles.release.is_some(), release);
+        let plan = stack.preview().await.unwrap();
+        let copy = plan
+            .changes
+            .iter()
+            .find(|c| c.resource == "m-copy")
+            .unwrap();
+        let said = copy.details.join(" ");
+        if release {
+            assert!(said.contains("released as it goes"), "{said}");
+            let line = plan
+                .changes
+                .iter()
+                .find(|c| c.resource == "m-release")
+                .unwrap();
+            assert_eq!(line.action, Action::Delete);
+        } else {
+            assert!(said.contains("kept until teardown"), "{said}");
+            assert!(plan.changes.iter().all(|c| c.kind != "release"));
+        }
+        let quota = plan
+            .changes
+            .iter()
+            .find(|c| c.kind == "quota-check")
+            .unwrap();
+        assert!(quota.details.iter().any(|d| d.starts_with("target")));
+        stack.deploy().await.unwrap();
+        assert_eq!(w.intermediates().is_empty(), release);
+        stack.teardown().await.unwrap();
+        assert!(w.intermediates().is_empty());
+        assert_eq!(w.count(B), 1);
+    }
+}
+
+// R25: when DescribeAccountAttributes is denied, the preview says so and the fleet keeps at
+// most the configured fallback of intermediate copies alive.
+#[tokio::test]
+async fn r25_an_unreadable_quota_is_said_and_the_fallback_headroom_holds() {
+    let w = world("fallback").await;
+    w.seed_batch(8);
+    w.fake.set_caller_policy(
+        id(A),
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:*","rds:*Snapshot*","rds:*Tags*","rds:DescribeDB*","tag:*","sts:*"],"Resource":"*"}]}"#,
+    );
+    let fleet = w.fleet(8, &[&w.b, &w.c]).await;
+    let mut stack = Stack::new("quota")
+        .unwrap()
+        .state_dir(&w.dir)
+        .wait(WaitConfig {
+            manual_snapshot_fallback: 2,
+            ..WaitConfig::fast()
+        });
+    let handles = stack.add_fleet("fb", fleet).unwrap();
+    let plan = stack.preview().await.unwrap();
+    let said = plan.changes[0].details.join("\n");
+    assert!(
+        said.contains("the quota cannot be read (")
+            && said.contains("assuming room for 2 intermediate copies"),
+        "{said}"
+    );
+    let report = stack.deploy().await.unwrap();
+    assert!(handles
+        .outcomes(&report)
+        .unwrap()
+        .iter()
+        .all(|o| matches!(o.status, OutcomeStatus::Done(_))));
+    assert!(w.peak(A) - 8 <= 2, "{} alive at once", w.peak(A) - 8);
+}
