@@ -72,12 +72,7 @@ impl Rows {
 /// sum of their choices meets the merged constraints), with at most `headroom` intermediate
 /// copies alive at once if given (that row is not relaxed). `None` if the solver gave no
 /// answer.
-fn least_lambda(
-    jobs: &[(f64, f64)],
-    end: f64,
-    quota: f64,
-    headroom: Option<f64>,
-) -> Option<f64> {
+fn least_lambda(jobs: &[(f64, f64)], end: f64, quota: f64, headroom: Option<f64>) -> Option<f64> {
     let k_len = INTERVALS;
     // Times in units of `end`, so the coefficients are of the order of one.
     let h = 1.0 / k_len as f64;

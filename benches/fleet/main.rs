@@ -56,8 +56,6 @@ const NO_MANUAL_QUOTA: usize = 100_000;
 const SOURCE_MANUAL_MAX: usize = 100;
 const SOURCE_MANUAL_USED: usize = 3;
 const TARGET_MANUAL_MAX: usize = 1_000;
-/// The manual snapshots snapshift leaves free under the quota (its default margin).
-const MANUAL_SNAPSHOT_MARGIN: usize = 5;
 
 mod lp;
 
@@ -83,7 +81,7 @@ impl Scenario {
 /// The intermediate copies snapshift keeps alive at once in the source account under real
 /// quotas: `Max - Used - margin` (R25).
 fn headroom() -> usize {
-    SOURCE_MANUAL_MAX - SOURCE_MANUAL_USED - MANUAL_SNAPSHOT_MARGIN
+    SOURCE_MANUAL_MAX - SOURCE_MANUAL_USED - WaitConfig::default().manual_snapshot_margin as usize
 }
 
 fn id(s: &str) -> AccountId {
@@ -436,17 +434,16 @@ fn main() {
             let sizes = sizes(*n);
             row.headroom_bound = headroom_bound(&sizes, row.headroom);
             row.free_bound = lower;
-            (row.lower_bound, row.binding) = quota_bound(
-                lower,
-                binding(&sizes, lower, linear),
-                row.headroom_bound,
-            );
+            (row.lower_bound, row.binding) =
+                quota_bound(lower, binding(&sizes, lower, linear), row.headroom_bound);
         }
     }
     let table = render(&rows);
     let quota_table = render_quota(&quota_rows);
     println!("{table}");
-    println!("Under real manual-snapshot quotas (R25):\n\n{quota_table}");
+    if !quota_rows.is_empty() {
+        println!("Under real manual-snapshot quotas (R25):\n\n{quota_table}");
+    }
     if let Some(path) = arg(&args, "--record") {
         // The measured part is rewritten; what follows it (its own `## ` sections) is kept.
         let kept = std::fs::read_to_string(&path)
@@ -468,9 +465,7 @@ fn main() {
         .map(|r| r.n)
         .collect();
     if !failed.is_empty() || !quota_failed.is_empty() {
-        eprintln!(
-            "targets missed for N = {failed:?}, under real quotas for N = {quota_failed:?}"
-        );
+        eprintln!("targets missed for N = {failed:?}, under real quotas for N = {quota_failed:?}");
         std::process::exit(1);
     }
 }
@@ -1172,12 +1167,12 @@ fn performance_md(table: &str, quota_table: &str) -> String {
          with the headroom rows proves infeasible exactly the ends it proves infeasible \
          without them (`cargo bench --bench fleet -- --bounds` solves both and compares), and the headroom bound, which \
          weighs each copy 3/{headroom} against the source account's 1/20, is about two \
-         thirds of the simple bound. The benchmark therefore reuses the lower bound above \
+         thirds of the source account's load (sum of copy times / 20). The benchmark therefore reuses the lower bound above \
          (a relaxation with fewer rows proves no more, so it stays a bound), and names the \
          bound that binds. The same holds for the headroom AWS itself enforces, Max - Used = \
          {physical}, whatever margin a run keeps. The headroom could bind only below 60 \
          intermediate copies, in a source account within about 65 of its quota.\n\n{quota_table}",
-        margin = MANUAL_SNAPSHOT_MARGIN,
+        margin = WaitConfig::default().manual_snapshot_margin,
         headroom = headroom(),
         physical = SOURCE_MANUAL_MAX - SOURCE_MANUAL_USED,
     )

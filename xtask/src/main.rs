@@ -15,10 +15,11 @@ Tasks:
   ci                everything CI checks, in order: fmt, clippy, nextest, doc tests,
                     a smoke run of the fleet benchmark, rustdoc with warnings denied,
                     and codegen --check
-  bench [--n 10,100,500] [--record]
+  bench [--n 10,100,500] [--only free|quota] [--bounds] [--record]
                     the fleet benchmark (release build): makespan against the lower bound
-                    and a naive baseline, API calls, throttling, peak memory; --record
-                    writes docs/performance.md
+                    and a naive baseline, API calls, throttling, peak memory, in a world
+                    without manual quota and under real manual-snapshot quotas (R25);
+                    --bounds prints the bounds only; --record writes docs/performance.md
 ";
 
 fn main() -> ExitCode {
