@@ -511,7 +511,7 @@ impl Stack {
         }
         self.set_batch_mode();
         // R25: the quotas are read and checked before anything else, and said first.
-        let check = QuotaCheck::new(&fleet.source, fleet.region.clone(), &fleet.targets);
+        let check = QuotaCheck::new(&fleet.source, fleet.region.clone(), &fleet.targets, true);
         let quota_items = check.items();
         let quota = self.add(&format!("{name}-quota"), check)?;
         let mut keys: BTreeMap<Region, Handle<KeyResource>> = BTreeMap::new();

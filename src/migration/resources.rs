@@ -1419,6 +1419,8 @@ pub struct QuotaCheck {
     region: Region,
     targets: Vec<Account>,
     items: Arc<std::sync::OnceLock<Vec<QuotaItem>>>,
+    /// Whether the intermediate copies are released as they go (or kept until teardown).
+    releasing: bool,
     /// The lines of the last assessment, which deploy answers.
     lines: Arc<std::sync::Mutex<Vec<String>>>,
 }
@@ -1426,12 +1428,18 @@ pub struct QuotaCheck {
 impl QuotaCheck {
     /// A check of `source` and `targets`; the snapshots are given once they are in the stack
     /// ([`QuotaCheck::items`]), so that the check comes first in the plan.
-    pub(crate) fn new(source: &Account, region: Region, targets: &[Account]) -> QuotaCheck {
+    pub(crate) fn new(
+        source: &Account,
+        region: Region,
+        targets: &[Account],
+        releasing: bool,
+    ) -> QuotaCheck {
         QuotaCheck {
             source: source.clone(),
             region,
             targets: targets.to_vec(),
             items: Arc::default(),
+            releasing,
             lines: Arc::default(),
         }
     }
@@ -1509,7 +1517,7 @@ impl QuotaCheck {
                 Err(e) if e.is_transient() => return Err(aws(ctx)(e)),
                 Err(e) => Reading::Unavailable(e.to_string()),
             };
-            lines.push(line(&need, &reading, margin, fallback));
+            lines.push(line(&need, &reading, margin, fallback, self.releasing));
             shortfalls.extend(shortfall(&need, &reading, margin));
         }
         Ok((lines, shortfalls))
