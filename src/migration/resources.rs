@@ -900,7 +900,18 @@ impl Resource for SourceCopy {
                         ctx.name(),
                         size,
                     )
-                    .await,
+                    .await
+                    .map_err(|stuck| {
+                        conflict(
+                            ctx,
+                            format!(
+                                "waited {:.1?} for room in the manual-snapshot headroom of {} in {} (R25), and none will come in this run: every intermediate copy alive there belongs to a snapshot whose target copies failed, so none is released. Nothing was copied for this snapshot; fix what failed and deploy again (the copies made are kept and finished), or raise the quota",
+                                stuck.waited,
+                                self.account.id(),
+                                self.region
+                            ),
+                        )
+                    })?,
             ),
             false => None,
         };
@@ -1278,6 +1289,8 @@ impl Resource for Release {
 
     async fn deploy(&self, ctx: &Context) -> Result<ReleaseOutputs> {
         let mut record: ReleaseRecord = ctx.load().await?.unwrap_or_default();
+        // Under way: copies waiting for room wait for this one (R25).
+        let _active = ctx.runtime().activity();
         if record.done {
             return Ok(ReleaseOutputs {
                 removed: record.removed,
