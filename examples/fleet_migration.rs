@@ -251,6 +251,15 @@ pub async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // A batch with anything not done is a failure for whoever runs it (a CI job, a script).
     let outcome = if done == outcomes.len() && report.is_complete() {
         Ok(())
+    } else if done == outcomes.len() {
+        // Every copy is in place; what failed is a release (R25) or a check.
+        for (resource, error) in &report.failed {
+            println!("  {resource}: {error}");
+        }
+        Err(format!(
+            "every copy is in place, but {} step(s) failed (above); run again to finish them",
+            report.failed.len()
+        ))
     } else {
         Err(format!(
             "{} of {} copies are not in place (each says why above); run again to retry them",
