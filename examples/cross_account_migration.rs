@@ -159,7 +159,16 @@ pub async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let handles = stack.add_migration("example-db", migration)?;
 
-    println!("{}", stack.preview().await?.render());
+    let preview = stack.preview().await?;
+    // R25 first: whether the source and the target have room for the copies.
+    if let Some(quota) = preview.changes.iter().find(|c| c.kind == "quota-check") {
+        println!("quotas: {}", quota.reason);
+        for line in &quota.details {
+            println!("  {line}");
+        }
+        println!();
+    }
+    println!("{}", preview.render());
     stack.deploy().await?;
     println!();
     if let Some(out) = stack.outputs(&handles.target)? {

@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --example fleet_migration
 //! cargo run --example fleet_migration -- --snapshots 40 --with-bad-snapshot
+//! cargo run --example fleet_migration -- --snapshots 60 --manual-quota 100
 //! cargo run --example fleet_migration -- --live --profile source-admin --account 111111111111 \
 //!     --target 222222222222=target-a --target 333333333333=target-b \
 //!     --region ap-northeast-1 --latest-of orders --latest-of billing --tagged migrate=2026-q4
@@ -11,7 +12,11 @@
 //! One stack holds the shareable key and, per snapshot, the re-encrypting copy, a share and
 //! a copy in each target. Copies run within AWS's quota per account and region (R19), copies
 //! of one source one at a time, with one rate limiter per account and region (R20), and
-//! polls planned from each snapshot's size (R21). A snapshot that fails on its own (R22)
+//! polls planned from each snapshot's size (R21). The manual-snapshot quotas come first
+//! (R25): the source and each target are read before any change, a target without room for
+//! the copies it keeps stops the run there, and each intermediate copy is deleted with its
+//! shares as soon as both targets hold their copy ("released" in the progress), so that at
+//! most the source's headroom is alive at once. A snapshot that fails on its own (R22)
 //! does not stop the others; each one not done names the error that held it back, the
 //! example exits non-zero, and a run again retries only what is not done. New keys and roles
 //! that AWS does not know yet for a few seconds are waited for (R26).
@@ -61,6 +66,10 @@ pub struct Args {
     /// On the fake: how many snapshots to seed (sizes 5 to 500 GiB).
     #[arg(long = "snapshots", default_value_t = 12, conflicts_with = "live")]
     seed: usize,
+    /// On the fake: the source account's quota of manual cluster snapshots (default 100, as
+    /// in AWS; R25).
+    #[arg(long, conflicts_with = "live")]
+    manual_quota: Option<usize>,
     /// On the fake: add a snapshot with a reserved `aws:` tag, which fails to copy (R22).
     #[arg(long, conflicts_with = "live")]
     with_bad_snapshot: bool,
@@ -136,6 +145,14 @@ pub async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 seed.tags = vec![("aws:cloudformation:stack-name".into(), "legacy".into())];
                 fleet_refs.push(fake.seed_snapshot(seed)?.parse()?);
             }
+            if let Some(max) = args.manual_quota {
+                fake.set_manual_snapshot_quota(
+                    args.account,
+                    &args.region,
+                    snapshift::ids::SnapshotKind::Cluster,
+                    max,
+                );
+            }
             let mut targets = Vec::new();
             for spec in &args.targets {
                 targets.push(fake.account(target_of(spec)?.0).await);
@@ -171,11 +188,9 @@ pub async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         fleet = fleet.to(target);
     }
     let fleet = fleet.resolve().await?;
-    let total: u64 = fleet.snapshots().iter().map(|s| u64::from(s.size_gb)).sum();
-    println!(
-        "{} snapshots, {total} GiB, to {} accounts",
+    let (count, total): (usize, u64) = (
         fleet.snapshots().len(),
-        targets.len()
+        fleet.snapshots().iter().map(|s| u64::from(s.size_gb)).sum(),
     );
 
     let mut stack = Stack::new("fleet-migration")?
@@ -184,6 +199,17 @@ pub async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .progress(Arc::new(progress::Bars::new()));
     let handles = stack.add_fleet("fleet", fleet)?;
     let preview = stack.preview().await?;
+    // R25 first: the manual-snapshot quota of every account, and whether it has room.
+    if let Some(quota) = preview.changes.iter().find(|c| c.kind == "quota-check") {
+        println!("quotas: {}", quota.reason);
+        for line in &quota.details {
+            println!("  {line}");
+        }
+    }
+    println!(
+        "{count} snapshots, {total} GiB, to {} accounts",
+        targets.len()
+    );
     // The full table has a row per resource; its last line sums it up.
     println!(
         "plan: {}\n",
@@ -209,12 +235,31 @@ pub async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("  {outcome}");
     }
     println!("  {done} of {} copies in place", outcomes.len());
+    if let Some(fake) = &fake {
+        let kind = snapshift::ids::SnapshotKind::Cluster;
+        println!(
+            "  the source held at most {} manual cluster snapshots at once (quota {}); {} now",
+            fake.peak_manual_snapshots(args.account, &args.region, kind),
+            args.manual_quota
+                .unwrap_or(snapshift::testing::DEFAULT_MANUAL_SNAPSHOT_QUOTA),
+            fake.manual_snapshot_count(args.account, &args.region, kind)
+        );
+    }
     if !report.is_complete() {
         println!("  run again to retry what is not done; what is done is not redone");
     }
     // A batch with anything not done is a failure for whoever runs it (a CI job, a script).
     let outcome = if done == outcomes.len() && report.is_complete() {
         Ok(())
+    } else if done == outcomes.len() {
+        // Every copy is in place; what failed is a release (R25) or a check.
+        for (resource, error) in &report.failed {
+            println!("  {resource}: {error}");
+        }
+        Err(format!(
+            "every copy is in place, but {} step(s) failed (above); run again to finish them",
+            report.failed.len()
+        ))
     } else {
         Err(format!(
             "{} of {} copies are not in place (each says why above); run again to retry them",

@@ -147,8 +147,25 @@ pub fn shortfall(need: &QuotaNeed, reading: &Reading, margin: u64) -> Option<Quo
     })
 }
 
-/// The preview's line for one need: what was read and what it allows.
-pub fn line(need: &QuotaNeed, reading: &Reading, margin: u64, fallback: u64) -> String {
+/// `1 more copy` or `n more copies`.
+fn more_copies(n: u64) -> String {
+    if n == 1 {
+        "1 more copy".to_owned()
+    } else {
+        format!("{n} more copies")
+    }
+}
+
+/// The preview's line for one need: what was read and what it allows. `releasing`: whether
+/// the intermediate copies are deleted as they go (a fleet, or a migration that asks) or kept
+/// until teardown.
+pub fn line(
+    need: &QuotaNeed,
+    reading: &Reading,
+    margin: u64,
+    fallback: u64,
+    releasing: bool,
+) -> String {
     let place = format!(
         "{} {} account {} in {}",
         match need.role {
@@ -160,25 +177,33 @@ pub fn line(need: &QuotaNeed, reading: &Reading, margin: u64, fallback: u64) -> 
         need.region
     );
     match (reading, need.role) {
-        (Reading::Read(q), QuotaRole::Source) => format!(
+        (Reading::Read(q), QuotaRole::Source) if releasing => format!(
             "{place}: {} of {} used; with a margin of {margin}, at most {} intermediate copies alive at once, each deleted once every target holds its copy",
             q.used,
             q.max,
             headroom(*q, margin).max(0)
         ),
-        (Reading::Read(q), QuotaRole::Target) => format!(
-            "{place}: {} of {} used; {} more copies to keep, room for {}",
+        (Reading::Read(q), QuotaRole::Source) => format!(
+            "{place}: {} of {} used; {} more intermediate {} until teardown, room for {} beyond a margin of {margin}",
             q.used,
             q.max,
             need.needed,
+            if need.needed == 1 { "copy, kept" } else { "copies, kept" },
+            headroom(*q, margin).max(0)
+        ),
+        (Reading::Read(q), QuotaRole::Target) => format!(
+            "{place}: {} of {} used; {} to keep, room for {}",
+            q.used,
+            q.max,
+            more_copies(need.needed),
             q.room()
         ),
         (Reading::Unavailable(why), QuotaRole::Source) => format!(
             "{place}: the quota cannot be read ({why}); assuming room for {fallback} intermediate copies at once (WaitConfig::manual_snapshot_fallback)"
         ),
         (Reading::Unavailable(why), QuotaRole::Target) => format!(
-            "{place}: the quota cannot be read ({why}); {} more copies to keep, not checked",
-            need.needed
+            "{place}: the quota cannot be read ({why}); {} to keep, not checked",
+            more_copies(need.needed)
         ),
     }
 }
@@ -240,12 +265,14 @@ mod tests {
     fn r25_preview_lines() {
         let read = Reading::Read(ManualQuota { used: 3, max: 100 });
         expect![[r#"source manual DB cluster snapshots account 222222222222 in ap-northeast-1: 3 of 100 used; with a margin of 5, at most 92 intermediate copies alive at once, each deleted once every target holds its copy"#]]
-            .assert_eq(&line(&need(QuotaRole::Source, 20), &read, 5, 20));
+            .assert_eq(&line(&need(QuotaRole::Source, 20), &read, 5, 20, true));
+        expect![[r#"source manual DB cluster snapshots account 222222222222 in ap-northeast-1: 3 of 100 used; 1 more intermediate copy, kept until teardown, room for 92 beyond a margin of 5"#]]
+            .assert_eq(&line(&need(QuotaRole::Source, 1), &read, 5, 20, false));
         expect![[r#"target manual DB cluster snapshots account 222222222222 in ap-northeast-1: 3 of 100 used; 60 more copies to keep, room for 97"#]]
-            .assert_eq(&line(&need(QuotaRole::Target, 60), &read, 5, 20));
+            .assert_eq(&line(&need(QuotaRole::Target, 60), &read, 5, 20, true));
         let denied = Reading::Unavailable("AccessDenied: not authorized".into());
         expect![[r#"source manual DB cluster snapshots account 222222222222 in ap-northeast-1: the quota cannot be read (AccessDenied: not authorized); assuming room for 20 intermediate copies at once (WaitConfig::manual_snapshot_fallback)"#]]
-            .assert_eq(&line(&need(QuotaRole::Source, 20), &denied, 5, 20));
+            .assert_eq(&line(&need(QuotaRole::Source, 20), &denied, 5, 20, true));
         assert_eq!(headroom(ManualQuota { used: 99, max: 100 }, 5), -4);
     }
 }

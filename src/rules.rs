@@ -289,7 +289,12 @@ impl Rule {
                  `DescribeAccountAttributes` reports `ManualSnapshots` and \
                  `ManualClusterSnapshots` used and max. A copy past it answers \
                  `SnapshotQuotaExceeded` and never succeeds until snapshots are deleted. \
-                 Intermediate copies count; automated snapshots do not."
+                 Intermediate copies count; automated snapshots do not. snapshift reads every \
+                 account's quota before the first change and stops when a target cannot hold \
+                 the copies it keeps or the source cannot hold one intermediate copy per copy \
+                 slot; a fleet keeps at most `Max - Used - margin` intermediate copies alive \
+                 and deletes each, with its shares, as soon as every target holds its copy; a \
+                 copy refused by a full manual quota fails at once, the copy quota untouched."
             }
             Rule::R26 => {
                 "A KMS key, alias, grant or key policy just created or changed may be unknown for \

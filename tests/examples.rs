@@ -206,6 +206,37 @@ async fn fleet_migration_example_runs_on_the_fake() {
         &dir,
     ]);
     fleet_migration::run(args).await.unwrap();
+    // R25: 30 manual snapshots out of an account whose quota is 60: at most 25 intermediate
+    // copies alive at once, each released as it goes.
+    let dir = temp_state("fleet-quota");
+    let args = fleet_migration::Args::parse_from([
+        "fleet_migration",
+        "--snapshots",
+        "30",
+        "--manual-quota",
+        "60",
+        "--state-dir",
+        &dir,
+    ]);
+    fleet_migration::run(args).await.unwrap();
+    // A source without room for one intermediate copy per copy slot stops before any change.
+    let dir = temp_state("fleet-no-room");
+    let args = fleet_migration::Args::parse_from([
+        "fleet_migration",
+        "--snapshots",
+        "30",
+        "--manual-quota",
+        "40",
+        "--state-dir",
+        &dir,
+    ]);
+    let err = fleet_migration::run(args).await.unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "holds 30 of 40 manual DB cluster snapshots and needs room for 20 intermediate copies"
+        ),
+        "{err}"
+    );
     let dir = temp_state("fleet-bad");
     let args = fleet_migration::Args::parse_from([
         "fleet_migration",

@@ -514,3 +514,54 @@ async fn r25_an_unreadable_quota_is_said_and_the_fallback_headroom_holds() {
         .all(|o| matches!(o.status, OutcomeStatus::Done(_))));
     assert!(w.peak(A) - 8 <= 2, "{} alive at once", w.peak(A) - 8);
 }
+
+// R25: when the copies holding the source's headroom belong to snapshots that go no further
+// (their target copies failed: the target filled up after preflight), no room will come
+// back. The copies waiting for it fail within moments, saying why, instead of waiting
+// forever; the deploy ends, incomplete, and names each snapshot.
+#[tokio::test]
+async fn r25_copies_waiting_for_room_that_cannot_come_fail_instead_of_waiting_forever() {
+    let w = world("stuck").await;
+    w.fake.set_copy_time(Duration::from_millis(20));
+    w.seed_batch(6);
+    // Headroom 2 (13 - 6 - 5), one per copy slot.
+    w.fake
+        .set_manual_snapshot_quota(id(A), &region(), CLUSTER, 13);
+    w.fake
+        .set_manual_snapshot_quota(id(B), &region(), CLUSTER, 6);
+    let fleet = w.fleet(6, &[&w.b]).await;
+    let mut stack = Stack::new("quota")
+        .unwrap()
+        .state_dir(&w.dir)
+        .wait(WaitConfig {
+            copy_quota: 2,
+            ..WaitConfig::fast()
+        });
+    let handles = stack.add_fleet("stuck", fleet).unwrap();
+    let fill = async {
+        while w.fake.count("CreateKey") == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        w.fill(B, 6);
+    };
+    let deploy = tokio::time::timeout(Duration::from_secs(30), stack.deploy());
+    let (result, ()) = tokio::join!(deploy, fill);
+    let Ok(Err(Error::Incomplete { report })) = result else {
+        panic!("the deploy should end, incomplete: {result:?}");
+    };
+    let outcomes = handles.outcomes(&report).unwrap();
+    let (full, stuck): (Vec<_>, Vec<_>) = outcomes
+        .iter()
+        .map(|o| match &o.status {
+            OutcomeStatus::Failed(resource, error) => (resource.clone(), error.clone()),
+            other => panic!("{other:?}"),
+        })
+        .partition(|(resource, _)| resource.ends_with(&format!("-to-{B}")));
+    assert_eq!(full.len(), 2, "{full:?}");
+    assert_eq!(stuck.len(), 4, "{stuck:?}");
+    for (resource, error) in &stuck {
+        assert!(resource.ends_with("-copy"), "{resource}");
+        assert!(error.contains("none will come in this run"), "{error}");
+    }
+    assert!(w.peak(A) <= 8, "at most 2 intermediate copies alive");
+}

@@ -64,6 +64,8 @@ struct Def {
     keep_target: bool,
     delete_source: bool,
     restore: bool,
+    /// Whether the migration releases its share and intermediate copy as it goes (R25).
+    release: bool,
     /// Whether the flow's resources (not the key) are in the definition.
     included: bool,
 }
@@ -121,7 +123,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => Just(Op::Deploy),
         3 => Just(Op::Teardown),
-        3 => (0u8..5).prop_map(Op::Edit),
+        3 => (0u8..6).prop_map(Op::Edit),
         4 => (0..MUTATING.len(), 1usize..3, any::<bool>(), any::<bool>()).prop_map(
             |(operation, nth, after, teardown)| Op::Fault { operation, nth, after, teardown }
         ),
@@ -262,7 +264,8 @@ async fn build(w: &World, def: Def) -> Option<(Stack, Option<BackupHandles>)> {
                 let mut m = SnapshotMigration::new(&w.a, source)
                     .via(&key)
                     .to(&w.b)
-                    .keep_target(def.keep_target);
+                    .keep_target(def.keep_target)
+                    .release_as_you_go(def.release);
                 if def.restore {
                     m = m.restore(RestoreSpec::new("orders-restored").unwrap());
                 }
@@ -442,15 +445,23 @@ fn check(w: &mut World, step: &str) {
 }
 
 fn def() -> impl Strategy<Value = Def> {
-    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-        |(key_retained, keep_target, delete_source, restore)| Def {
-            key_retained,
-            keep_target,
-            delete_source,
-            restore,
-            included: true,
-        },
+    (
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
     )
+        .prop_map(
+            |(key_retained, keep_target, delete_source, restore, release)| Def {
+                key_retained,
+                keep_target,
+                delete_source,
+                restore,
+                release,
+                included: true,
+            },
+        )
 }
 
 async fn run(flow: Flow, mut def: Def, ops: Vec<Op>) {
@@ -480,6 +491,7 @@ async fn run(flow: Flow, mut def: Def, ops: Vec<Op>) {
                     1 => edited.keep_target = !edited.keep_target,
                     2 => edited.delete_source = !edited.delete_source,
                     3 => edited.restore = !edited.restore,
+                    4 => edited.release = !edited.release,
                     _ => edited.included = !edited.included,
                 }
                 if build(&w, edited).await.is_some() {

@@ -282,6 +282,34 @@ pub struct Runtime {
     keys: Mutex<BTreeMap<String, Arc<KeyFacts>>>,
     /// The manual-snapshot room of each source account, region and kind (R25).
     rooms: Mutex<BTreeMap<(AccountId, Region, SnapshotKind), Arc<Room>>>,
+    /// How many copies are asking for a slot or running, and releases running: what can
+    /// still give room back (R25).
+    active: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts one copy or release as under way until dropped (see [`Runtime::activity`]).
+#[derive(Debug)]
+pub struct Activity(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Activity {
+    fn new(counter: &Arc<std::sync::atomic::AtomicUsize>) -> Activity {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Activity(Arc::clone(counter))
+    }
+}
+
+impl Drop for Activity {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// No room will come back: every copy holding the source's headroom belongs to a snapshot
+/// that goes no further in this run (R25).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomStuck {
+    /// How long the copy waited.
+    pub waited: Duration,
 }
 
 /// The manual-snapshot room of one account, region and kind (R25): how many more
@@ -446,6 +474,7 @@ impl Slots {
     fn try_take(self: &Arc<Self>) -> Option<CopySlot> {
         self.lock().take_free().then(|| CopySlot {
             slots: Arc::clone(self),
+            _active: None,
         })
     }
 }
@@ -533,6 +562,7 @@ impl Drop for Pending {
 #[derive(Debug)]
 pub struct CopyTurn {
     _slot: CopySlot,
+    _active: Activity,
     turn: Turn,
     sources: Sources,
     source: String,
@@ -561,6 +591,8 @@ impl Drop for CopyTurn {
 #[derive(Debug)]
 pub struct CopySlot {
     slots: Arc<Slots>,
+    /// A copy found running counts as under way (R25).
+    _active: Option<Activity>,
 }
 
 impl Drop for CopySlot {
@@ -601,7 +633,14 @@ impl Runtime {
             guess_seq: std::sync::atomic::AtomicU64::new(0),
             keys: Mutex::new(BTreeMap::new()),
             rooms: Mutex::new(BTreeMap::new()),
+            active: Arc::default(),
         }
+    }
+
+    /// Counts a step that can give manual-snapshot room back (a release) as under way until
+    /// the guard is dropped (R25).
+    pub fn activity(&self) -> Activity {
+        Activity::new(&self.active)
     }
 
     fn room(&self, account: AccountId, region: &Region, kind: SnapshotKind) -> Arc<Room> {
@@ -625,7 +664,7 @@ impl Runtime {
         read: F,
         resource: &str,
         priority: u32,
-    ) -> RoomPermit
+    ) -> Result<RoomPermit, RoomStuck>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Option<crate::aws::rds::ManualQuota>>,
@@ -656,7 +695,7 @@ impl Runtime {
                 Some(rx)
             }
         };
-        if let Some(rx) = waiter {
+        if let Some(mut rx) = waiter {
             self.emit(ProgressEvent::Queued {
                 resource: resource.to_owned(),
                 reason: format!(
@@ -664,10 +703,32 @@ impl Runtime {
                     crate::quota::kind_noun(kind)
                 ),
             });
-            // The sender is dropped only when it hands the room over.
-            let _ = rx.await;
+            // Room comes back from a release or a copy that fails before it is made. When
+            // no copy and no release has been under way for three looks in a row, none will
+            // come: the copies holding the headroom belong to snapshots that went no further
+            // (their target copies failed), and waiting would never end.
+            let started = Instant::now();
+            let mut idle = 0;
+            loop {
+                tokio::select! {
+                    _ = &mut rx => break,
+                    () = tokio::time::sleep(self.config.max_interval) => {
+                        if self.active.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                            idle += 1;
+                        } else {
+                            idle = 0;
+                        }
+                        if idle >= 3 {
+                            // Dropping the receiver makes a late hand-over pass it by.
+                            return Err(RoomStuck {
+                                waited: started.elapsed(),
+                            });
+                        }
+                    }
+                }
+            }
         }
-        RoomPermit { room, made: false }
+        Ok(RoomPermit { room, made: false })
     }
 
     /// An intermediate copy of `kind` in `account` and `region` was deleted: its room goes to
@@ -776,7 +837,10 @@ impl Runtime {
             // The sender is dropped only when it hands the slot over.
             let _ = rx.await;
         }
-        CopySlot { slots }
+        CopySlot {
+            slots,
+            _active: None,
+        }
     }
 
     /// AWS refused a copy with `SnapshotQuotaExceeded` although a slot was free: others
@@ -799,7 +863,10 @@ impl Runtime {
     pub fn running_copy(&self, account: AccountId, region: &Region) -> CopySlot {
         let slots = self.slots(account, region);
         slots.lock().take_now_or_next();
-        CopySlot { slots }
+        CopySlot {
+            slots,
+            _active: Some(Activity::new(&self.active)),
+        }
     }
 
     /// Takes what a copy of `source` into `account` and `region` needs to run: a copy slot
@@ -823,11 +890,13 @@ impl Runtime {
         };
         let slots = self.slots(account, region);
         let pending = Pending::new(&turns);
+        let active = Activity::new(&self.active);
         loop {
             let turn = turns.take().await;
             if let Some(slot) = slots.try_take() {
                 return CopyTurn {
                     _slot: slot,
+                    _active: active,
                     turn,
                     sources: Arc::clone(&self.sources),
                     source: source.to_owned(),
@@ -839,6 +908,7 @@ impl Runtime {
             if let Some(turn) = turns.try_take() {
                 return CopyTurn {
                     _slot: slot,
+                    _active: active,
                     turn,
                     sources: Arc::clone(&self.sources),
                     source: source.to_owned(),

@@ -35,6 +35,15 @@
 //! - Per snapshot: a re-encrypting copy under the region's shareable key when AWS requires one
 //!   (R1 to R3), a share with each target (R6), and a copy in each target (R7). A share starts
 //!   as soon as its own snapshot's copy is done, not after the whole batch.
+//! - Within the manual-snapshot quotas (R25): a check first in the plan reads the quota of
+//!   the source and of every target (`DescribeAccountAttributes`) and stops the deploy
+//!   before its first change when a target cannot hold the copies it keeps, or the source
+//!   cannot hold one intermediate copy per copy slot beyond its margin
+//!   ([`WaitConfig::manual_snapshot_margin`](crate::engine::WaitConfig)). The intermediate
+//!   copies alive at once stay within `Max - Used - margin`, and each one is released as it
+//!   goes: a release resource per snapshot removes its shares and deletes it as soon as
+//!   every target holds its own copy, so a fleet of any size fits the default quota of 100.
+//!   The shareable key is scheduled for deletion only at teardown (R8).
 //! - The stack keeps going: a snapshot that fails (R22, say) does not stop the others;
 //!   [`FleetHandles::outcomes`] lists each one, and a re-run retries only what is not done.
 //! - Copies are scheduled within AWS's limits: at most the quota in flight per account and
@@ -493,9 +502,10 @@ fn item_name(name: &str, snapshot: &FleetSnapshot) -> String {
 }
 
 impl Stack {
-    /// Adds a fleet migration under `name` (at most 12 letters, digits and hyphens): a
-    /// shareable key per source region granting every target, and per snapshot a copy, a
-    /// share and a copy in each target (kept at teardown). The stack keeps going when one
+    /// Adds a fleet migration under `name` (at most 12 letters, digits and hyphens): the quota
+    /// check `<name>-quota` (R25), a shareable key per source region granting every target,
+    /// and per snapshot a copy, a share and a copy in each target (kept at teardown), and a
+    /// release of the shares and the copy once every target holds its own (R25). The stack keeps going when one
     /// snapshot fails ([`Stack::keep_going`]), and runs every ready resource at once: the copy
     /// quota and the rate limiter, not the stack, bound the work in AWS.
     pub fn add_fleet(&mut self, name: &str, fleet: ResolvedFleet) -> Result<FleetHandles> {
@@ -511,7 +521,7 @@ impl Stack {
         }
         self.set_batch_mode();
         // R25: the quotas are read and checked before anything else, and said first.
-        let check = QuotaCheck::new(&fleet.source, fleet.region.clone(), &fleet.targets);
+        let check = QuotaCheck::new(&fleet.source, fleet.region.clone(), &fleet.targets, true);
         let quota_items = check.items();
         let quota = self.add(&format!("{name}-quota"), check)?;
         let mut keys: BTreeMap<Region, Handle<KeyResource>> = BTreeMap::new();

@@ -398,6 +398,7 @@ impl Stack {
             &m.source_account,
             region.clone(),
             std::slice::from_ref(&target),
+            m.release_as_you_go,
         );
         let quota_items = check.items();
         let quota = self.add(&format!("{name}-quota"), check)?;

@@ -900,7 +900,18 @@ impl Resource for SourceCopy {
                         ctx.name(),
                         size,
                     )
-                    .await,
+                    .await
+                    .map_err(|stuck| {
+                        conflict(
+                            ctx,
+                            format!(
+                                "waited {:.1?} for room in the manual-snapshot headroom of {} in {} (R25), and none will come in this run: every intermediate copy alive there belongs to a snapshot whose target copies failed, so none is released. Nothing was copied for this snapshot; fix what failed and deploy again (the copies made are kept and finished), or raise the quota",
+                                stuck.waited,
+                                self.account.id(),
+                                self.region
+                            ),
+                        )
+                    })?,
             ),
             false => None,
         };
@@ -1278,6 +1289,8 @@ impl Resource for Release {
 
     async fn deploy(&self, ctx: &Context) -> Result<ReleaseOutputs> {
         let mut record: ReleaseRecord = ctx.load().await?.unwrap_or_default();
+        // Under way: copies waiting for room wait for this one (R25).
+        let _active = ctx.runtime().activity();
         if record.done {
             return Ok(ReleaseOutputs {
                 removed: record.removed,
@@ -1419,6 +1432,8 @@ pub struct QuotaCheck {
     region: Region,
     targets: Vec<Account>,
     items: Arc<std::sync::OnceLock<Vec<QuotaItem>>>,
+    /// Whether the intermediate copies are released as they go (or kept until teardown).
+    releasing: bool,
     /// The lines of the last assessment, which deploy answers.
     lines: Arc<std::sync::Mutex<Vec<String>>>,
 }
@@ -1426,12 +1441,18 @@ pub struct QuotaCheck {
 impl QuotaCheck {
     /// A check of `source` and `targets`; the snapshots are given once they are in the stack
     /// ([`QuotaCheck::items`]), so that the check comes first in the plan.
-    pub(crate) fn new(source: &Account, region: Region, targets: &[Account]) -> QuotaCheck {
+    pub(crate) fn new(
+        source: &Account,
+        region: Region,
+        targets: &[Account],
+        releasing: bool,
+    ) -> QuotaCheck {
         QuotaCheck {
             source: source.clone(),
             region,
             targets: targets.to_vec(),
             items: Arc::default(),
+            releasing,
             lines: Arc::default(),
         }
     }
@@ -1509,7 +1530,7 @@ impl QuotaCheck {
                 Err(e) if e.is_transient() => return Err(aws(ctx)(e)),
                 Err(e) => Reading::Unavailable(e.to_string()),
             };
-            lines.push(line(&need, &reading, margin, fallback));
+            lines.push(line(&need, &reading, margin, fallback, self.releasing));
             shortfalls.extend(shortfall(&need, &reading, margin));
         }
         Ok((lines, shortfalls))
