@@ -736,6 +736,7 @@ async fn measure(n: usize, smoke: bool) -> Row {
     let aws = fake(0.0).await;
     let ours = run_child(&job("ours", aws.uri()));
     let calls = aws.calls();
+    print_calls(n, "ours", &aws);
     let copies = (1 + TARGETS.len()) * n;
     row.ours = ours.makespan;
     row.failed = ours.not_done;
@@ -777,6 +778,7 @@ async fn measure_quota(n: usize) -> QuotaRow {
         uri: aws.uri(),
         n,
     });
+    print_calls(n, "quota", &aws);
     let kind = SnapshotKind::Cluster;
     let peak = |account: &str| aws.peak_manual_snapshots(id(account), &region(), kind);
     QuotaRow {
@@ -789,6 +791,24 @@ async fn measure_quota(n: usize) -> QuotaRow {
         account_attributes: aws.count("DescribeAccountAttributes"),
         real_secs: run.real_secs,
         ..QuotaRow::default()
+    }
+}
+
+/// With `BENCH_CALLS` set, prints the calls a run made per operation, per snapshot, to see
+/// where they go.
+fn print_calls(n: usize, mode: &str, aws: &FakeAws) {
+    if std::env::var_os("BENCH_CALLS").is_none() {
+        return;
+    }
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for call in aws.calls() {
+        *counts.entry(call.operation).or_default() += 1;
+    }
+    for (operation, count) in counts {
+        eprintln!(
+            "N = {n}, {mode}: {operation} {:.2} per snapshot",
+            count as f64 / n as f64
+        );
     }
 }
 
@@ -1050,7 +1070,7 @@ fn render_quota(rows: &[QuotaRow]) -> String {
          |----:|------------:|:--------------|---------------:|----------:|------:|-------:|----------------------------------:|-----------------------------:|{}--------------------------:|----------:|\n",
         TARGETS
             .iter()
-            .map(|t| format!(" peak manual, {t} (quota {TARGET_MANUAL_MAX}) |"))
+            .map(|t| format!(" peak manual, {t} (quota {}) |", thousands(TARGET_MANUAL_MAX)))
             .collect::<String>(),
         TARGETS
             .iter()
@@ -1078,6 +1098,19 @@ fn render_quota(rows: &[QuotaRow]) -> String {
             r.account_attributes,
             r.real_secs,
         );
+    }
+    out
+}
+
+/// `n` with a comma between thousands, as the prose writes numbers.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
     }
     out
 }
@@ -1132,7 +1165,7 @@ fn performance_md(table: &str, quota_table: &str) -> String {
          {QUOTA_HEADING}\n\n\
          The same fleets under AWS's manual-snapshot quota (R25): the source account holds \
          at most {SOURCE_MANUAL_MAX} manual cluster snapshots, {SOURCE_MANUAL_USED} of them \
-         unrelated snapshots already there, and each target account {TARGET_MANUAL_MAX}. \
+         unrelated snapshots already there, and each target account {target_max}. \
          The N sources are automated snapshots (`rds:` names), which do not count, but \
          their intermediate copies do, so N = 500 fits only if the fleet releases as it \
          goes: snapshift deletes a snapshot's share and intermediate copy as soon as both its \
@@ -1169,11 +1202,12 @@ fn performance_md(table: &str, quota_table: &str) -> String {
          weighs each copy 3/{headroom} against the source account's 1/20, is about two \
          thirds of the source account's load (sum of copy times / 20). The benchmark therefore reuses the lower bound above \
          (a relaxation with fewer rows proves no more, so it stays a bound), and names the \
-         bound that binds. The same holds for the headroom AWS itself enforces, Max - Used = \
-         {physical}, whatever margin a run keeps. The headroom could bind only below 60 \
+         bound that binds. The same holds at the headroom AWS itself enforces, Max - Used = \
+         {physical}, which bounds every run whatever margin it keeps. The headroom could bind only below 60 \
          intermediate copies, in a source account within about 65 of its quota.\n\n{quota_table}",
         margin = WaitConfig::default().manual_snapshot_margin,
         headroom = headroom(),
         physical = SOURCE_MANUAL_MAX - SOURCE_MANUAL_USED,
+        target_max = thousands(TARGET_MANUAL_MAX),
     )
 }
