@@ -1304,24 +1304,25 @@ impl Resource for Release {
         let copy = ctx.outputs(&self.copy).await?;
         let rds = Rds::new(&self.account, &self.region);
         let mut removed = Vec::new();
+        // Written first: the shares' own deploys never share again, and their teardowns
+        // still remove a share if the calls below never happen.
+        let mut shared: Vec<(AccountId, String)> = Vec::new();
         for (target, share) in &self.shares {
-            let target = *target;
-            let mut shared = None;
-            // Written first: the share's own deploy never shares again, and its teardown
-            // still removes the share if the call below never happens.
             ctx.update_record_of(share.name(), |r: &mut ShareRecord| {
                 r.released = true;
-                if r.added {
-                    shared = r.snapshot.clone();
+                if let (true, Some(snapshot)) = (r.added, &r.snapshot) {
+                    shared.push((*target, snapshot.clone()));
                 }
             })
             .await?;
-            let Some(snapshot) = shared else {
-                continue;
-            };
+        }
+        // One look per snapshot shared (the shares of one snapshot are on the same one).
+        let snapshots: std::collections::BTreeSet<&str> =
+            shared.iter().map(|(_, s)| s.as_str()).collect();
+        for snapshot in snapshots {
             // The snapshot may be gone already (deleted by a run that crashed after it).
             if rds
-                .describe_snapshot(self.kind, &snapshot)
+                .describe_snapshot(self.kind, snapshot)
                 .await
                 .map_err(aws(ctx))?
                 .is_none()
@@ -1329,20 +1330,22 @@ impl Resource for Release {
                 continue;
             }
             let accounts = rds
-                .shared_with(self.kind, &snapshot)
+                .shared_with(self.kind, snapshot)
                 .await
                 .map_err(aws(ctx))?;
-            if accounts.iter().any(|a| a == target.as_str()) {
-                rds.set_shared(self.kind, &snapshot, target, false)
-                    .await
-                    .map_err(aws(ctx))?;
+            for (target, _) in shared.iter().filter(|(_, s)| s == snapshot) {
+                if accounts.iter().any(|a| a == target.as_str()) {
+                    rds.set_shared(self.kind, snapshot, *target, false)
+                        .await
+                        .map_err(aws(ctx))?;
+                }
+                let line = format!("share of {snapshot} with {target} removed");
+                ctx.runtime().emit(ProgressEvent::Released {
+                    resource: ctx.name().to_owned(),
+                    what: line.clone(),
+                });
+                removed.push(line);
             }
-            let line = format!("share of {snapshot} with {target} removed");
-            ctx.runtime().emit(ProgressEvent::Released {
-                resource: ctx.name().to_owned(),
-                what: line.clone(),
-            });
-            removed.push(line);
         }
         if copy.created {
             let outputs = copy.clone();
