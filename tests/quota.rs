@@ -565,3 +565,381 @@ async fn r25_copies_waiting_for_room_that_cannot_come_fail_instead_of_waiting_fo
     }
     assert!(w.peak(A) <= 8, "at most 2 intermediate copies alive");
 }
+
+fn seed(w: &World, i: usize, size: u32, key: Option<&str>) {
+    let mut s = SeedSnapshot::cluster(
+        id(A),
+        &region(),
+        &format!("snap-{i}"),
+        &format!("db-{i}"),
+        key,
+    );
+    s.size_gb = size;
+    w.fake.seed_snapshot(s).unwrap();
+}
+
+fn statuses(
+    handles: &snapshift::fleet::FleetHandles,
+    report: &snapshift::engine::DeployReport,
+) -> Vec<String> {
+    handles
+        .outcomes(report)
+        .unwrap()
+        .iter()
+        .map(|o| o.to_string())
+        .collect()
+}
+
+// Review, R25: room_refused subtracts `unmade` from a headroom read *now*, but a copy's permit stays
+// "unmade" until the whole copy has finished (RoomPermit::made is called after ensure_copy,
+// i.e. after wait_available). Copies in flight are then counted twice (in Used and in
+// unmade): once the in-flight copy is released, the room never comes back, and a copy that
+// AWS would accept fails with "none will come in this run".
+#[tokio::test]
+async fn r25_review_room_refused_counts_copies_in_flight_twice() {
+    let w = world("rv-refused").await;
+    w.fake.set_copy_time(Duration::from_millis(20));
+    // Sizes 4x apart: of any two copies alive at once, the smaller one's whole chain (copy,
+    // target copy, release) ends long before the bigger one's copy.
+    for (i, size) in [1u32, 4, 16, 64].into_iter().enumerate() {
+        seed(&w, i, size, Some("alias/aws/rds"));
+    }
+    // Headroom 2 with a margin of 0: Max 6, 4 sources.
+    w.fake
+        .set_manual_snapshot_quota(id(A), &region(), CLUSTER, 6);
+    let fleet = w.fleet(4, &[&w.b]).await;
+    let mut stack = Stack::new("quota")
+        .unwrap()
+        .state_dir(&w.dir)
+        .wait(WaitConfig {
+            copy_quota: 2,
+            manual_snapshot_margin: 0,
+            ..WaitConfig::fast()
+        });
+    let handles = stack.add_fleet("rf", fleet).unwrap();
+    // Another tool takes one manual snapshot in A once the first two copies are in flight.
+    let fill = async {
+        while w.intermediates().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        w.fill(A, 1);
+    };
+    let deploy = tokio::time::timeout(Duration::from_secs(60), stack.deploy());
+    let (result, ()) = tokio::join!(deploy, fill);
+    let report = match result.unwrap() {
+        Ok(r) => r,
+        Err(Error::Incomplete { report }) => *report,
+        Err(e) => panic!("{e}"),
+    };
+    let said = statuses(&handles, &report);
+    eprintln!("{said:#?}");
+    eprintln!("A now holds {} of 6 manual cluster snapshots", w.count(A));
+    // One copy was refused while A was full (R25, right at the time). The last one waited
+    // for room: after both releases A holds 4 sources + 1 other = 5 of 6, so AWS would take it.
+    let stuck: Vec<_> = said
+        .iter()
+        .filter(|s| s.contains("none will come in this run"))
+        .collect();
+    assert!(
+        stuck.is_empty(),
+        "a copy gave up on room that exists: {stuck:#?}"
+    );
+}
+
+// Review, R25: the quota preflight counts one intermediate copy per snapshot whose copy resource
+// is not deployed, even for snapshots shared as they are (no copy: an unencrypted manual
+// snapshot, or one whose key grants every target). A source account that is full of the very
+// snapshots being shared is refused, though the deploy makes nothing there.
+#[tokio::test]
+async fn r25_review_preflight_counts_intermediate_copies_for_direct_shares() {
+    let w = world("rv-direct").await;
+    for i in 0..10 {
+        seed(&w, i, 1, None);
+    }
+    w.fake
+        .set_manual_snapshot_quota(id(A), &region(), CLUSTER, 10);
+    let fleet = w.fleet(10, &[&w.b]).await;
+    let mut stack = w.stack();
+    let handles = stack.add_fleet("direct", fleet).unwrap();
+    let plan = stack.preview().await.unwrap();
+    eprintln!(
+        "{:#?}",
+        plan.changes
+            .iter()
+            .map(|c| (&c.resource, &c.reason))
+            .take(4)
+            .collect::<Vec<_>>()
+    );
+    let report = stack.deploy().await;
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => panic!("the deploy makes no snapshot in A but was refused: {e}"),
+    };
+    assert!(handles
+        .outcomes(&report)
+        .unwrap()
+        .iter()
+        .all(|o| matches!(o.status, OutcomeStatus::Done(_))));
+    assert_eq!(
+        w.fake.count("CopyDBClusterSnapshot"),
+        10,
+        "only the target copies"
+    );
+}
+
+// Review, R25: after a partial run whose target copy was made in AWS but whose resource did not
+// finish (a lost answer), the quota preflight counts that copy twice: in Used (it exists) and
+// as needed (its resource is not deployed). The re-run, which makes nothing new in the
+// target, is refused.
+#[tokio::test]
+async fn r25_review_preflight_counts_an_existing_target_copy_twice_after_a_partial_run() {
+    let w = world("rv-partial").await;
+    w.seed_batch(2);
+    w.fake
+        .set_manual_snapshot_quota(id(B), &region(), CLUSTER, 2);
+    let fleet = w.fleet(2, &[&w.b]).await;
+    let mut stack = w.stack();
+    stack.add_fleet("part", fleet).unwrap();
+    // The third copy call is the first target copy: made, but its answer lost.
+    w.fake.inject(
+        "CopyDBClusterSnapshot",
+        3,
+        Fault::ErrorAfterApply(AwsFault::new("InternalFailure", "injected").status(400)),
+    );
+    let Err(Error::Incomplete { report }) = stack.deploy().await else {
+        panic!("one target copy should fail");
+    };
+    eprintln!("failed: {:?}", report.failed);
+    assert!(
+        report
+            .failed
+            .keys()
+            .all(|k| k.contains(&format!("-to-{B}"))),
+        "{:?}",
+        report.failed
+    );
+    assert_eq!(w.count(B), 2, "both target copies exist in B");
+    let fleet = w.fleet(2, &[&w.b]).await;
+    let mut rerun = w.stack();
+    rerun.add_fleet("part", fleet).unwrap();
+    match rerun.deploy().await {
+        Ok(_) => {}
+        Err(e) => panic!("the re-run needs no new snapshot in B, but: {e}"),
+    }
+    assert_eq!(w.count(B), 2);
+}
+
+// Review, R25: once a snapshot was released, its copy resource answers the deleted copy's outputs
+// forever. A target added to the fleet later gets a share of a snapshot that no longer exists
+// and never gets its copy; no re-run can fix it.
+#[tokio::test]
+async fn r25_review_a_target_added_after_the_release_gets_its_copy() {
+    let w = world("rv-add-target").await;
+    w.seed_batch(1);
+    let fleet = w.fleet(1, &[&w.b]).await;
+    let mut stack = w.stack();
+    stack.add_fleet("add", fleet).unwrap();
+    stack.deploy().await.unwrap();
+    assert!(w.intermediates().is_empty(), "released");
+    let fleet = w.fleet(1, &[&w.b, &w.c]).await;
+    let mut again = w.stack();
+    let handles = again.add_fleet("add", fleet).unwrap();
+    let plan = again.preview().await.unwrap();
+    for c in &plan.changes {
+        eprintln!("{:?} {} {}", c.action, c.resource, c.reason);
+    }
+    let report = match again.deploy().await {
+        Ok(r) => r,
+        Err(Error::Incomplete { report }) => *report,
+        Err(e) => panic!("{e}"),
+    };
+    let said = statuses(&handles, &report);
+    eprintln!("{said:#?}");
+    assert_eq!(w.count(C), 1, "C never got its copy");
+}
+
+// Review, R25: each migration's quota check counts only its own snapshot. Two migrations of one
+// stack into a target with room for one copy both pass the preflight; the deploy then makes
+// both intermediate copies and shares and one target copy is refused by AWS (R25) after the
+// long source copy, which the preflight exists to prevent.
+#[tokio::test]
+async fn r25_review_preflight_of_two_migrations_into_one_target_is_not_summed() {
+    let w = world("rv-two-migrations").await;
+    w.seed_batch(2);
+    w.fake
+        .set_manual_snapshot_quota(id(B), &region(), CLUSTER, 1);
+    let mut stack = w.stack();
+    let key = ShareableKey::new().grant_account(id(B)).build().unwrap();
+    let key = stack
+        .add("key", KeyResource::new(&w.a, region(), key).unwrap())
+        .unwrap();
+    for i in 0..2 {
+        stack
+            .add_migration(
+                &format!("m{i}"),
+                SnapshotMigration::new(&w.a, arn(&format!("snap-{i}")))
+                    .via(&key)
+                    .to(&w.b),
+            )
+            .unwrap();
+    }
+    let result = stack.deploy().await;
+    eprintln!("{result:?}");
+    eprintln!("mutating calls: {}", w.fake.mutating_calls().len());
+    assert!(
+        matches!(result, Err(Error::QuotaPreflight { .. })),
+        "B holds room for 1 copy, the stack keeps 2 there: the preflight should refuse"
+    );
+}
+
+// Review, R25: a release whose DeleteDBClusterSnapshot went through but whose answer was lost, then
+// made again by the stack (the SDK's attempts all answered 500): the re-run finds the copy
+// gone and reports deleted = false, so room_released is never called and the room it held is
+// lost for the run. With a headroom of 1 the next copy waits and then gives up.
+#[tokio::test]
+async fn r25_review_a_release_whose_delete_answer_was_lost_gives_its_room_back() {
+    let w = world("rv-lost-delete").await;
+    w.fake.set_copy_time(Duration::from_millis(10));
+    seed(&w, 0, 1, Some("alias/aws/rds"));
+    seed(&w, 1, 2, Some("alias/aws/rds"));
+    // Headroom 1 with a margin of 0.
+    w.fake
+        .set_manual_snapshot_quota(id(A), &region(), CLUSTER, 3);
+    w.fake.inject(
+        "DeleteDBClusterSnapshot",
+        1,
+        Fault::ErrorAfterApply(AwsFault::new("InternalFailure", "injected").status(500)),
+    );
+    for n in 2..=5 {
+        w.fake.inject(
+            "DeleteDBClusterSnapshot",
+            n,
+            Fault::Error(AwsFault::new("InternalFailure", "injected").status(500)),
+        );
+    }
+    let fleet = w.fleet(2, &[&w.b]).await;
+    let mut stack = Stack::new("quota")
+        .unwrap()
+        .state_dir(&w.dir)
+        .wait(WaitConfig {
+            copy_quota: 1,
+            manual_snapshot_margin: 0,
+            ..WaitConfig::fast()
+        });
+    let handles = stack.add_fleet("lost", fleet).unwrap();
+    let report = match tokio::time::timeout(Duration::from_secs(120), stack.deploy())
+        .await
+        .unwrap()
+    {
+        Ok(r) => r,
+        Err(Error::Incomplete { report }) => *report,
+        Err(e) => panic!("{e}"),
+    };
+    let said = statuses(&handles, &report);
+    eprintln!("{said:#?}\nfailed: {:?}", report.failed);
+    eprintln!("A holds {} of 3", w.count(A));
+    for c in w
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.operation.contains("Delete") || c.operation.contains("Copy"))
+    {
+        eprintln!("{:?} {:?}", c.operation, c.error);
+    }
+    assert!(
+        said.iter().all(|s| s.starts_with("done")),
+        "the first copy is gone, so the second has room"
+    );
+}
+
+// Review, R25: the scheduler's own reading of the source's quota is not retried: one
+// DescribeAccountAttributes throttled past the SDK's attempts (R20) makes the run assume the
+// fallback headroom of 20, although the preflight read the real one (2) moments before. The
+// fleet then keeps far more intermediate copies alive than Max - Used - margin.
+#[tokio::test]
+async fn r25_review_a_throttled_room_reading_falls_back_to_20() {
+    let w = world("rv-throttled-read").await;
+    w.fake.set_copy_time(Duration::from_millis(5));
+    w.seed_batch(6);
+    // Headroom 2: Max 13, 6 sources, margin 5.
+    w.fake
+        .set_manual_snapshot_quota(id(A), &region(), CLUSTER, 13);
+    let fleet = w.fleet(6, &[&w.b]).await;
+    let mut stack = Stack::new("quota")
+        .unwrap()
+        .state_dir(&w.dir)
+        .wait(WaitConfig {
+            copy_quota: 2,
+            ..WaitConfig::fast()
+        });
+    let handles = stack.add_fleet("thr", fleet).unwrap();
+    // The preflight reads A and B (2 calls); the scheduler's first reading is the third.
+    for n in 3..=5 {
+        w.fake.inject(
+            "DescribeAccountAttributes",
+            n,
+            Fault::Error(AwsFault::new("Throttling", "Rate exceeded").status(400)),
+        );
+    }
+    let report = match stack.deploy().await {
+        Ok(r) => r,
+        Err(Error::Incomplete { report }) => *report,
+        Err(e) => panic!("{e}"),
+    };
+    let _ = statuses(&handles, &report);
+    let errors: Vec<_> = w
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "DescribeAccountAttributes")
+        .map(|c| c.error.clone())
+        .collect();
+    eprintln!("DescribeAccountAttributes: {errors:?}");
+    let peak = w.peak(A);
+    assert!(
+        peak <= 8,
+        "A held {peak} manual cluster snapshots at once, past Max - margin = 8"
+    );
+}
+
+// Review, R25: after a crash in the middle of the acceptance case (60 snapshots, Max 100, margin 5),
+// the intermediate copies alive at the crash count in Used, and the preflight still asks for
+// one more per copy slot: the re-run is refused, though every copy alive is released as its
+// target copy lands (the run that crashed would have finished).
+#[tokio::test]
+async fn r25_review_a_crashed_fleet_of_60_is_refused_on_resume() {
+    let w = world("rv-resume").await;
+    w.seed_batch(60);
+    let fleet = w.fleet(60, &[&w.b]).await;
+    let mut stack = w.stack();
+    stack.add_fleet("sixty", fleet).unwrap();
+    let crash = async {
+        while w.intermediates().len() < 25 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    tokio::select! {
+        r = stack.deploy() => panic!("finished before the crash: {:?}", r.is_ok()),
+        () = crash => {}
+    }
+    drop(stack);
+    eprintln!(
+        "at the crash: A holds {} ({} intermediate copies), B {}",
+        w.count(A),
+        w.intermediates().len(),
+        w.count(B)
+    );
+    let fleet = w.fleet(60, &[&w.b]).await;
+    let mut rerun = w.stack();
+    let handles = rerun.add_fleet("sixty", fleet).unwrap();
+    let report = match rerun.deploy().await {
+        Ok(r) => r,
+        Err(e) => panic!("the resumed deploy was refused: {e}"),
+    };
+    assert!(handles
+        .outcomes(&report)
+        .unwrap()
+        .iter()
+        .all(|o| matches!(o.status, OutcomeStatus::Done(_))));
+    assert!(w.peak(A) <= 95);
+}

@@ -61,6 +61,13 @@ pub trait Resource: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Checks, after every resource's [`preflight`](Resource::preflight) passed and before the
+    /// first change, what needs their findings (the quota check adds up what the copies will
+    /// make). Nothing by default.
+    async fn preflight_after(&self, _ctx: &Context) -> Result<()> {
+        Ok(())
+    }
+
     /// What `deploy` would do, read from the saved record and the live resource. Makes no
     /// change.
     async fn plan(&self, ctx: &Context) -> Result<Change>;
@@ -244,6 +251,20 @@ impl Context {
         }
         Box::pin(self.state.commit([other])).await?;
         Ok(())
+    }
+
+    /// The saved record of `other`, a resource of the same stack, if it has one.
+    pub(crate) async fn load_of<T: DeserializeOwned>(&self, other: &str) -> Result<Option<T>> {
+        let state = self.state.lock().await;
+        let Some(record) = state.resources.get(other).filter(|r| !r.data.is_null()) else {
+            return Ok(None);
+        };
+        record.data.parse().map(Some).map_err(|e| Error::Conflict {
+            resource: self.name.to_string(),
+            problem: format!(
+                "the record of `{other}` in the state file cannot be read ({e}); the file was left as it is"
+            ),
+        })
     }
 
     /// Whether `other`, a resource of the same stack, was deployed (by this run or an earlier

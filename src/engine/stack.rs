@@ -163,6 +163,7 @@ trait DynResource: Send + Sync {
     fn account(&self) -> &Account;
     fn region(&self) -> &Region;
     async fn preflight(&self, ctx: &Context) -> Result<()>;
+    async fn preflight_after(&self, ctx: &Context) -> Result<()>;
     async fn plan(&self, ctx: &Context) -> Result<Change>;
     fn warnings(&self, name: &str) -> Vec<super::plan::Warning>;
     async fn deploy(&self, ctx: &Context) -> Result<JsonText>;
@@ -189,6 +190,9 @@ impl<R: Resource> DynResource for R {
     }
     async fn preflight(&self, ctx: &Context) -> Result<()> {
         Resource::preflight(self, ctx).await
+    }
+    async fn preflight_after(&self, ctx: &Context) -> Result<()> {
+        Resource::preflight_after(self, ctx).await
     }
     async fn plan(&self, ctx: &Context) -> Result<Change> {
         Resource::plan(self, ctx).await
@@ -317,6 +321,9 @@ pub struct Stack {
     /// A setting refused where it was given ([`Stack::wait`]): every operation answers it
     /// before any AWS call.
     refused: Option<String>,
+    /// Every snapshot the stack's migrations and fleets copy, for their quota checks, which
+    /// add up what all of them keep in each account (R25).
+    quota_items: crate::migration::QuotaRegistry,
 }
 
 impl std::fmt::Debug for Stack {
@@ -392,7 +399,13 @@ impl Stack {
                 Arc::new(super::wait::TracingProgress),
             )),
             refused: None,
+            quota_items: crate::migration::QuotaRegistry::default(),
         })
+    }
+
+    /// Where the stack's migrations and fleets list the snapshots they copy (R25).
+    pub(crate) fn quota_registry(&self) -> crate::migration::QuotaRegistry {
+        self.quota_items.clone()
     }
 
     /// Keeps the state file in `dir` instead of `.snapshift`.
@@ -748,6 +761,37 @@ impl Stack {
                 Err(e) => return Err(e),
             }
         }
+        // Then the checks that need every other one's findings (the quota check, R25).
+        let later: Vec<(usize, Result<()>)> =
+            futures::stream::iter((0..count).filter(|&i| !blocked[i]).collect::<Vec<_>>())
+                .map(|i| {
+                    let state = Arc::clone(state);
+                    let entry = &self.entries[i];
+                    async move {
+                        let ctx = self.context(&entry.name, &state);
+                        let result = self
+                            .retry_throttled(&entry.name, || entry.resource.preflight_after(&ctx))
+                            .await;
+                        (i, result)
+                    }
+                })
+                .buffered(self.concurrency.min(PREFLIGHT_CONCURRENCY))
+                .collect()
+                .await;
+        for (i, result) in later {
+            match result {
+                Ok(()) => {}
+                Err(e) if self.keep_going && !e.stops_deploy() => {
+                    report
+                        .failed
+                        .insert(self.entries[i].name.to_string(), e.to_string());
+                    blocked[i] = true;
+                    skipped[i] = false;
+                    block_dependents(i, &mut blocked, &mut skipped);
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let mut ready: BTreeSet<usize> = (0..count)
             .filter(|&i| waiting[i] == 0 && !blocked[i])
             .collect();
@@ -857,9 +901,14 @@ impl Stack {
         // Throttling that outlasts the SDK's retries (R20) is retried here: deploy is
         // idempotent, so running it again picks up where the throttled call stopped.
         let ctx = self.context(&entry.name, state);
+        // Under way, retries included: copies waiting for manual-snapshot room know room may
+        // still come back (R25).
+        let active = self.runtime.activity();
         let outputs = self
             .retry_throttled(&entry.name, || entry.resource.deploy(&ctx))
-            .await?;
+            .await;
+        drop(active);
+        let outputs = outputs?;
         let outputs = {
             let mut s = state.lock().await;
             // A resource that passes on what it depends on (a share gives its snapshot's

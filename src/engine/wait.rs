@@ -282,12 +282,14 @@ pub struct Runtime {
     keys: Mutex<BTreeMap<String, Arc<KeyFacts>>>,
     /// The manual-snapshot room of each source account, region and kind (R25).
     rooms: Mutex<BTreeMap<(AccountId, Region, SnapshotKind), Arc<Room>>>,
-    /// How many copies are asking for a slot or running, and releases running: what can
-    /// still give room back (R25).
+    /// How many resources are deploying (retries included): what can still give room back
+    /// (R25).
     active: Arc<std::sync::atomic::AtomicUsize>,
+    /// How many of them wait for manual-snapshot room.
+    room_waiting: Arc<std::sync::atomic::AtomicUsize>,
 }
 
-/// Counts one copy or release as under way until dropped (see [`Runtime::activity`]).
+/// Counts one resource's deploy as under way until dropped (see [`Runtime::activity`]).
 #[derive(Debug)]
 pub struct Activity(Arc<std::sync::atomic::AtomicUsize>);
 
@@ -329,6 +331,8 @@ struct RoomState {
     free: i64,
     /// Taken by copies not made yet.
     unmade: i64,
+    /// The copies made in this run that hold room, by identifier, until their release.
+    holding: std::collections::BTreeSet<String>,
     seq: u64,
     waiting: BTreeMap<(std::cmp::Reverse<u32>, u64), tokio::sync::oneshot::Sender<()>>,
 }
@@ -355,8 +359,9 @@ impl Room {
 }
 
 /// Room for one intermediate copy in a source account (R25), held from before the copy is
-/// asked for. Given back when dropped, unless the copy was made ([`RoomPermit::made`]): its
-/// room then comes back when it is deleted ([`Runtime::room_released`]).
+/// asked for. Given back when dropped, unless the copy was made ([`RoomPermit::made`], as
+/// soon as AWS accepts the copy): its room then comes back when it is deleted
+/// ([`Runtime::room_released`]).
 #[derive(Debug)]
 pub struct RoomPermit {
     room: Arc<Room>,
@@ -364,10 +369,13 @@ pub struct RoomPermit {
 }
 
 impl RoomPermit {
-    /// The copy exists: it holds the room until it is deleted.
-    pub fn made(mut self) {
+    /// The copy `id` exists (AWS accepted it, or it was found): it holds the room until its
+    /// release deletes it.
+    pub fn made(mut self, id: &str) {
         self.made = true;
-        self.room.lock().unmade -= 1;
+        let mut state = self.room.lock();
+        state.unmade -= 1;
+        state.holding.insert(id.to_owned());
     }
 }
 
@@ -474,7 +482,6 @@ impl Slots {
     fn try_take(self: &Arc<Self>) -> Option<CopySlot> {
         self.lock().take_free().then(|| CopySlot {
             slots: Arc::clone(self),
-            _active: None,
         })
     }
 }
@@ -562,7 +569,6 @@ impl Drop for Pending {
 #[derive(Debug)]
 pub struct CopyTurn {
     _slot: CopySlot,
-    _active: Activity,
     turn: Turn,
     sources: Sources,
     source: String,
@@ -591,8 +597,6 @@ impl Drop for CopyTurn {
 #[derive(Debug)]
 pub struct CopySlot {
     slots: Arc<Slots>,
-    /// A copy found running counts as under way (R25).
-    _active: Option<Activity>,
 }
 
 impl Drop for CopySlot {
@@ -634,12 +638,13 @@ impl Runtime {
             keys: Mutex::new(BTreeMap::new()),
             rooms: Mutex::new(BTreeMap::new()),
             active: Arc::default(),
+            room_waiting: Arc::default(),
         }
     }
 
-    /// Counts a step that can give manual-snapshot room back (a release) as under way until
-    /// the guard is dropped (R25).
-    pub fn activity(&self) -> Activity {
+    /// Counts a resource's deploy as under way until the guard is dropped: while one that
+    /// does not wait for manual-snapshot room runs, room may still come back (R25).
+    pub(crate) fn activity(&self) -> Activity {
         Activity::new(&self.active)
     }
 
@@ -704,16 +709,19 @@ impl Runtime {
                 ),
             });
             // Room comes back from a release or a copy that fails before it is made. When
-            // no copy and no release has been under way for three looks in a row, none will
-            // come: the copies holding the headroom belong to snapshots that went no further
-            // (their target copies failed), and waiting would never end.
+            // every resource still deploying has waited for room for three looks in a row,
+            // none will come: the copies holding the headroom belong to snapshots that went
+            // no further (their target copies failed), and waiting would never end.
+            let _waiting = Activity::new(&self.room_waiting);
             let started = Instant::now();
             let mut idle = 0;
             loop {
                 tokio::select! {
                     _ = &mut rx => break,
                     () = tokio::time::sleep(self.config.max_interval) => {
-                        if self.active.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                        let active = self.active.load(std::sync::atomic::Ordering::SeqCst);
+                        let waiting = self.room_waiting.load(std::sync::atomic::Ordering::SeqCst);
+                        if active <= waiting {
                             idle += 1;
                         } else {
                             idle = 0;
@@ -731,14 +739,27 @@ impl Runtime {
         Ok(RoomPermit { room, made: false })
     }
 
-    /// An intermediate copy of `kind` in `account` and `region` was deleted: its room goes to
-    /// the next copy waiting (R25). Nothing when this run has not read that account's room
-    /// (its first reading will count the deletion).
-    pub fn room_released(&self, account: AccountId, region: &Region, kind: SnapshotKind) {
+    /// The intermediate copy `id` of `kind` in `account` and `region` is gone: its room goes
+    /// to the next copy waiting (R25), once per copy. A copy made in this run gives its room
+    /// back whether this call deleted it or an earlier attempt whose answer was lost did; one
+    /// made before the run only when `deleted_now` and the run has read that room (its first
+    /// reading counted the copy).
+    pub fn room_released(
+        &self,
+        account: AccountId,
+        region: &Region,
+        kind: SnapshotKind,
+        id: &str,
+        deleted_now: bool,
+    ) {
         let room = locked(&self.rooms)
             .get(&(account, region.clone(), kind))
             .cloned();
-        if let Some(room) = room.filter(|r| r.read.initialized()) {
+        let Some(room) = room.filter(|r| r.read.initialized()) else {
+            return;
+        };
+        let held = room.lock().holding.remove(id);
+        if held || deleted_now {
             room.give();
         }
     }
@@ -837,10 +858,7 @@ impl Runtime {
             // The sender is dropped only when it hands the slot over.
             let _ = rx.await;
         }
-        CopySlot {
-            slots,
-            _active: None,
-        }
+        CopySlot { slots }
     }
 
     /// AWS refused a copy with `SnapshotQuotaExceeded` although a slot was free: others
@@ -863,10 +881,7 @@ impl Runtime {
     pub fn running_copy(&self, account: AccountId, region: &Region) -> CopySlot {
         let slots = self.slots(account, region);
         slots.lock().take_now_or_next();
-        CopySlot {
-            slots,
-            _active: Some(Activity::new(&self.active)),
-        }
+        CopySlot { slots }
     }
 
     /// Takes what a copy of `source` into `account` and `region` needs to run: a copy slot
@@ -890,13 +905,11 @@ impl Runtime {
         };
         let slots = self.slots(account, region);
         let pending = Pending::new(&turns);
-        let active = Activity::new(&self.active);
         loop {
             let turn = turns.take().await;
             if let Some(slot) = slots.try_take() {
                 return CopyTurn {
                     _slot: slot,
-                    _active: active,
                     turn,
                     sources: Arc::clone(&self.sources),
                     source: source.to_owned(),
@@ -908,7 +921,6 @@ impl Runtime {
             if let Some(turn) = turns.try_take() {
                 return CopyTurn {
                     _slot: slot,
-                    _active: active,
                     turn,
                     sources: Arc::clone(&self.sources),
                     source: source.to_owned(),

@@ -521,8 +521,14 @@ impl Stack {
         }
         self.set_batch_mode();
         // R25: the quotas are read and checked before anything else, and said first.
-        let check = QuotaCheck::new(&fleet.source, fleet.region.clone(), &fleet.targets, true);
-        let quota_items = check.items();
+        let check = QuotaCheck::new(
+            &fleet.source,
+            fleet.region.clone(),
+            &fleet.targets,
+            true,
+            self.quota_registry(),
+        );
+        let cover = check.cover();
         let quota = self.add(&format!("{name}-quota"), check)?;
         let mut keys: BTreeMap<Region, Handle<KeyResource>> = BTreeMap::new();
         let mut checks: BTreeMap<Region, Vec<Handle<KeyAccess>>> = BTreeMap::new();
@@ -586,18 +592,20 @@ impl Stack {
                 continue;
             };
             let copy_id = derived_id(snapshot.reference.id(), &format!("-{name}-share"), kind)?;
+            let source_copy = SourceCopy::new(
+                &fleet.source,
+                snapshot.region.clone(),
+                snapshot.reference.clone(),
+                key.clone(),
+                target_ids.clone(),
+                copy_id,
+                fleet.copy_tags,
+            )
+            .releasing(true);
+            let flags = source_copy.flags();
             let copy = self.add_with(
                 &format!("{base}-copy"),
-                SourceCopy::new(
-                    &fleet.source,
-                    snapshot.region.clone(),
-                    snapshot.reference.clone(),
-                    key.clone(),
-                    target_ids.clone(),
-                    copy_id,
-                    fleet.copy_tags,
-                )
-                .releasing(true),
+                source_copy,
                 checks
                     .get(&snapshot.region)
                     .into_iter()
@@ -605,6 +613,7 @@ impl Stack {
                     .fold(Options::new().depends_on(&key), |o, c| o.depends_on(c)),
             )?;
             let mut targets = Vec::with_capacity(fleet.targets.len());
+            let mut made = Vec::with_capacity(fleet.targets.len());
             // AWS copies one source's copies one after another (R19): alternate which target
             // goes first, so that the targets' quotas fill evenly.
             let rotated: Vec<&Account> = fleet
@@ -626,18 +635,20 @@ impl Stack {
                     ),
                     Options::new().depends_on(&copy),
                 )?;
+                let resource = TargetCopy::new(
+                    target,
+                    snapshot.region.clone(),
+                    kind,
+                    share.clone(),
+                    derived_id(snapshot.reference.id(), "", kind)?,
+                    std::sync::Arc::clone(&target_key),
+                    fleet.copy_tags,
+                    None,
+                );
+                made.push(resource.will_make());
                 let target_copy = self.add_with(
                     &format!("{base}-to-{}", target.id()),
-                    TargetCopy::new(
-                        target,
-                        snapshot.region.clone(),
-                        kind,
-                        share.clone(),
-                        derived_id(snapshot.reference.id(), "", kind)?,
-                        std::sync::Arc::clone(&target_key),
-                        fleet.copy_tags,
-                        None,
-                    ),
+                    resource,
                     Options::new().depends_on(&share).retain(),
                 )?;
                 targets.push((target.id(), share, target_copy));
@@ -661,12 +672,15 @@ impl Stack {
                     .fold(Options::new(), |o, (_, _, c)| o.depends_on(c)),
             )?;
             counted.push(QuotaItem {
+                source: fleet.source.id(),
                 region: snapshot.region.clone(),
                 kind,
                 copy: copy.clone(),
+                flags,
                 targets: targets
                     .iter()
-                    .map(|(account, _, c)| (*account, c.clone()))
+                    .zip(made)
+                    .map(|((account, _, c), made)| (*account, c.clone(), made))
                     .collect(),
             });
             items.push(FleetItem {
@@ -679,7 +693,7 @@ impl Stack {
         // Listed biggest first, as resolved.
         items.sort_by(|a, b| FleetSnapshot::biggest_first(&a.source, &b.source));
         // Set once, before any deploy: the check was added first, so that it is said first.
-        let _ = quota_items.set(counted);
+        cover(counted);
         Ok(FleetHandles {
             quota,
             keys,

@@ -33,11 +33,11 @@
 
 mod resources;
 
-pub(crate) use resources::QuotaItem;
 pub use resources::{
     KeyAccess, KeyAccessOutputs, QuotaCheck, QuotaOutputs, ReencryptCopy, Release, ReleaseOutputs,
     Restore, Share, SnapshotOutputs, SourceCopy, TargetCopy,
 };
+pub(crate) use resources::{QuotaItem, QuotaRegistry};
 
 use crate::{
     aws::Account,
@@ -399,8 +399,9 @@ impl Stack {
             region.clone(),
             std::slice::from_ref(&target),
             m.release_as_you_go,
+            self.quota_registry(),
         );
-        let quota_items = check.items();
+        let cover = check.cover();
         let quota = self.add(&format!("{name}-quota"), check)?;
         // R31: the target's own IAM is checked before the long copy starts.
         let access = self.add_with(
@@ -408,18 +409,20 @@ impl Stack {
             KeyAccess::new(&target, region.clone(), key.clone()),
             Options::new().depends_on(&key),
         )?;
+        let resource = SourceCopy::new(
+            &m.source_account,
+            region.clone(),
+            m.source.clone(),
+            key.clone(),
+            vec![target.id()],
+            copy_id,
+            m.copy_tags,
+        )
+        .releasing(m.release_as_you_go);
+        let flags = resource.flags();
         let source_copy = self.add_with(
             &format!("{name}-copy"),
-            SourceCopy::new(
-                &m.source_account,
-                region.clone(),
-                m.source.clone(),
-                key.clone(),
-                vec![target.id()],
-                copy_id,
-                m.copy_tags,
-            )
-            .releasing(m.release_as_you_go),
+            resource,
             Options::new().depends_on(&key).depends_on(&access),
         )?;
         let share = self.add_with(
@@ -460,21 +463,19 @@ impl Stack {
         if m.keep_target {
             options = options.retain();
         }
-        let target_handle = self.add_with(
-            &format!("{name}-target"),
-            TargetCopy::new(
-                &target,
-                region.clone(),
-                kind,
-                share.clone(),
-                target_id,
-                m.target_key.reference(),
-                m.copy_tags,
-                m.option_group.clone(),
-            )
-            .key_of_stack(m.target_key.stack_key().cloned()),
-            options,
-        )?;
+        let resource = TargetCopy::new(
+            &target,
+            region.clone(),
+            kind,
+            share.clone(),
+            target_id,
+            m.target_key.reference(),
+            m.copy_tags,
+            m.option_group.clone(),
+        )
+        .key_of_stack(m.target_key.stack_key().cloned());
+        let target_made = resource.will_make();
+        let target_handle = self.add_with(&format!("{name}-target"), resource, options)?;
         let release = if m.release_as_you_go {
             Some(self.add_with(
                 &format!("{name}-release"),
@@ -491,11 +492,13 @@ impl Stack {
         } else {
             None
         };
-        let _ = quota_items.set(vec![QuotaItem {
+        cover(vec![QuotaItem {
+            source: m.source_account.id(),
             region: region.clone(),
             kind,
             copy: source_copy.clone(),
-            targets: vec![(target.id(), target_handle.clone())],
+            flags,
+            targets: vec![(target.id(), target_handle.clone(), target_made)],
         }]);
         let restore = match m.restore {
             Some(spec) => Some(self.add_with(

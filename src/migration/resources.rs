@@ -17,7 +17,7 @@ use crate::{
         Account, AwsError,
     },
     engine::{
-        wait::{again_while_throttled, Backoff, ExpectedCopy},
+        wait::{again_while_throttled, Backoff, ExpectedCopy, RoomPermit},
         Action, Change, Context, Handle, ProgressEvent, Resource,
     },
     error::{Error, Result},
@@ -320,6 +320,7 @@ async fn wait_available(
 /// When the manual-snapshot quota is full (R25), no waiting frees it: the copy fails at once
 /// with [`Error::ManualSnapshotQuota`], and the copy quota is left as it was.
 /// Returns the slot and turn, to hold while the copy runs.
+#[allow(clippy::too_many_arguments)]
 async fn start_copy(
     ctx: &Context,
     rds: &Rds,
@@ -328,6 +329,7 @@ async fn start_copy(
     request: &CopyRequest<'_>,
     size_gb: u32,
     role: QuotaRole,
+    mut room: Option<RoomPermit>,
 ) -> Result<(Option<SnapshotInfo>, crate::engine::wait::CopyTurn)> {
     let runtime = ctx.runtime();
     let mut backoff = Backoff::new(runtime.config());
@@ -341,6 +343,10 @@ async fn start_copy(
         // a slot carry neither.
         match Box::pin(rds.copy_snapshot(kind, request)).await {
             Ok(info) => {
+                // The copy exists from here on, and counts against the quota (R25).
+                if let Some(room) = room.take() {
+                    room.made(request.target);
+                }
                 runtime.emit(ProgressEvent::Started {
                     resource: ctx.name().to_owned(),
                     what: format!("copy of {} to {}", request.source, request.target),
@@ -373,7 +379,10 @@ async fn start_copy(
                 if e.is("DBSnapshotAlreadyExists")
                     || e.is("DBClusterSnapshotAlreadyExistsFault") =>
             {
-                return Ok((None, slot))
+                if let Some(room) = room.take() {
+                    room.made(request.target);
+                }
+                return Ok((None, slot));
             }
             Err(e) => return Err(aws(ctx)(e)),
         }
@@ -425,10 +434,14 @@ async fn ensure_copy(
     size_gb: u32,
     look_first: bool,
     role: QuotaRole,
+    room: Option<RoomPermit>,
 ) -> Result<SnapshotInfo> {
     if look_first {
         if let Some(info) = Box::pin(existing_copy(ctx, rds, account, kind, request.target)).await?
         {
+            if let Some(room) = room {
+                room.made(request.target);
+            }
             return Ok(info);
         }
     }
@@ -439,7 +452,7 @@ async fn ensure_copy(
     };
     // One copy of a source at a time (AWS queues the others, R19), and a quota slot only
     // while a copy can make progress.
-    let (made, _slot) = start_copy(ctx, rds, account, kind, &request, size_gb, role).await?;
+    let (made, _slot) = start_copy(ctx, rds, account, kind, &request, size_gb, role, room).await?;
     Box::pin(follow_copy(ctx, rds, account, kind, &request, made)).await
 }
 
@@ -614,6 +627,17 @@ pub struct SourceCopy {
     /// Set by preflight when the copy's identifier was free: deploy then copies without
     /// looking again (a copy made meanwhile answers "already exists", which deploy handles).
     free_at_preflight: Arc<AtomicBool>,
+    /// What preflight found for the quota check (R25).
+    flags: Arc<CopyFlags>,
+}
+
+/// What a copy's preflight found, for the quota check (R25).
+#[derive(Debug, Default)]
+pub(crate) struct CopyFlags {
+    /// This deploy will make a copy that does not exist yet.
+    pub(crate) will_make: AtomicBool,
+    /// This stack's copy exists and will be released (it is in the quota's `Used`).
+    pub(crate) alive: AtomicBool,
 }
 
 impl SourceCopy {
@@ -645,6 +669,7 @@ impl SourceCopy {
             copy_tags,
             release: false,
             free_at_preflight: Arc::default(),
+            flags: Arc::default(),
         }
     }
 
@@ -654,6 +679,43 @@ impl SourceCopy {
 
     fn source_ref(&self) -> String {
         self.source.id().to_string()
+    }
+
+    /// What preflight found, for the quota check (R25).
+    pub(crate) fn flags(&self) -> Arc<CopyFlags> {
+        Arc::clone(&self.flags)
+    }
+
+    /// Room for this copy in the source's manual-snapshot headroom (R25), read once per run
+    /// (a throttled reading is made again; one that is refused falls back to the configured
+    /// headroom, as the preview said).
+    async fn room(&self, ctx: &Context, rds: &Rds, size: u32) -> Result<RoomPermit> {
+        let kind = self.source.kind();
+        let read = || async {
+            again_while_throttled(
+                ctx.name(),
+                Backoff::new(ctx.runtime().config()),
+                AwsError::is_transient,
+                || rds.manual_snapshot_quota(kind),
+            )
+            .await
+            .ok()
+            .flatten()
+        };
+        ctx.runtime()
+            .manual_room(self.account.id(), &self.region, kind, read, ctx.name(), size)
+            .await
+            .map_err(|stuck| {
+                conflict(
+                    ctx,
+                    format!(
+                        "waited {:.1?} for room in the manual-snapshot headroom of {} in {} (R25), and none will come in this run: every intermediate copy alive there belongs to a snapshot whose target copies failed, so none is released. Nothing was copied for this snapshot; fix what failed and deploy again (the copies made are kept and finished), or raise the quota",
+                        stuck.waited,
+                        self.account.id(),
+                        self.region
+                    ),
+                )
+            })
     }
 
     async fn source_info(&self, ctx: &Context) -> Result<SnapshotInfo> {
@@ -697,7 +759,20 @@ impl Resource for SourceCopy {
 
     async fn preflight(&self, ctx: &Context) -> Result<()> {
         let record: CopyRecord = ctx.load().await?.unwrap_or_default();
-        if record.copy.is_some() || record.direct {
+        if record.released.is_some() || record.direct {
+            return Ok(());
+        }
+        if let Some(copy) = &record.copy {
+            // Asked for before: it exists (and counts in the quota until released), or the
+            // run stopped before AWS took it.
+            let exists = self
+                .rds()
+                .describe_snapshot(self.source.kind(), copy)
+                .await
+                .map_err(aws(ctx))?
+                .is_some();
+            self.flags.alive.store(exists, Ordering::SeqCst);
+            self.flags.will_make.store(!exists, Ordering::SeqCst);
             return Ok(());
         }
         let info = self.source_info(ctx).await?;
@@ -742,8 +817,12 @@ impl Resource for SourceCopy {
                             what: format!("snapshot {}", self.copy_id),
                         });
                     }
+                    self.flags.alive.store(true, Ordering::SeqCst);
                 }
-                None => self.free_at_preflight.store(true, Ordering::SeqCst),
+                None => {
+                    self.free_at_preflight.store(true, Ordering::SeqCst);
+                    self.flags.will_make.store(true, Ordering::SeqCst);
+                }
             },
         }
         Ok(())
@@ -847,6 +926,7 @@ impl Resource for SourceCopy {
                     0,
                     true,
                     QuotaRole::Source,
+                    None,
                 )
                 .await?;
                 return Ok(SnapshotOutputs::from_info(&info, copy, true));
@@ -890,29 +970,7 @@ impl Resource for SourceCopy {
         // R25: a copy released as it goes waits for room in the source account's
         // manual-snapshot headroom, as it waits for a copy slot.
         let room = match self.release {
-            true => Some(
-                ctx.runtime()
-                    .manual_room(
-                        self.account.id(),
-                        &self.region,
-                        kind,
-                        || async { rds.manual_snapshot_quota(kind).await.ok().flatten() },
-                        ctx.name(),
-                        size,
-                    )
-                    .await
-                    .map_err(|stuck| {
-                        conflict(
-                            ctx,
-                            format!(
-                                "waited {:.1?} for room in the manual-snapshot headroom of {} in {} (R25), and none will come in this run: every intermediate copy alive there belongs to a snapshot whose target copies failed, so none is released. Nothing was copied for this snapshot; fix what failed and deploy again (the copies made are kept and finished), or raise the quota",
-                                stuck.waited,
-                                self.account.id(),
-                                self.region
-                            ),
-                        )
-                    })?,
-            ),
+            true => Some(self.room(ctx, &rds, size).await?),
             false => None,
         };
         let made = ensure_copy(
@@ -924,21 +982,9 @@ impl Resource for SourceCopy {
             size,
             look_first,
             QuotaRole::Source,
+            room,
         )
         .await;
-        if let Some(room) = room {
-            // The room stays taken while the copy exists, until its release deletes it.
-            let exists = match &made {
-                Ok(_) => true,
-                Err(_) => rds
-                    .describe_snapshot(kind, self.copy_id.as_str())
-                    .await
-                    .map_or(true, |found| found.is_some()),
-            };
-            if exists {
-                room.made();
-            }
-        }
         let info = made?;
         Ok(SnapshotOutputs::from_info(
             &info,
@@ -1062,6 +1108,25 @@ impl Resource for Share {
 
     fn region(&self) -> &Region {
         &self.region
+    }
+
+    async fn preflight(&self, ctx: &Context) -> Result<()> {
+        let record: ShareRecord = ctx.load().await?.unwrap_or_default();
+        if record.released || record.snapshot.is_some() {
+            return Ok(());
+        }
+        // A target added after the intermediate copy was released (R25): the copy is needed
+        // again, so its record forgets the release and its deploy copies again (and the
+        // release deletes it again once every target holds its copy).
+        let copy: Option<CopyRecord> = ctx.load_of(self.snapshot.name()).await?;
+        if copy.is_some_and(|c| c.released.is_some()) {
+            ctx.update_record_of(self.snapshot.name(), |r: &mut CopyRecord| {
+                r.released = None;
+                r.copy = None;
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     async fn plan(&self, ctx: &Context) -> Result<Change> {
@@ -1289,9 +1354,10 @@ impl Resource for Release {
 
     async fn deploy(&self, ctx: &Context) -> Result<ReleaseOutputs> {
         let mut record: ReleaseRecord = ctx.load().await?.unwrap_or_default();
-        // Under way: copies waiting for room wait for this one (R25).
-        let _active = ctx.runtime().activity();
-        if record.done {
+        // Done, unless the copy was made again since (a target added later).
+        let copy_record: Option<CopyRecord> = ctx.load_of(self.copy.name()).await?;
+        let copied_again = copy_record.is_some_and(|c| c.copy.is_some() && c.released.is_none());
+        if record.done && !copied_again {
             return Ok(ReleaseOutputs {
                 removed: record.removed,
             });
@@ -1304,24 +1370,25 @@ impl Resource for Release {
         let copy = ctx.outputs(&self.copy).await?;
         let rds = Rds::new(&self.account, &self.region);
         let mut removed = Vec::new();
+        // Written first: the shares' own deploys never share again, and their teardowns
+        // still remove a share if the calls below never happen.
+        let mut shared: Vec<(AccountId, String)> = Vec::new();
         for (target, share) in &self.shares {
-            let target = *target;
-            let mut shared = None;
-            // Written first: the share's own deploy never shares again, and its teardown
-            // still removes the share if the call below never happens.
             ctx.update_record_of(share.name(), |r: &mut ShareRecord| {
                 r.released = true;
-                if r.added {
-                    shared = r.snapshot.clone();
+                if let (true, Some(snapshot)) = (r.added, &r.snapshot) {
+                    shared.push((*target, snapshot.clone()));
                 }
             })
             .await?;
-            let Some(snapshot) = shared else {
-                continue;
-            };
+        }
+        // One look per snapshot shared (the shares of one snapshot are on the same one).
+        let snapshots: std::collections::BTreeSet<&str> =
+            shared.iter().map(|(_, s)| s.as_str()).collect();
+        for snapshot in snapshots {
             // The snapshot may be gone already (deleted by a run that crashed after it).
             if rds
-                .describe_snapshot(self.kind, &snapshot)
+                .describe_snapshot(self.kind, snapshot)
                 .await
                 .map_err(aws(ctx))?
                 .is_none()
@@ -1329,20 +1396,22 @@ impl Resource for Release {
                 continue;
             }
             let accounts = rds
-                .shared_with(self.kind, &snapshot)
+                .shared_with(self.kind, snapshot)
                 .await
                 .map_err(aws(ctx))?;
-            if accounts.iter().any(|a| a == target.as_str()) {
-                rds.set_shared(self.kind, &snapshot, target, false)
-                    .await
-                    .map_err(aws(ctx))?;
+            for (target, _) in shared.iter().filter(|(_, s)| s == snapshot) {
+                if accounts.iter().any(|a| a == target.as_str()) {
+                    rds.set_shared(self.kind, snapshot, *target, false)
+                        .await
+                        .map_err(aws(ctx))?;
+                }
+                let line = format!("share of {snapshot} with {target} removed");
+                ctx.runtime().emit(ProgressEvent::Released {
+                    resource: ctx.name().to_owned(),
+                    what: line.clone(),
+                });
+                removed.push(line);
             }
-            let line = format!("share of {snapshot} with {target} removed");
-            ctx.runtime().emit(ProgressEvent::Released {
-                resource: ctx.name().to_owned(),
-                what: line.clone(),
-            });
-            removed.push(line);
         }
         if copy.created {
             let outputs = copy.clone();
@@ -1360,10 +1429,13 @@ impl Resource for Release {
                 "intermediate copy",
             )
             .await?;
-            if deleted {
-                ctx.runtime()
-                    .room_released(self.account.id(), &self.region, self.kind);
-            }
+            ctx.runtime().room_released(
+                self.account.id(),
+                &self.region,
+                self.kind,
+                &copy.identifier,
+                deleted,
+            );
             for line in &lines {
                 ctx.runtime().emit(ProgressEvent::Released {
                     resource: ctx.name().to_owned(),
@@ -1404,14 +1476,24 @@ impl Resource for Release {
     }
 }
 
-/// One snapshot a quota check counts: its copy in the source and its copies in the targets.
+/// One snapshot a quota check counts: its copy in the source and its copies in the targets,
+/// with what their preflights found.
 #[derive(Debug, Clone)]
 pub(crate) struct QuotaItem {
+    pub(crate) source: AccountId,
     pub(crate) region: Region,
     pub(crate) kind: SnapshotKind,
     pub(crate) copy: Handle<SourceCopy>,
-    pub(crate) targets: Vec<(AccountId, Handle<TargetCopy>)>,
+    pub(crate) flags: Arc<CopyFlags>,
+    pub(crate) targets: Vec<(AccountId, Handle<TargetCopy>, Arc<AtomicBool>)>,
 }
+
+/// Every snapshot a stack's migrations and fleets copy: each quota check adds up all of them
+/// for the accounts it reads (R25).
+pub(crate) type QuotaRegistry = Arc<std::sync::Mutex<Vec<QuotaItem>>>;
+
+/// An account, region and kind of snapshot, as source or target.
+type QuotaKey = (AccountId, Region, SnapshotKind, QuotaRole);
 
 /// What a quota check found: a line per account, region and kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -1420,18 +1502,24 @@ pub struct QuotaOutputs {
     pub lines: Vec<String>,
 }
 
-/// The quota preflight (R25): before the first change, reads the manual-snapshot quota of
-/// the source and of every target (`DescribeAccountAttributes`), and stops the deploy, with
-/// nothing changed, when a target cannot hold every copy it will keep or the source cannot
-/// hold one intermediate copy per copy slot beyond its margin. Its plan line is what a user
-/// sees first. A quota that cannot be read (denied, not listed) is said, and the deploy goes
-/// on with [`WaitConfig::manual_snapshot_fallback`](crate::engine::WaitConfig). Makes nothing.
+/// The quota preflight (R25): before the first change, once every other preflight has said
+/// what it will make, reads the manual-snapshot quota of the source and of every target
+/// (`DescribeAccountAttributes`) and stops the deploy, with nothing changed, when a target
+/// cannot hold every copy it will keep (counting every migration and fleet of the stack) or
+/// the source cannot hold one intermediate copy per copy slot beyond its margin (its own
+/// intermediate copies alive, which will be released, not counted). Its plan line is what a
+/// user sees first. A quota that cannot be read (denied, not listed) is said, and the deploy
+/// goes on with [`WaitConfig::manual_snapshot_fallback`](crate::engine::WaitConfig). Makes
+/// nothing.
 #[derive(Debug, Clone)]
 pub struct QuotaCheck {
     source: Account,
     region: Region,
     targets: Vec<Account>,
-    items: Arc<std::sync::OnceLock<Vec<QuotaItem>>>,
+    /// Every snapshot of the stack.
+    registry: QuotaRegistry,
+    /// The accounts, regions and kinds this check reads: those of its own snapshots.
+    own: Arc<std::sync::OnceLock<std::collections::BTreeSet<QuotaKey>>>,
     /// Whether the intermediate copies are released as they go (or kept until teardown).
     releasing: bool,
     /// The lines of the last assessment, which deploy answers.
@@ -1439,27 +1527,46 @@ pub struct QuotaCheck {
 }
 
 impl QuotaCheck {
-    /// A check of `source` and `targets`; the snapshots are given once they are in the stack
-    /// ([`QuotaCheck::items`]), so that the check comes first in the plan.
+    /// A check of `source` and `targets`; its snapshots are given once they are in the stack
+    /// ([`QuotaCheck::cover`]), so that the check comes first in the plan.
     pub(crate) fn new(
         source: &Account,
         region: Region,
         targets: &[Account],
         releasing: bool,
+        registry: QuotaRegistry,
     ) -> QuotaCheck {
         QuotaCheck {
             source: source.clone(),
             region,
             targets: targets.to_vec(),
-            items: Arc::default(),
+            registry,
+            own: Arc::default(),
             releasing,
             lines: Arc::default(),
         }
     }
 
-    /// Where the snapshots to count will be given.
-    pub(crate) fn items(&self) -> Arc<std::sync::OnceLock<Vec<QuotaItem>>> {
-        Arc::clone(&self.items)
+    /// Where the check's own snapshots are given, once they are in the stack: they join the
+    /// stack's registry, and the check reads their accounts.
+    pub(crate) fn cover(&self) -> impl FnOnce(Vec<QuotaItem>) {
+        let (own, registry) = (Arc::clone(&self.own), Arc::clone(&self.registry));
+        move |items: Vec<QuotaItem>| {
+            let mut keys = std::collections::BTreeSet::new();
+            for item in &items {
+                keys.insert((
+                    item.source,
+                    item.region.clone(),
+                    item.kind,
+                    QuotaRole::Source,
+                ));
+                for (target, _, _) in &item.targets {
+                    keys.insert((*target, item.region.clone(), item.kind, QuotaRole::Target));
+                }
+            }
+            let _ = own.set(keys);
+            crate::locked(&registry).extend(items);
+        }
     }
 
     fn account(&self, id: AccountId) -> &Account {
@@ -1469,43 +1576,77 @@ impl QuotaCheck {
             .unwrap_or(&self.source)
     }
 
-    /// What each account needs, what its quota says, and the preview's lines.
+    /// Per account, region and kind: the copies this deploy will make there, and this stack's
+    /// intermediate copies alive there. `exact`: from what the preflights found; otherwise
+    /// (a preview) from the state.
+    async fn counts(
+        &self,
+        ctx: &Context,
+        exact: bool,
+    ) -> Result<std::collections::BTreeMap<QuotaKey, (u64, u64)>> {
+        let items = crate::locked(&self.registry).clone();
+        let mut counts: std::collections::BTreeMap<QuotaKey, (u64, u64)> =
+            std::collections::BTreeMap::new();
+        for item in &items {
+            let (make, alive) = if exact {
+                (
+                    item.flags.will_make.load(Ordering::SeqCst),
+                    item.flags.alive.load(Ordering::SeqCst),
+                )
+            } else {
+                let record: Option<CopyRecord> = ctx.load_of(item.copy.name()).await?;
+                let deployed = ctx.is_deployed(item.copy.name()).await;
+                (
+                    !deployed
+                        && record
+                            .as_ref()
+                            .is_none_or(|r| r.copy.is_none() && !r.direct),
+                    record.is_some_and(|r| r.copy.is_some() && r.released.is_none()),
+                )
+            };
+            let key = (
+                item.source,
+                item.region.clone(),
+                item.kind,
+                QuotaRole::Source,
+            );
+            let entry = counts.entry(key).or_default();
+            entry.0 += u64::from(make);
+            entry.1 += u64::from(alive);
+            for (target, copy, will_make) in &item.targets {
+                let make = if exact {
+                    will_make.load(Ordering::SeqCst)
+                } else {
+                    !ctx.is_deployed(copy.name()).await
+                };
+                counts
+                    .entry((*target, item.region.clone(), item.kind, QuotaRole::Target))
+                    .or_default()
+                    .0 += u64::from(make);
+            }
+        }
+        Ok(counts)
+    }
+
+    /// What each of this check's accounts needs, what its quota says, and the preview's
+    /// lines.
     async fn assess(
         &self,
         ctx: &Context,
+        exact: bool,
     ) -> Result<(Vec<String>, Vec<crate::quota::QuotaShortfall>)> {
         use crate::quota::{line, shortfall, QuotaNeed, Reading};
-        let mut counts: std::collections::BTreeMap<
-            (AccountId, Region, SnapshotKind, QuotaRole),
-            u64,
-        > = std::collections::BTreeMap::new();
-        for item in self.items.get().map(Vec::as_slice).unwrap_or_default() {
-            if !ctx.is_deployed(item.copy.name()).await {
-                *counts
-                    .entry((
-                        self.source.id(),
-                        item.region.clone(),
-                        item.kind,
-                        QuotaRole::Source,
-                    ))
-                    .or_default() += 1;
-            }
-            for (target, copy) in &item.targets {
-                let entry = counts
-                    .entry((*target, item.region.clone(), item.kind, QuotaRole::Target))
-                    .or_default();
-                if !ctx.is_deployed(copy.name()).await {
-                    *entry += 1;
-                }
-            }
-        }
+        let counts = self.counts(ctx, exact).await?;
         let config = ctx.runtime().config();
         let margin = u64::from(config.manual_snapshot_margin);
         let fallback = u64::from(config.manual_snapshot_fallback);
         let slots = u64::try_from(config.copy_quota).unwrap_or(u64::MAX);
+        let own = self.own.get().cloned().unwrap_or_default();
         let mut lines = Vec::new();
         let mut shortfalls = Vec::new();
-        for ((account, region, kind, role), count) in counts {
+        for key in own {
+            let (count, alive) = counts.get(&key).copied().unwrap_or_default();
+            let (account, region, kind, role) = key;
             let needed = match role {
                 // One intermediate copy per copy slot, or fewer when fewer remain.
                 QuotaRole::Source => count.min(slots),
@@ -1522,6 +1663,12 @@ impl QuotaCheck {
                 .manual_snapshot_quota(kind)
                 .await
             {
+                // This stack's intermediate copies alive are released as they go: they do
+                // not count against the room the next ones need.
+                Ok(Some(quota)) if self.releasing => Reading::Read(ManualQuota {
+                    used: quota.used.saturating_sub(alive),
+                    ..quota
+                }),
                 Ok(Some(quota)) => Reading::Read(quota),
                 Ok(None) => Reading::Unavailable(format!(
                     "DescribeAccountAttributes lists no {}",
@@ -1530,7 +1677,13 @@ impl QuotaCheck {
                 Err(e) if e.is_transient() => return Err(aws(ctx)(e)),
                 Err(e) => Reading::Unavailable(e.to_string()),
             };
-            lines.push(line(&need, &reading, margin, fallback, self.releasing));
+            let mut said = line(&need, &reading, margin, fallback, self.releasing);
+            if role == QuotaRole::Source && alive > 0 && self.releasing {
+                said += &format!(
+                    " (not counting this stack's {alive} intermediate copies alive, released as they go)"
+                );
+            }
+            lines.push(said);
             shortfalls.extend(shortfall(&need, &reading, margin));
         }
         Ok((lines, shortfalls))
@@ -1553,8 +1706,8 @@ impl Resource for QuotaCheck {
         &self.region
     }
 
-    async fn preflight(&self, ctx: &Context) -> Result<()> {
-        let (lines, shortfalls) = self.assess(ctx).await?;
+    async fn preflight_after(&self, ctx: &Context) -> Result<()> {
+        let (lines, shortfalls) = self.assess(ctx, true).await?;
         *crate::locked(&self.lines) = lines;
         if shortfalls.is_empty() {
             Ok(())
@@ -1567,7 +1720,7 @@ impl Resource for QuotaCheck {
     }
 
     async fn plan(&self, ctx: &Context) -> Result<Change> {
-        let (lines, shortfalls) = self.assess(ctx).await?;
+        let (lines, shortfalls) = self.assess(ctx, false).await?;
         let reason = if shortfalls.is_empty() {
             "manual-snapshot quotas read: room for this deploy, checked again before its first change".to_owned()
         } else {
@@ -1782,6 +1935,11 @@ impl TargetCopy {
 
     /// The target key is this key resource of the stack (made by the same deploy, before
     /// the copy).
+    /// Set by preflight when the copy does not exist yet: this deploy will make it (R25).
+    pub(crate) fn will_make(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.free_at_preflight)
+    }
+
     pub(crate) fn key_of_stack(mut self, key: Option<Handle<KeyResource>>) -> TargetCopy {
         self.key_of_stack = key;
         self
@@ -1885,6 +2043,7 @@ impl Resource for TargetCopy {
             // (after throttling) looks first.
             !self.free_at_preflight.swap(false, Ordering::SeqCst),
             QuotaRole::Target,
+            None,
         )
         .await?;
         Ok(SnapshotOutputs::from_info(&info, self.id.as_str(), true))
@@ -2427,6 +2586,7 @@ impl Resource for ReencryptCopy {
             0,
             true,
             QuotaRole::Target,
+            None,
         )
         .await?;
         let mut record: ReencryptRecord = ctx.load().await?.unwrap_or_default();
