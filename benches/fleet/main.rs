@@ -440,7 +440,9 @@ fn main() {
     }
     let table = render(&rows);
     let quota_table = render_quota(&quota_rows);
-    println!("{table}");
+    if !rows.is_empty() {
+        println!("{table}");
+    }
     if !quota_rows.is_empty() {
         println!("Under real manual-snapshot quotas (R25):\n\n{quota_table}");
     }
@@ -912,8 +914,9 @@ async fn ours(job: &Job, scenario: Scenario) -> Result<(f64, usize), Error> {
     Ok((makespan, not_done))
 }
 
-/// Prints the progress events of the resources whose name contains `filter`, in simulated
-/// minutes (`BENCH_TRACE=<filter>`), to see where a run's time goes.
+/// Prints the progress events whose text contains `filter` (a resource's name, an event's
+/// kind such as `Queued`; `a|b` for either), in simulated minutes (`BENCH_TRACE=<filter>`),
+/// to see where a run's time goes.
 struct Trace {
     filter: String,
     start: tokio::time::Instant,
@@ -922,7 +925,7 @@ struct Trace {
 impl snapshift::engine::Progress for Trace {
     fn event(&self, event: &snapshift::engine::ProgressEvent) {
         let text = format!("{event:?}");
-        if text.contains(&self.filter) {
+        if self.filter.split('|').any(|f| text.contains(f)) {
             let minutes = self.start.elapsed().as_secs_f64() / 60.0;
             eprintln!(
                 "trace {minutes:7.1} min {}",
@@ -1107,7 +1110,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
