@@ -291,7 +291,7 @@ pub struct Runtime {
 
 /// Counts one resource's deploy as under way until dropped (see [`Runtime::activity`]).
 #[derive(Debug)]
-pub struct Activity(Arc<std::sync::atomic::AtomicUsize>);
+pub(crate) struct Activity(Arc<std::sync::atomic::AtomicUsize>);
 
 impl Activity {
     fn new(counter: &Arc<std::sync::atomic::AtomicUsize>) -> Activity {
