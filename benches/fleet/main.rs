@@ -166,13 +166,14 @@ fn quota_bound(lower: f64, lower_binding: &'static str, headroom: f64) -> (f64, 
     }
 }
 
-/// Which of the bounds of the world without manual quota is its lower bound.
+/// Which of the bounds of the world without manual quota is its lower bound: the simplest
+/// one that reaches it within a second (the bisections' precision).
 fn binding(sizes: &[u32], lower: f64, linear: Option<f64>) -> &'static str {
     if linear.is_some() {
         "linear"
-    } else if lower > energetic_bound(sizes) + 0.5 {
+    } else if lower > energetic_bound(sizes) + 1.0 {
         "idle"
-    } else if lower > simple_bound(sizes) + 0.5 {
+    } else if lower > simple_bound(sizes) + 1.0 {
         "energetic"
     } else {
         "simple"
