@@ -804,8 +804,17 @@ impl Stack {
                 };
                 let entry = &self.entries[i];
                 let state = Arc::clone(state);
-                running.push(async move { (i, self.deploy_one(entry, &state).await) });
+                // Under way from now until it ends, retries included: copies waiting for
+                // manual-snapshot room know room may still come back (R25).
+                let active = self.runtime.activity();
+                running.push(async move {
+                    let result = self.deploy_one(entry, &state).await;
+                    drop(active);
+                    (i, result)
+                });
             }
+            // And what is ready but waits for a place among those running.
+            self.runtime.set_ready(ready.len());
             let Some((i, result)) = running.next().await else {
                 break;
             };
@@ -901,14 +910,9 @@ impl Stack {
         // Throttling that outlasts the SDK's retries (R20) is retried here: deploy is
         // idempotent, so running it again picks up where the throttled call stopped.
         let ctx = self.context(&entry.name, state);
-        // Under way, retries included: copies waiting for manual-snapshot room know room may
-        // still come back (R25).
-        let active = self.runtime.activity();
         let outputs = self
             .retry_throttled(&entry.name, || entry.resource.deploy(&ctx))
-            .await;
-        drop(active);
-        let outputs = outputs?;
+            .await?;
         let outputs = {
             let mut s = state.lock().await;
             // A resource that passes on what it depends on (a share gives its snapshot's

@@ -287,6 +287,8 @@ pub struct Runtime {
     active: Arc<std::sync::atomic::AtomicUsize>,
     /// How many of them wait for manual-snapshot room.
     room_waiting: Arc<std::sync::atomic::AtomicUsize>,
+    /// How many resources are ready to deploy but wait for a place among those running.
+    ready: std::sync::atomic::AtomicUsize,
 }
 
 /// Counts one resource's deploy as under way until dropped (see [`Runtime::activity`]).
@@ -639,7 +641,14 @@ impl Runtime {
             rooms: Mutex::new(BTreeMap::new()),
             active: Arc::default(),
             room_waiting: Arc::default(),
+            ready: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// How many resources are ready to deploy but wait for a place among those running (the
+    /// stack says it as it schedules): room may still come back from them (R25).
+    pub(crate) fn set_ready(&self, ready: usize) {
+        self.ready.store(ready, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Counts a resource's deploy as under way until the guard is dropped: while one that
@@ -709,19 +718,21 @@ impl Runtime {
                 ),
             });
             // Room comes back from a release or a copy that fails before it is made. When
-            // every resource still deploying has waited for room for three looks in a row,
-            // none will come: the copies holding the headroom belong to snapshots that went
-            // no further (their target copies failed), and waiting would never end.
+            // every resource still deploying has waited for room, and none is ready to
+            // start, for three looks in a row (a second apart at least), none will come: the
+            // copies holding the headroom belong to snapshots that went no further (their
+            // target copies failed), and waiting would never end.
             let _waiting = Activity::new(&self.room_waiting);
             let started = Instant::now();
             let mut idle = 0;
             loop {
                 tokio::select! {
                     _ = &mut rx => break,
-                    () = tokio::time::sleep(self.config.max_interval) => {
+                    () = tokio::time::sleep(self.config.max_interval.max(Duration::from_secs(1))) => {
                         let active = self.active.load(std::sync::atomic::Ordering::SeqCst);
                         let waiting = self.room_waiting.load(std::sync::atomic::Ordering::SeqCst);
-                        if active <= waiting {
+                        let ready = self.ready.load(std::sync::atomic::Ordering::SeqCst);
+                        if active <= waiting && ready == 0 {
                             idle += 1;
                         } else {
                             idle = 0;

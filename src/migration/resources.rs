@@ -1262,8 +1262,9 @@ impl Resource for Share {
 /// What a release did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseOutputs {
-    /// A line per thing removed: the shares, the intermediate copy.
-    pub removed: Vec<String>,
+    /// How many things were removed: shares and the intermediate copy (each is said in a
+    /// [`ProgressEvent::Released`] as it goes; a batch keeps no text per snapshot).
+    pub removed: u32,
 }
 
 /// The record of a release.
@@ -1271,8 +1272,9 @@ pub struct ReleaseOutputs {
 struct ReleaseRecord {
     /// Every share removed and the copy deleted.
     done: bool,
-    /// What was removed.
-    removed: Vec<String>,
+    /// How many things were removed.
+    #[serde(default)]
+    removed: u32,
 }
 
 /// Release as you go (R25): once every target holds its own available copy of a snapshot,
@@ -1369,7 +1371,7 @@ impl Resource for Release {
         }
         let copy = ctx.outputs(&self.copy).await?;
         let rds = Rds::new(&self.account, &self.region);
-        let mut removed = Vec::new();
+        let mut removed = 0u32;
         // Written first: the shares' own deploys never share again, and their teardowns
         // still remove a share if the calls below never happen.
         let mut shared: Vec<(AccountId, String)> = Vec::new();
@@ -1405,12 +1407,11 @@ impl Resource for Release {
                         .await
                         .map_err(aws(ctx))?;
                 }
-                let line = format!("share of {snapshot} with {target} removed");
                 ctx.runtime().emit(ProgressEvent::Released {
                     resource: ctx.name().to_owned(),
-                    what: line.clone(),
+                    what: format!("share of {snapshot} with {target} removed"),
                 });
-                removed.push(line);
+                removed += 1;
             }
         }
         if copy.created {
@@ -1442,7 +1443,7 @@ impl Resource for Release {
                     what: line.clone(),
                 });
             }
-            removed.extend(lines);
+            removed += u32::try_from(lines.len()).unwrap_or(u32::MAX);
         }
         record.done = true;
         record.removed = removed;
