@@ -104,15 +104,12 @@ impl World {
     /// `n` manual cluster snapshots in A of mixed sizes, named `snap-<i>`.
     fn seed_batch(&self, n: usize) {
         for i in 0..n {
-            let mut seed = SeedSnapshot::cluster(
-                id(A),
-                &region(),
-                &format!("snap-{i}"),
-                &format!("db-{i}"),
+            seed(
+                self,
+                i,
+                [30, 5, 12, 50, 8, 20, 3, 40][i % 8],
                 Some("alias/aws/rds"),
             );
-            seed.size_gb = [30, 5, 12, 50, 8, 20, 3, 40][i % 8];
-            self.fake.seed_snapshot(seed).unwrap();
         }
     }
 
@@ -141,10 +138,11 @@ impl World {
     }
 
     fn stack(&self) -> Stack {
-        Stack::new("quota")
-            .unwrap()
-            .state_dir(&self.dir)
-            .wait(WaitConfig::fast())
+        self.stack_with(WaitConfig::fast())
+    }
+
+    fn stack_with(&self, wait: WaitConfig) -> Stack {
+        Stack::new("quota").unwrap().state_dir(&self.dir).wait(wait)
     }
 
     fn count(&self, account: &str) -> usize {
@@ -491,13 +489,10 @@ async fn r25_an_unreadable_quota_is_said_and_the_fallback_headroom_holds() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:*","rds:*Snapshot*","rds:*Tags*","rds:DescribeDB*","tag:*","sts:*"],"Resource":"*"}]}"#,
     );
     let fleet = w.fleet(8, &[&w.b, &w.c]).await;
-    let mut stack = Stack::new("quota")
-        .unwrap()
-        .state_dir(&w.dir)
-        .wait(WaitConfig {
-            manual_snapshot_fallback: 2,
-            ..WaitConfig::fast()
-        });
+    let mut stack = w.stack_with(WaitConfig {
+        manual_snapshot_fallback: 2,
+        ..WaitConfig::fast()
+    });
     let handles = stack.add_fleet("fb", fleet).unwrap();
     let plan = stack.preview().await.unwrap();
     let said = plan.changes[0].details.join("\n");
@@ -530,13 +525,10 @@ async fn r25_copies_waiting_for_room_that_cannot_come_fail_instead_of_waiting_fo
     w.fake
         .set_manual_snapshot_quota(id(B), &region(), CLUSTER, 6);
     let fleet = w.fleet(6, &[&w.b]).await;
-    let mut stack = Stack::new("quota")
-        .unwrap()
-        .state_dir(&w.dir)
-        .wait(WaitConfig {
-            copy_quota: 2,
-            ..WaitConfig::fast()
-        });
+    let mut stack = w.stack_with(WaitConfig {
+        copy_quota: 2,
+        ..WaitConfig::fast()
+    });
     let handles = stack.add_fleet("stuck", fleet).unwrap();
     let fill = async {
         while w.fake.count("CreateKey") == 0 {
@@ -608,14 +600,11 @@ async fn r25_review_room_refused_counts_copies_in_flight_twice() {
     w.fake
         .set_manual_snapshot_quota(id(A), &region(), CLUSTER, 6);
     let fleet = w.fleet(4, &[&w.b]).await;
-    let mut stack = Stack::new("quota")
-        .unwrap()
-        .state_dir(&w.dir)
-        .wait(WaitConfig {
-            copy_quota: 2,
-            manual_snapshot_margin: 0,
-            ..WaitConfig::fast()
-        });
+    let mut stack = w.stack_with(WaitConfig {
+        copy_quota: 2,
+        manual_snapshot_margin: 0,
+        ..WaitConfig::fast()
+    });
     let handles = stack.add_fleet("rf", fleet).unwrap();
     // Another tool takes one manual snapshot in A once the first two copies are in flight.
     let fill = async {
@@ -818,14 +807,11 @@ async fn r25_review_a_release_whose_delete_answer_was_lost_gives_its_room_back()
         );
     }
     let fleet = w.fleet(2, &[&w.b]).await;
-    let mut stack = Stack::new("quota")
-        .unwrap()
-        .state_dir(&w.dir)
-        .wait(WaitConfig {
-            copy_quota: 1,
-            manual_snapshot_margin: 0,
-            ..WaitConfig::fast()
-        });
+    let mut stack = w.stack_with(WaitConfig {
+        copy_quota: 1,
+        manual_snapshot_margin: 0,
+        ..WaitConfig::fast()
+    });
     let handles = stack.add_fleet("lost", fleet).unwrap();
     let report = match tokio::time::timeout(Duration::from_secs(120), stack.deploy())
         .await
@@ -865,13 +851,10 @@ async fn r25_review_a_throttled_room_reading_falls_back_to_20() {
     w.fake
         .set_manual_snapshot_quota(id(A), &region(), CLUSTER, 13);
     let fleet = w.fleet(6, &[&w.b]).await;
-    let mut stack = Stack::new("quota")
-        .unwrap()
-        .state_dir(&w.dir)
-        .wait(WaitConfig {
-            copy_quota: 2,
-            ..WaitConfig::fast()
-        });
+    let mut stack = w.stack_with(WaitConfig {
+        copy_quota: 2,
+        ..WaitConfig::fast()
+    });
     let handles = stack.add_fleet("thr", fleet).unwrap();
     // The preflight reads A and B (2 calls); the scheduler's first reading is the third.
     for n in 3..=5 {

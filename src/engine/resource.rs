@@ -157,7 +157,7 @@ impl Context {
     /// Whether a resource with `tags` was made by this resource of this stack: it carries
     /// every tag of [`tags`](Self::tags).
     pub fn owns(&self, tags: &[(String, String)]) -> bool {
-        self.tags().iter().all(|t| tags.contains(t))
+        self.owns_as(&self.name, tags)
     }
 
     /// Whether a resource with `tags` was made by `resource` of this stack (a release deletes

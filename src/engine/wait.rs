@@ -777,7 +777,8 @@ impl Runtime {
 
     /// AWS refused a copy of `kind` in `account` and `region` for its manual-snapshot quota
     /// (R25): the room left is at most what `quota`, read just now, leaves beyond the margin
-    /// and the copies about to be made.
+    /// and the copies about to be made. Nothing when this run keeps no room there (a target
+    /// account, or a copy kept until teardown): a room read later starts from its own reading.
     pub fn room_refused(
         &self,
         account: AccountId,
@@ -785,7 +786,12 @@ impl Runtime {
         kind: SnapshotKind,
         quota: crate::aws::rds::ManualQuota,
     ) {
-        let room = self.room(account, region, kind);
+        let room = locked(&self.rooms)
+            .get(&(account, region.clone(), kind))
+            .cloned();
+        let Some(room) = room.filter(|r| r.read.initialized()) else {
+            return;
+        };
         let margin = u64::from(self.config.manual_snapshot_margin);
         let mut state = room.lock();
         let left = crate::quota::headroom(quota, margin) - state.unmade;
